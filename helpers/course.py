@@ -1,0 +1,40 @@
+"""The course map: each notebook, the question it answers, and how long it takes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+
+# (file stem, question, minutes). Times are for a student working through the exercises.
+COURSE = [
+    ("00_setup_and_data_tour",
+     "Is my computer ready, and what real CT data will we use?", 20),
+    ("01_ct_fundamentals",
+     "What exactly is a CT image, and how do I read one correctly?", 60),
+    ("02_contrast_and_virtual_patients",
+     "Why are tumours easy to see on contrast CT and nearly invisible on plain CT, and how "
+     "can we make paired data with a known answer?", 60),
+    ("03_registration_label_transfer",
+     "How do we move a lesion mask from the contrast scan to the plain scan, and how do we "
+     "know it landed in the right place?", 75),
+    ("04_stage1_pancreas_segmentation",
+     "Stage 1: how do we find a small, low-contrast organ automatically, and how good is "
+     "'good'?", 60),
+    ("05_stage2_lesion_detection",
+     "Stage 2: can a model segment a lesion and tell normal from abnormal on plain CT?", 60),
+    ("06_stage3_subtype_classification",
+     "Stage 3: which kind of lesion is it?", 45),
+    ("07_evaluation_and_panda_comparison",
+     "How good is our toy pipeline, honestly, next to PANDA?", 45),
+]
+
+
+def course_table() -> list[dict[str, str]]:
+    """Rows for the course map, marking notebooks that are not written yet."""
+    rows = []
+    for stem, question, minutes in COURSE:
+        present = (NOTEBOOK_DIR / f"{stem}.ipynb").exists()
+        rows.append({"notebook": stem, "question": question, "minutes": minutes,
+                     "status": "ready" if present else "planned"})
+    return rows

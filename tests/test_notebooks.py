@@ -1,0 +1,127 @@
+"""Execute every notebook from a fresh kernel, serially, like a student pressing "Run All".
+
+Beyond what nbmake checks, this test also fails when an error is raised inside a widget
+callback: after the notebook has run, an extra cell moves every slider and dropdown (as a
+student would) and the stored widget outputs are searched for errors. It records each
+notebook's run time and the kernel's peak memory in build/notebook-report.tsv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+REPORT = ROOT / "build" / "notebook-report.tsv"
+CELL_TIMEOUT_S = 300  # a hang guard, not a speed target (benchmarks/ hold those)
+
+# Runs in the notebook's kernel after the last cell: exercise every interactive control.
+POKE_WIDGETS = r"""
+import ipywidgets as _w
+_moved = 0
+for _widget in list(_w.Widget.widgets.values()):
+    if getattr(_widget, "disabled", False):
+        continue
+    if isinstance(_widget, (_w.IntSlider, _w.FloatSlider, _w.IntText, _w.FloatText)):
+        if getattr(_widget, "max", None) is not None:
+            for _value in (_widget.max, _widget.min):
+                _widget.value = _value
+                _moved += 1
+    elif isinstance(_widget, (_w.Dropdown, _w.ToggleButtons, _w.RadioButtons,
+                              _w.SelectionSlider)):
+        for _option in list(_widget.options)[-2:]:
+            _widget.value = _option[1] if isinstance(_option, tuple) else _option
+            _moved += 1
+    elif isinstance(_widget, _w.Checkbox):
+        _widget.value = not _widget.value
+        _moved += 1
+print("widgets moved:", _moved)
+"""
+
+PEAK_MEMORY = """
+import resource, sys
+_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print("PEAK_MB", round(_kb / 1024 if sys.platform != "darwin" else _kb / 2**20, 1))
+"""
+
+
+def widget_errors(nb) -> list[str]:
+    """Error outputs stored inside widgets (e.g. an ``interact`` callback that raised)."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    found = []
+    for model in state.get("state", {}).values():
+        for output in model.get("state", {}).get("outputs", []) or []:
+            if output.get("output_type") == "error":
+                found.append(f"{output.get('ename')}: {output.get('evalue')}")
+            text = output.get("text", "")
+            if output.get("name") == "stderr" and "Traceback" in text:
+                found.append(text[-500:])
+    return found
+
+
+@pytest.fixture(scope="session")
+def plain_ipython(tmp_path_factory):
+    """An IPYTHONDIR whose config turns off colour codes in tracebacks."""
+    folder = tmp_path_factory.mktemp("ipython")
+    (folder / "profile_default").mkdir()
+    (folder / "profile_default" / "ipython_kernel_config.py").write_text(
+        "c.InteractiveShell.colors = 'nocolor'\n")
+    return folder
+
+
+@pytest.mark.notebook
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_top_to_bottom(path, plain_ipython, monkeypatch):
+    monkeypatch.setenv("IPYTHONDIR", str(plain_ipython))
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    nb = nbformat.read(path, as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
+        f"{path.name} is committed with outputs; run nbstripout on it")
+    nb.cells.append(nbformat.v4.new_code_cell(POKE_WIDGETS))
+    nb.cells.append(nbformat.v4.new_code_cell(PEAK_MEMORY))
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                            store_widget_state=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
+    seconds = time.perf_counter() - start
+
+    errors = widget_errors(nb)
+    assert not errors, f"{path.name}: errors inside widget callbacks:\n" + "\n".join(errors)
+    memory = next((o["text"].split()[1] for o in nb.cells[-1].outputs
+                   if o.get("name") == "stdout" and "PEAK_MB" in o.get("text", "")), "?")
+    REPORT.parent.mkdir(exist_ok=True)
+    with open(REPORT, "a") as report:
+        report.write(f"{path.name}\t{seconds:.1f} s\t{memory} MB peak\n")
+    print(json.dumps({"notebook": path.name, "seconds": round(seconds, 1), "peak_mb": memory}))
+
+
+def test_harness_catches_errors_inside_widget_callbacks(plain_ipython, monkeypatch):
+    """The widget check above must really fail on an ``interact`` callback that raises."""
+    monkeypatch.setenv("IPYTHONDIR", str(plain_ipython))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import ipywidgets as w\n"
+        "def show(x):\n"
+        "    if x > 3:\n"
+        "        raise ValueError('slider moved too far')\n"
+        "w.interact(show, x=(0, 5));")]
+    nb.cells.append(nbformat.v4.new_code_cell(POKE_WIDGETS))
+    NotebookClient(nb, timeout=60, kernel_name="python3", store_widget_state=True).execute()
+    assert any("slider moved too far" in e for e in widget_errors(nb))
+
+
+def test_every_notebook_is_numbered_and_listed():
+    names = [p.name for p in NOTEBOOKS]
+    assert names and names[0].startswith("00_"), "notebook 00 is missing"
+    numbers = [int(n[:2]) for n in names]
+    assert numbers == sorted(set(numbers)), f"duplicate or unordered numbers: {names}"
+    assert os.path.basename(ROOT / "notebooks") == "notebooks"

@@ -1,0 +1,89 @@
+"""Repository hygiene: pins in step, notebooks stripped and well-formed, lint clean, docs twin."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers.registry import SAMPLES
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+PIN = re.compile(r"^\s*(?:-\s+)?([A-Za-z0-9_.\-]+)==([A-Za-z0-9_.\-]+)\s*$")
+
+
+def pins(path: Path) -> dict[str, str]:
+    found = {}
+    for line in path.read_text().splitlines():
+        match = PIN.match(line.split("#")[0])
+        if match:
+            found[match.group(1).lower()] = match.group(2)
+    return found
+
+
+def test_environment_yml_pins_equal_requirements():
+    pip_pins = pins(ROOT / "requirements.txt")
+    conda_pins = pins(ROOT / "environment.yml")
+    assert pip_pins, "no pins found in requirements.txt"
+    assert conda_pins == pip_pins, (
+        f"only in requirements.txt: {set(pip_pins.items()) - set(conda_pins.items())}; "
+        f"only in environment.yml: {set(conda_pins.items()) - set(pip_pins.items())}")
+
+
+def test_every_requirement_is_pinned():
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        assert not line or "==" in line, f"unpinned requirement: {line}"
+
+
+def test_notebooks_are_committed_without_outputs():
+    result = subprocess.run(
+        [sys.executable, "-m", "nbstripout", "--verify", "--extra-keys",
+         "metadata.language_info", *map(str, NOTEBOOKS)],
+        capture_output=True, text=True)
+    assert result.returncode == 0, f"notebooks carry outputs or metadata:\n{result.stdout}"
+
+
+def test_ruff_lints_package_tests_and_notebooks():
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "helpers", "tests", "benchmarks", "notebooks",
+         "run.py"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_opens_and_closes_like_a_lesson(path):
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0].source.lower()
+    for part in ("# ", "question", "objectives", "prerequisites", "time", "data",
+                 "not for clinical use"):
+        assert part in first, f"{path.name}: the opening cell lacks {part!r}"
+    assert "key points" in nb.cells[-1].source.lower(), f"{path.name}: no closing key points"
+    for before, cell in zip(nb.cells, nb.cells[1:], strict=False):
+        if cell.cell_type == "code" and before.cell_type == "code":
+            # consecutive code cells are allowed, but a step must not run on for long
+            assert len(cell.source.splitlines()) <= 25, f"{path.name}: a long code cell"
+    solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+    for cell in solutions:
+        assert "assert" in cell.source, f"{path.name}: a solution cell does not assert its check"
+
+
+def test_data_samples_readme_lists_every_sample_with_checksums():
+    text = (ROOT / "data_samples" / "README.md").read_text()
+    for name, sample in SAMPLES.items():
+        assert f"`{name}`" in text, f"data_samples/README.md does not list {name}"
+        if len(sample.files) == 1:
+            assert sample.files[0].sha256 in text, f"{name}: SHA-256 missing from the README"
+
+
+def test_readme_quick_start_and_ci_use_the_same_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "python3 run.py lab" in readme and "python3 run.py test" in readme
+    assert "python3 run.py test" in ci and "PLAINCT_MIRROR" in ci
+    assert "python3 run.py prefetch" in readme
