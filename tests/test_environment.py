@@ -1,0 +1,44 @@
+"""Notebook 00's environment report and course map."""
+
+from __future__ import annotations
+
+from helpers import course, environment
+from helpers.registry import SAMPLES
+
+
+def test_pinned_versions_are_read_from_requirements():
+    pins = environment.pinned_versions()
+    assert pins["SimpleITK"] and pins["pydicom"] and pins["pooch"]
+
+
+def test_package_table_compares_installed_with_pins(tmp_path):
+    rows = {row["package"]: row for row in environment.package_table()}
+    assert set(rows) == set(environment.KEY_PACKAGES)
+    assert all(row["status"] == "ok" for row in rows.values()), rows
+    missing = environment.package_table(["no-such-package-xyz"])[0]
+    assert missing["installed"] == "missing" and missing["status"] == "MISSING"
+
+
+def test_machine_summary_reports_cores_and_memory():
+    summary = environment.machine_summary()
+    assert int(summary["CPU cores"]) >= 1 and "GiB" in summary["memory"]
+
+
+def test_data_table_has_a_row_per_sample_and_downloads_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAINCT_DATA", str(tmp_path / "cache"))
+    monkeypatch.delenv("PLAINCT_MIRROR", raising=False)
+    rows = environment.data_table()
+    assert [r["sample"] for r in rows] == list(SAMPLES)
+    status = {r["sample"]: r["status"] for r in rows}
+    assert status["pydicom_ct_small"] == "bundled"
+    assert status["totalsegmentator_example_ct_sm"] == "download needed"
+    assert not (tmp_path / "cache").exists()
+
+
+def test_course_map_is_numbered_and_marks_existing_notebooks():
+    rows = course.course_table()
+    assert [r["notebook"][:2] for r in rows] == [f"{i:02d}" for i in range(8)]
+    assert rows[0]["status"] == "ready"
+    for row in rows:
+        exists = (course.NOTEBOOK_DIR / f"{row['notebook']}.ipynb").exists()
+        assert (row["status"] == "ready") == exists
