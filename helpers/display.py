@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
+from .geometry import OPPOSITE, direction_letter
+
 PLANES = ("axial", "coronal", "sagittal")
 
 # (width, level) in HU. Soft tissue, liver, bone and lung are common clinical presets;
@@ -164,12 +166,7 @@ def composite_overlay(gray01: np.ndarray, labels2d: np.ndarray, colors: dict, op
 
 def add_edge_letters(ax, plane: str, color: str = "yellow") -> None:
     """Write the anatomical direction at each edge of a panel (R/L, A/P, S/I)."""
-    left, right, top, bottom = EDGE_LETTERS[plane]
-    style = dict(color=color, fontsize=11, fontweight="bold", transform=ax.transAxes)
-    ax.text(0.02, 0.5, left, ha="left", va="center", **style)
-    ax.text(0.98, 0.5, right, ha="right", va="center", **style)
-    ax.text(0.5, 0.98, top, ha="center", va="top", **style)
-    ax.text(0.5, 0.02, bottom, ha="center", va="bottom", **style)
+    add_letters(ax, EDGE_LETTERS[plane], color)
 
 
 def show_planes(image, labels=None, label_names=None, point_mm=None, window="soft_tissue",
@@ -223,4 +220,239 @@ def show_planes(image, labels=None, label_names=None, point_mm=None, window="sof
                    fontsize=11, frameon=False)
     if title:
         fig.suptitle(title)
+    return fig
+
+
+# --- Reading the HU scale -------------------------------------------------------------
+
+# Bands for the HU-scale figure. Air (-1000 HU) and water (0 HU) define the scale; the fat
+# band is the usual fat segmentation window; the others are broad, approximate ranges
+# (real tissues overlap, and partial volume blurs every boundary).
+TISSUE_BANDS: tuple[tuple[str, float, float, str], ...] = (
+    ("air and lung", -1100.0, -500.0, "#4c72b0"),
+    ("fat", -190.0, -30.0, "#dd8452"),
+    ("water and soft tissue", -30.0, 100.0, "#55a868"),
+    ("bone, or vessels with iodine contrast", 100.0, 3100.0, "#c44ec4"),
+)
+
+
+def tissue_class_map(hu: np.ndarray, bands=TISSUE_BANDS) -> np.ndarray:
+    """Class number per pixel: ``n`` (1-based) for the band that holds it, 0 for none."""
+    hu = np.asarray(hu)
+    classes = np.zeros(hu.shape, dtype=np.uint8)
+    for n, (_, low, high, _) in enumerate(bands, start=1):
+        classes[(hu >= low) & (hu < high)] = n
+    return classes
+
+
+def edge_letters_from_directions(row_dir, col_dir) -> tuple[str, str, str, str]:
+    """``(left, right, top, bottom)`` letters for a slice shown with ``imshow``.
+
+    ``row_dir`` is the patient direction (LPS) in which the column index grows (along a
+    row, to the right on screen); ``col_dir`` the one in which the row index grows (down
+    the screen): e.g. the two halves of DICOM's ImageOrientationPatient.
+    """
+    right, bottom = direction_letter(row_dir), direction_letter(col_dir)
+    return OPPOSITE[right], right, OPPOSITE[bottom], bottom
+
+
+def raw_edge_letters(image: sitk.Image) -> tuple[str, str, str, str]:
+    """Letters at the edges of ``plt.imshow(GetArrayFromImage(image)[k])``, no reorienting."""
+    matrix = np.array(image.GetDirection()).reshape(3, 3)
+    return edge_letters_from_directions(matrix[:, 0], matrix[:, 1])
+
+
+def add_letters(ax, letters, color: str = "yellow") -> None:
+    """Write ``(left, right, top, bottom)`` direction letters at a panel's edges."""
+    left, right, top, bottom = letters
+    style = dict(color=color, fontsize=11, fontweight="bold", transform=ax.transAxes)
+    ax.text(0.02, 0.5, left, ha="left", va="center", **style)
+    ax.text(0.98, 0.5, right, ha="right", va="center", **style)
+    ax.text(0.5, 0.98, top, ha="center", va="top", **style)
+    ax.text(0.5, 0.02, bottom, ha="center", va="bottom", **style)
+
+
+def hu_colorbar(fig, mappable, ax, window, label: str = "HU"):
+    """A colour bar for a windowed (0..1) image, ticked in HU at low, level and high."""
+    low, high = window_bounds(window)
+    bar = fig.colorbar(mappable, ax=ax, shrink=0.8, ticks=[0, 0.5, 1])
+    bar.ax.set_yticklabels([f"{low:.0f}", f"{(low + high) / 2:.0f}", f"{high:.0f}"])
+    bar.set_label(label)
+    return bar
+
+
+def show_hu_scale(hu2d: np.ndarray, aspect: float = 1.0, letters=EDGE_LETTERS["axial"],
+                  window=(2000.0, 0.0), bands=TISSUE_BANDS, title=None, figsize=(15, 4.6)):
+    """Slice, tissue classes by HU band, and HU histogram with the bands shaded."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+    from matplotlib.patches import Patch
+
+    fig, (ax_img, ax_cls, ax_hist) = plt.subplots(
+        1, 3, figsize=figsize, layout="constrained", width_ratios=[1, 1, 1.3])
+    shown = ax_img.imshow(apply_window(hu2d, window), cmap="gray", vmin=0, vmax=1,
+                          aspect=aspect, interpolation="nearest")
+    width, level = resolve_window(window)
+    hu_colorbar(fig, shown, ax_img, window, f"HU (window W {width:.0f} / L {level:.0f})")
+    ax_img.set_title("CT slice in Hounsfield units")
+    classes = tissue_class_map(hu2d, bands)
+    colors = {n: to_rgb(c) for n, (*_, c) in enumerate(bands, start=1)}
+    ax_cls.imshow(composite_overlay(apply_window(hu2d, window) * 0.5, classes, colors, 0.85),
+                  aspect=aspect, interpolation="nearest")
+    ax_cls.set_title("pixels coloured by HU band")
+    ax_cls.legend(handles=[Patch(color=c, label=f"{name}: {lo:.0f} to {hi:.0f} HU")
+                           for name, lo, hi, c in bands], loc="upper center",
+                  bbox_to_anchor=(0.5, -0.02), fontsize=8, frameon=False)
+    for ax in (ax_img, ax_cls):
+        add_letters(ax, letters)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for _, low, high, color in bands:
+        ax_hist.axvspan(max(low, -1100), min(high, 2000), color=color, alpha=0.3, lw=0)
+    ax_hist.hist(np.ravel(hu2d), bins=200, range=(-1100, 2000), color="black", log=True,
+                 histtype="step")
+    for value, name in ((-1000, "air"), (0, "water")):
+        ax_hist.axvline(value, color="red", lw=1, ls="--")
+        ax_hist.text(value, 1.01, f"{name} = {value}", color="red", ha="center",
+                     transform=ax_hist.get_xaxis_transform())
+    ax_hist.set_xlim(-1100, 2000)
+    ax_hist.set_xlabel("Hounsfield units (HU)")
+    ax_hist.set_ylabel("number of pixels (log scale)")
+    ax_hist.set_title("HU histogram with the bands shaded", pad=20)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# --- Windowing side by side -----------------------------------------------------------
+
+def compare_windows(hu2d: np.ndarray, windows=tuple(WINDOW_PRESETS), aspect: float = 1.0,
+                    letters=EDGE_LETTERS["axial"], outline=None, outline_name: str = "",
+                    title=None, ncols: int = 3, panel_size: float = 3.6):
+    """The same slice under several windows, each with its own colour bar in HU.
+
+    ``windows`` holds preset names or ``(width, level)`` pairs. ``outline`` is an optional
+    boolean mask drawn as a contour on every panel (named ``outline_name`` in a legend).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    windows = list(windows)
+    ncols = min(ncols, len(windows))
+    nrows = -(-len(windows) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * 1.25 * ncols,
+                                                    panel_size * nrows),
+                             layout="constrained", squeeze=False)
+    for ax in axes.flat[len(windows):]:
+        ax.axis("off")
+    for ax, window in zip(axes.flat, windows, strict=False):
+        width, level = resolve_window(window)
+        shown = ax.imshow(apply_window(hu2d, window), cmap="gray", vmin=0, vmax=1,
+                          aspect=aspect, interpolation="nearest")
+        if outline is not None and np.any(outline):
+            ax.contour(outline, levels=[0.5], colors=["#00ff00"], linewidths=1.2)
+        name = window if isinstance(window, str) else "custom"
+        ax.set_title(f"{name}: W {width:.0f} / L {level:.0f} HU")
+        add_letters(ax, letters)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        hu_colorbar(fig, shown, ax, window, "HU")
+    if outline is not None and outline_name:
+        fig.legend(handles=[Line2D([], [], color="#00ff00", lw=1.5, label=outline_name)],
+                   loc="outside lower center", frameon=False)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# --- From a displayed pixel back to the voxel -----------------------------------------
+
+def display_to_index(shape_zyx, plane: str, slice_index: int, row: int, col: int):
+    """The LPS voxel index ``(i, j, k)`` shown at ``(row, col)`` of an oriented slice.
+
+    The exact inverse of :func:`orient_slice` for an LPS volume of ``shape_zyx``.
+    """
+    nz = shape_zyx[0]
+    if plane == "axial":
+        return col, row, slice_index
+    if plane == "coronal":
+        return col, slice_index, nz - 1 - row
+    if plane == "sagittal":
+        return slice_index, col, nz - 1 - row
+    raise ValueError(f"unknown plane {plane!r}; choose one of {', '.join(PLANES)}")
+
+
+def index_to_display(shape_zyx, plane: str, ijk) -> tuple[int, int, int]:
+    """``(slice_index, row, col)`` at which an LPS voxel ``(i, j, k)`` appears in a plane."""
+    i, j, k = (int(v) for v in ijk)
+    nz = shape_zyx[0]
+    if plane == "axial":
+        return k, j, i
+    if plane == "coronal":
+        return j, nz - 1 - k, i
+    if plane == "sagittal":
+        return i, nz - 1 - k, j
+    raise ValueError(f"unknown plane {plane!r}; choose one of {', '.join(PLANES)}")
+
+
+def show_raw_vs_radiological(image: sitk.Image, index: int | None = None,
+                             window="soft_tissue", figsize=(10, 4.8)):
+    """An axial slice plotted straight from the array next to the same slice reoriented.
+
+    The letters on the left panel are computed from the image's direction, so they show
+    where the patient really is when the header is ignored.
+    """
+    import matplotlib.pyplot as plt
+
+    array = sitk.GetArrayViewFromImage(image)
+    index = array.shape[0] // 2 if index is None else index
+    spacing = image.GetSpacing()
+    fig, (raw_ax, lps_ax) = plt.subplots(1, 2, figsize=figsize, layout="constrained")
+    raw_ax.imshow(apply_window(array[index], window), cmap="gray", vmin=0, vmax=1,
+                  aspect=spacing[1] / spacing[0], interpolation="nearest")
+    add_letters(raw_ax, raw_edge_letters(image), color="red")
+    raw_ax.set_title(f"plt.imshow(array[{index}]): header ignored")
+    lps_index = point_to_slice_indices(image, image.TransformIndexToPhysicalPoint(
+        (0, 0, index)))["axial"]
+    oriented, aspect = extract_slice(image, "axial", lps_index)
+    shown = lps_ax.imshow(apply_window(oriented, window), cmap="gray", vmin=0, vmax=1,
+                          aspect=aspect, interpolation="nearest")
+    add_edge_letters(lps_ax, "axial")
+    lps_ax.set_title("reoriented to LPS: radiological view")
+    for ax in (raw_ax, lps_ax):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    width, level = resolve_window(window)
+    hu_colorbar(fig, shown, [raw_ax, lps_ax], window, f"HU (W {width:.0f} / L {level:.0f})")
+    return fig
+
+
+def show_slabs(image: sitk.Image, slabs, plane: str = "coronal", window="soft_tissue",
+               title=None, figsize=(6.5, 6.0)):
+    """Mark slabs of axial slices on a coronal (or sagittal) view of ``image``.
+
+    ``slabs`` holds ``(text, first_k, count, colour)``: ``count`` axial slices from
+    index ``first_k`` of the LPS-oriented image, shaded and named in a legend.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    if plane not in ("coronal", "sagittal"):
+        raise ValueError("slabs of axial slices show on a coronal or sagittal view")
+    section, aspect = extract_slice(image, plane)
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    shown = ax.imshow(apply_window(section, window), cmap="gray", vmin=0, vmax=1, aspect=aspect,
+                      interpolation="nearest")
+    top = section.shape[0] - 1  # displayed row of axial slice k is top - k
+    handles = []
+    for text, first, count, color in slabs:
+        ax.axhspan(top - first - count + 0.5, top - first + 0.5, color=color, alpha=0.3, lw=0)
+        handles.append(Patch(color=color, alpha=0.5, label=text))
+    add_edge_letters(ax, plane)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    width, level = resolve_window(window)
+    hu_colorbar(fig, shown, ax, window, f"HU (W {width:.0f} / L {level:.0f})")
+    fig.legend(handles=handles, loc="outside lower center", frameon=False)
+    ax.set_title(title or f"{plane} view")
     return fig
