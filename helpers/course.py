@@ -11,7 +11,7 @@ COURSE = [
     ("00_setup_and_data_tour",
      "Is my computer ready, and what real CT data will we use?", 20),
     ("01_ct_fundamentals",
-     "What exactly is a CT image, and how do I read one correctly?", 60),
+     "What exactly is a CT image, and how do I read one correctly?", 75),
     ("02_contrast_and_virtual_patients",
      "Why are tumours easy to see on contrast CT and nearly invisible on plain CT, and how "
      "can we make paired data with a known answer?", 60),
