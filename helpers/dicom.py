@@ -12,7 +12,8 @@ Public API
 ``check_spacing(positions)``, ``to_hu(dataset)``, ``check_decoder(transfer_syntax)``
     The steps of ``read_series``, public so the notebook can show (and tests can check) each.
 
-Every problem with the input raises a :class:`DicomReadError` subclass whose message says
+Every problem with the input raises a :class:`DicomReadError` subclass (defined in
+:mod:`helpers.dicom_errors`; the header summary lives in :mod:`helpers.dicom_header`) whose message says
 what was wrong, where (file names, positions in mm) and what to do. Source files are only
 ever read.
 """
@@ -36,80 +37,21 @@ from pydicom.uid import (
     JPEGTransferSyntaxes,
 )
 
-
-class DicomReadError(Exception):
-    """A DICOM folder or file cannot become a correct volume; the message says what to do."""
-
-
-class NoDicomFilesError(DicomReadError):
-    """The folder does not exist or holds no DICOM image files."""
-
-
-class MixedSeriesError(DicomReadError):
-    """The folder holds more than one series; ``.series`` lists them."""
-
-    def __init__(self, message: str, series: list[SeriesInfo]):
-        super().__init__(message)
-        self.series = series
-
-
-class CorruptFileError(DicomReadError):
-    """A file is truncated or damaged; ``.path`` names it."""
-
-    def __init__(self, message: str, path: Path):
-        super().__init__(message)
-        self.path = path
-
-
-class DuplicateSliceError(DicomReadError):
-    """Two files sit at the same position along the slice normal."""
-
-
-class MissingSliceError(DicomReadError):
-    """The slice positions have a gap: one or more slices are missing."""
-
-
-class UnequalSpacingError(DicomReadError):
-    """Slices are not equally spaced, so they do not form a regular grid."""
-
-
-class InconsistentSeriesError(DicomReadError):
-    """Slices disagree on size, pixel spacing or orientation, or the stack is sheared."""
-
-
-class ModalityError(DicomReadError):
-    """The series is not CT, so its values are not Hounsfield units."""
-
-
-class MissingDecoderError(DicomReadError):
-    """The pixels are compressed and no decoder for that transfer syntax is installed."""
-
-
-class DicomWarning(UserWarning):
-    """Something was assumed while reading (the message says what)."""
-
-
-# Tags that identify a person, directly or in combination. Notebooks get shared and
-# screenshotted, so describe() hides these unless asked.
-IDENTIFYING = (
-    "PatientName", "PatientID", "IssuerOfPatientID", "OtherPatientIDs",
-    "OtherPatientIDsSequence", "OtherPatientNames", "PatientBirthDate", "PatientSex",
-    "PatientAge", "PatientWeight", "PatientAddress", "AccessionNumber", "StudyID",
-    "StudyDate", "StudyTime", "SeriesDate", "AcquisitionDate", "AcquisitionDateTime",
-    "ContentDate", "InstitutionName", "InstitutionAddress", "StationName",
-    "DeviceSerialNumber", "ReferringPhysicianName", "PerformingPhysicianName",
-    "RequestingPhysician", "OperatorsName",
+from .dicom_errors import (  # noqa: F401  (re-exported: helpers.dicom.<Error> is public)
+    CorruptFileError,
+    DicomReadError,
+    DicomWarning,
+    DuplicateSliceError,
+    InconsistentSeriesError,
+    MissingDecoderError,
+    MissingSliceError,
+    MixedSeriesError,
+    ModalityError,
+    NoDicomFilesError,
+    UnequalSpacingError,
 )
-_SECTIONS = {
-    "Acquisition": ("Modality", "Manufacturer", "ManufacturerModelName", "SeriesDescription",
-                    "KVP", "ConvolutionKernel", "ContrastBolusAgent", "SliceThickness"),
-    "Stored values -> HU": ("Rows", "Columns", "BitsAllocated", "BitsStored",
-                            "PixelRepresentation", "RescaleSlope", "RescaleIntercept",
-                            "RescaleType", "WindowCenter", "WindowWidth"),
-    "Geometry (patient coordinates, LPS, mm)": (
-        "PixelSpacing", "ImagePositionPatient", "ImageOrientationPatient", "SliceLocation",
-        "SpacingBetweenSlices", "InstanceNumber", "PatientPosition"),
-}
+from .dicom_header import IDENTIFYING, describe  # noqa: F401  (re-exported public API)
+
 _DECODER_PACKAGES = [
     (JPEG2000TransferSyntaxes, "pylibjpeg and pylibjpeg-openjpeg (pinned in requirements.txt), "
                                "or python-gdcm"),
@@ -489,50 +431,3 @@ def slice_table(folder, series_uid: str | None = None):
              "position_along_normal_mm": float(_vector(ds, "ImagePositionPatient", 3) @ normal),
              "sorted_index": rank[id(ds)]} for ds in datasets]
     return pd.DataFrame(rows)
-
-
-def _format_value(element) -> str:
-    if element.VR == "SQ":
-        return f"<sequence of {len(element.value)} item(s)>"
-    value = element.value
-    if isinstance(value, bytes | bytearray):
-        return f"<{len(value)} bytes>"
-    text = f"[{', '.join(str(v) for v in value)}]" if element.VM > 1 else str(value)
-    return text if len(text) <= 64 else text[:61] + "..."
-
-
-def describe(dataset, show_identifiers: bool = False) -> str:
-    """A readable summary of the header fields that matter for reading a CT slice.
-
-    Identifying fields (names, IDs, dates, institution) that are present are shown as
-    ``<hidden>`` unless ``show_identifiers=True``; absent ones are left out. Other fields
-    that are absent are listed as ``(absent)``, because a missing rescale or geometry tag
-    matters.
-    """
-    lines = []
-    syntax = getattr(dataset, "file_meta", {}).get("TransferSyntaxUID")
-    if syntax is not None:
-        kind = "compressed" if syntax.is_compressed else "uncompressed"
-        lines += ["File encoding", f"  {'TransferSyntaxUID':<26} {syntax.name} ({kind})"]
-    lines.append("Identifying data" + ("" if show_identifiers else
-                                       " (hidden; pass show_identifiers=True to see)"))
-    for keyword in IDENTIFYING:
-        if keyword not in dataset:
-            continue
-        element = dataset[keyword]
-        if show_identifiers:
-            shown = _format_value(element)
-        elif element.value is None or str(element.value) == "" or element.VR == "SQ" \
-                and not element.value:
-            shown = "(empty)"
-        else:
-            shown = "<hidden>"
-        lines.append(f"  {keyword:<26} {shown}")
-    for title, keywords in _SECTIONS.items():
-        lines.append(title)
-        for keyword in keywords:
-            if keyword in dataset:
-                lines.append(f"  {keyword:<26} {_format_value(dataset[keyword])}")
-            else:
-                lines.append(f"  {keyword:<26} (absent)")
-    return "\n".join(lines)
