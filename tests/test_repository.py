@@ -50,7 +50,7 @@ def test_notebooks_are_committed_without_outputs():
 
 
 def test_ruff_lints_package_tests_and_notebooks():
-    targets = [p for p in ("helpers", "tests", "benchmarks", "notebooks", "run.py")
+    targets = [p for p in ("helpers", "tests", "benchmarks", "notebooks", "scripts", "run.py")
                if (ROOT / p).exists()]
     result = subprocess.run([sys.executable, "-m", "ruff", "check", *targets], cwd=ROOT,
                             capture_output=True, text=True)
