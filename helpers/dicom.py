@@ -13,7 +13,8 @@ Public API
     The steps of ``read_series``, public so the notebook can show (and tests can check) each.
 
 Every problem with the input raises a :class:`DicomReadError` subclass (defined in
-:mod:`helpers.dicom_errors`; the header summary lives in :mod:`helpers.dicom_header`) whose message says
+:mod:`helpers.dicom_errors`; the header summary lives in
+:mod:`helpers.dicom_header`) whose message says
 what was wrong, where (file names, positions in mm) and what to do. Source files are only
 ever read.
 """

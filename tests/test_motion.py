@@ -1,0 +1,140 @@
+"""Breathing motion and anatomy warps: sizes, invertibility and the plain -> contrast convention."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from helpers import lesions, motion, simulate
+
+
+@pytest.fixture(scope="module")
+def base():
+    return simulate.load_base()
+
+
+def random_points(image, n, seed=0):
+    idx = np.random.default_rng(seed).uniform(0, np.array(image.GetSize()[::-1]) - 1, (n, 3))
+    return motion.index_to_physical(image, idx)
+
+
+def test_index_and_physical_conversions_agree_with_simpleitk(base):
+    idx = np.array([[3.0, 40.5, 17.25]])
+    mine = motion.index_to_physical(base.reference, idx)[0]
+    theirs = base.reference.TransformContinuousIndexToPhysicalPoint([17.25, 40.5, 3.0])
+    np.testing.assert_allclose(mine, theirs, atol=1e-9)
+    np.testing.assert_allclose(motion.physical_to_index(base.reference, mine), idx[0], atol=1e-9)
+
+
+@pytest.mark.parametrize("level", ["typical", "hard"])
+def test_round_trip_through_the_numerical_inverse_is_subvoxel(base, level):
+    breathing = motion.make_breathing(base.reference, base.labels,
+                                      np.random.default_rng(3), level)
+    forward = breathing.transform()
+    p = random_points(base.reference, 500)
+    q = np.array([forward.TransformPoint(tuple(x)) for x in p])
+    back = breathing.inverse_points(q)
+    assert np.linalg.norm(back - p, axis=1).max() < 0.75  # mm; a voxel is 3 mm
+    inverse = breathing.inverse_transform()  # the SimpleITK form agrees
+    again = np.array([inverse.TransformPoint(tuple(x)) for x in q[:50]])
+    np.testing.assert_allclose(again, back[:50], atol=0.05)
+
+
+def test_typical_motion_has_the_documented_size(base):
+    for seed in range(4):
+        b = motion.make_breathing(base.reference, base.labels, np.random.default_rng(seed))
+        shift = np.linalg.norm(b.rigid.GetTranslation())
+        assert 2.0 <= shift <= 5.0
+        field = sitk.GetArrayFromImage(b.field)
+        assert 1.0 < np.abs(field[..., 2]).max() <= 10.0 + 1e-6  # head-to-foot, mm
+        assert np.abs(field[..., :2]).max() < np.abs(field[..., 2]).max()
+        assert motion._min_jacobian(field, b.field) > 0.5  # folds nothing
+
+
+def test_organs_slide_while_the_spine_stays(base):
+    b = motion.make_breathing(base.reference, base.labels, np.random.default_rng(5))
+    weight = motion.moving_weight(base.labels)
+    spine = np.isin(base.labels, (30, 31, 32))
+    assert weight[base.labels == 7].mean() > 3 * weight[spine].mean()
+    smooth = sitk.DisplacementFieldTransform(sitk.Image(b.field))
+    def moved(ids):
+        pts = motion.index_to_physical(base.reference, np.argwhere(np.isin(base.labels, ids)))
+        return np.mean([np.linalg.norm(np.subtract(smooth.TransformPoint(tuple(p)), p))
+                        for p in pts[::25]])
+    assert moved((5, 7)) > 2 * moved((30, 31, 32))
+
+
+def test_transform_follows_simpleitk_resampling_convention(base):
+    """Resampling a contrast-space image with T onto the plain grid undoes the motion."""
+    b = motion.make_breathing(base.reference, base.labels, np.random.default_rng(2), "hard")
+    plain = sitk.GetImageFromArray((base.labels == 5).astype(np.float32))  # the liver
+    plain.CopyInformation(base.reference)
+    contrast = sitk.Resample(plain, base.reference, b.inverse_transform(), sitk.sitkLinear, 0.0)
+    back = sitk.Resample(contrast, base.reference, b.transform(), sitk.sitkLinear, 0.0)
+    original, moved, restored = (sitk.GetArrayFromImage(x) >= 0.5 for x in (plain, contrast,
+                                                                           back))
+    def dice(a, c):
+        return 2 * (a & c).sum() / (a.sum() + c.sum())
+    assert dice(original, restored) > 0.97 > dice(original, moved) + 0.02
+
+
+def test_mass_effect_keeps_volume_and_grows_the_lesion_outline():
+    shape, center = (41, 41, 41), (20, 20, 20)
+    lesion = lesions.LesionShape.random(center, 10.0, "cyst", np.random.default_rng(0))
+    pull = lesions.mass_effect_pullback(shape, (1.0, 1.0, 1.0), center, 4.0, lesion)
+    grid = np.indices(shape, dtype=float)
+    offset = np.moveaxis(grid - 20, 0, -1)
+    rho_out = np.linalg.norm(offset, axis=-1)
+    rho_src = np.linalg.norm(np.moveaxis(grid + pull - 20, 0, -1), axis=-1)
+    surface = lesion.surface_mm(offset)
+    assert surface.max() <= 10.0 + 1e-6 and surface.min() < 9.0  # lobulated, within R
+    inside = rho_out <= surface  # the lesion comes from its own outline shrunk 2.5x
+    np.testing.assert_allclose(rho_src[inside], 0.4 * rho_out[inside], atol=1e-3)
+    outside = ~inside & (rho_out <= 30.0)  # within 3 radii, shells keep their volume
+    expected = np.cbrt(rho_out[outside] ** 3 - surface[outside] ** 3
+                       + (0.4 * surface[outside]) ** 3)
+    np.testing.assert_allclose(rho_src[outside], expected, atol=1e-3)
+    assert np.abs(rho_src - rho_out)[rho_out > 19].max() < 1.0  # far tissue moves < 1 voxel
+    assert not pull[:, rho_out >= 40.0].any()  # and the push has faded out by 4 radii
+    fits = lesions.mass_effect_pullback(shape, (1, 1, 1), center, 10.0, lesion)
+    assert np.abs(fits).max() < 1e-5  # nothing to push when the lesion fits
+
+
+def test_anatomy_warp_is_seeded_smooth_and_foldfree(base):
+    shape = base.native.shape
+    a = motion.anatomy_pullback(shape, (3, 3, 3), base.pancreas_center, np.random.default_rng(1))
+    b = motion.anatomy_pullback(shape, (3, 3, 3), base.pancreas_center, np.random.default_rng(1))
+    np.testing.assert_array_equal(a, b)
+    jac = np.eye(3)[:, :, None, None, None] + np.stack([np.stack(np.gradient(a[i]))
+                                                        for i in range(3)])
+    det = np.linalg.det(np.moveaxis(jac, (0, 1), (-2, -1)))
+    assert det.min() > 0.3
+    assert 1.0 < np.abs(a).max() * 3.0 < 20.0  # mm
+
+
+def test_compose_pullbacks_applies_inner_then_outer():
+    shape = (6, 7, 8)
+    inner = np.zeros((3, *shape), np.float32)
+    inner[2] = 1.0  # look one voxel further along x
+    outer = np.zeros((3, *shape), np.float32)
+    outer[0] = np.arange(shape[2], dtype=np.float32)[None, None, :] * 0.1  # depends on x
+    total = motion.compose_pullbacks(outer, inner)
+    x = np.arange(shape[2])
+    np.testing.assert_allclose(total[0, 0, 0, :-1], 0.1 * (x[:-1] + 1), atol=1e-6)
+    np.testing.assert_allclose(total[2], 1.0)
+
+
+def test_unknown_motion_level_is_refused():
+    with pytest.raises(ValueError, match="valid: none, typical, hard"):
+        motion.check_motion("extreme")
+
+
+def test_infiltrative_pdac_pushes_less_than_an_expansile_lesion():
+    shape, center = (41, 41, 41), (20, 20, 20)
+    pdac = lesions.LesionShape.random(center, 10.0, "PDAC", np.random.default_rng(0))
+    cyst = lesions.LesionShape.random(center, 10.0, "cyst", np.random.default_rng(0))
+    assert lesions.source_fraction(pdac, 4.0) == 0.8 and lesions.source_fraction(cyst, 4.0) == 0.4
+    push = [np.abs(lesions.mass_effect_pullback(shape, (1, 1, 1), center, 4.0, s)).max()
+            for s in (pdac, cyst)]
+    assert push[0] < 0.5 * push[1]

@@ -1,0 +1,214 @@
+"""Virtual patients: determinism, ground truth (masks, transform, landmarks) and the cache."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from helpers import simulate
+
+FIELDS = ["plain", "contrast", "lesion_plain", "lesion_contrast", "pancreas_plain",
+          "pancreas_contrast", "transform", "landmarks_plain", "landmarks_contrast", "subtype",
+          "lesion_diameter_mm", "phase", "noise_hu", "seed"]
+IMAGES = FIELDS[:6]
+
+
+def arr(image):
+    return sitk.GetArrayFromImage(image)
+
+
+def dice(a, b):
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    return 2 * (a & b).sum() / (a.sum() + b.sum())
+
+
+def to_plain_grid(case, mask):
+    """Carry a contrast-space mask onto the plain grid with the true transform (linear
+    interpolation of the mask, then threshold: fairer to small shapes than nearest)."""
+    moved = sitk.Resample(sitk.Cast(mask, sitk.sitkFloat32), case.plain, case.transform,
+                          sitk.sitkLinear, 0.0)
+    return arr(moved) >= 0.5
+
+
+@pytest.fixture(scope="module")
+def pdac():
+    return simulate.make_case(5, "PDAC", lesion_diameter_mm=25.0)
+
+
+@pytest.fixture(scope="module")
+def healthy():
+    return simulate.make_case(5)
+
+
+def test_case_has_exactly_the_agreed_fields(pdac):
+    assert [f.name for f in dataclasses.fields(simulate.VirtualCase)] == FIELDS
+    assert pdac.subtype == "PDAC" and pdac.phase == "pancreatic" and pdac.seed == 5
+    assert pdac.lesion_diameter_mm == 25.0
+    for name in IMAGES:
+        image = getattr(pdac, name)
+        assert image.GetSize() == pdac.plain.GetSize() and image.GetSpacing() == (3.0, 3.0, 3.0)
+    assert pdac.plain.GetPixelID() == sitk.sitkFloat32
+    assert pdac.lesion_plain.GetPixelID() == sitk.sitkUInt8
+    assert pdac.landmarks_plain.shape == pdac.landmarks_contrast.shape
+    assert pdac.landmarks_plain.shape[0] >= 15 and pdac.landmarks_plain.shape[1] == 3
+
+
+def test_same_seed_gives_identical_arrays(pdac):
+    again = simulate.make_case(5, "PDAC", lesion_diameter_mm=25.0)
+    for name in IMAGES:
+        np.testing.assert_array_equal(arr(getattr(pdac, name)), arr(getattr(again, name)))
+    np.testing.assert_array_equal(pdac.landmarks_contrast, again.landmarks_contrast)
+    assert pdac.noise_hu == again.noise_hu
+
+
+def test_different_seeds_give_different_patients(healthy):
+    other = simulate.make_case(6)
+    pancreas_a, pancreas_b = arr(healthy.pancreas_plain), arr(other.pancreas_plain)
+    assert dice(pancreas_a, pancreas_b) < 0.9  # the anatomy itself differs, not just noise
+    assert healthy.noise_hu != other.noise_hu
+
+
+def test_changing_only_the_subtype_keeps_the_patient_and_motion(healthy):
+    cyst = simulate.make_case(5, "cyst", lesion_diameter_mm=10.0)
+    points = healthy.landmarks_plain[:5]
+    moved = [np.array([c.transform.TransformPoint(tuple(p)) for p in points])
+             for c in (healthy, cyst)]
+    np.testing.assert_allclose(moved[0], moved[1], atol=1e-9)
+    far = arr(cyst.lesion_plain) == 0
+    same = arr(healthy.plain)[far] == arr(cyst.plain)[far]
+    assert same.mean() > 0.95  # identical away from the lesion and its small push
+
+
+def test_healthy_case_has_empty_lesion_masks(healthy):
+    assert healthy.subtype is None and healthy.lesion_diameter_mm == 0.0
+    assert arr(healthy.lesion_plain).sum() == 0 and arr(healthy.lesion_contrast).sum() == 0
+    assert arr(healthy.pancreas_plain).sum() > 300
+
+
+@pytest.mark.parametrize("subtype", simulate.SUBTYPES)
+def test_lesion_lies_inside_the_pancreas_on_both_scans(subtype):
+    case = simulate.make_case(21, subtype, lesion_diameter_mm=30.0)
+    for lesion, pancreas in ((case.lesion_plain, case.pancreas_plain),
+                             (case.lesion_contrast, case.pancreas_contrast)):
+        lesion, pancreas = arr(lesion).astype(bool), arr(pancreas).astype(bool)
+        assert lesion.sum() > 100  # a 30 mm lesion covers hundreds of 3 mm voxels
+        assert not (lesion & ~pancreas).any()
+        assert (pancreas & ~lesion).sum() > 200  # gland remains around it
+
+
+def test_transform_maps_plain_landmarks_onto_contrast_landmarks(pdac):
+    mapped = np.array([pdac.transform.TransformPoint(tuple(p)) for p in pdac.landmarks_plain])
+    np.testing.assert_allclose(mapped, pdac.landmarks_contrast, atol=1e-6)
+    moved = np.linalg.norm(pdac.landmarks_contrast - pdac.landmarks_plain, axis=1)
+    assert moved.max() > 2.0  # there is real motion to recover
+
+
+def test_inverse_maps_contrast_landmarks_back_subvoxel(pdac):
+    back = simulate.inverse_transform(pdac)
+    points = np.array([back.TransformPoint(tuple(p)) for p in pdac.landmarks_contrast])
+    error = np.linalg.norm(points - pdac.landmarks_plain, axis=1)
+    assert error.max() < 0.5  # mm; voxels are 3 mm
+
+
+def test_images_agree_with_the_true_transform(pdac):
+    """The drawn contrast scan really is the plain anatomy moved by ``transform``."""
+    pancreas_back = to_plain_grid(pdac, pdac.pancreas_contrast)
+    lesion_back = to_plain_grid(pdac, pdac.lesion_contrast)
+    aligned = dice(pancreas_back, arr(pdac.pancreas_plain))
+    assert aligned > 0.9
+    assert dice(lesion_back, arr(pdac.lesion_plain)) > 0.8  # ~100 voxels: edges count a lot
+    # Without the transform the masks overlap clearly less: the motion is not trivial.
+    assert dice(arr(pdac.pancreas_contrast), arr(pdac.pancreas_plain)) < aligned - 0.1
+    # Lesion centroids correspond to well under a voxel (3 mm).
+    centre_plain = np.argwhere(arr(pdac.lesion_plain)).mean(0)[::-1]
+    centre_contrast = np.argwhere(arr(pdac.lesion_contrast)).mean(0)[::-1]
+    p = pdac.plain.TransformContinuousIndexToPhysicalPoint(centre_plain.tolist())
+    q = pdac.contrast.TransformContinuousIndexToPhysicalPoint(centre_contrast.tolist())
+    assert np.linalg.norm(np.subtract(pdac.transform.TransformPoint(p), q)) < 1.5
+
+
+def test_pdac_is_near_iso_on_plain_and_hypo_in_pancreatic_phase(pdac):
+    plain = simulate.conspicuity(arr(pdac.plain), arr(pdac.lesion_plain),
+                                 arr(pdac.pancreas_plain))
+    contrast = simulate.conspicuity(arr(pdac.contrast), arr(pdac.lesion_contrast),
+                                    arr(pdac.pancreas_contrast))
+    assert abs(plain["contrast_hu"]) < 20
+    assert -90 < contrast["contrast_hu"] < -40  # sources: about -60 to -70 HU
+    assert contrast["cnr"] > 2 * plain["cnr"]
+
+
+def test_noise_matches_the_requested_level():
+    case = simulate.make_case(8, noise_hu=15.0, motion="none")
+    base = simulate.load_base()
+    measured = simulate.measure_noise(arr(case.plain), base.labels)["sd_hu"]
+    assert measured == pytest.approx(15.0, rel=0.15)
+    assert simulate.load_base().noise_hu == pytest.approx(11.6, abs=1.5)  # the real scan
+
+
+def test_motion_none_gives_identity_transform():
+    case = simulate.make_case(9, motion="none", vary_anatomy=False)
+    np.testing.assert_allclose(case.landmarks_contrast, case.landmarks_plain, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(seed=-1), "seed"), (dict(seed=1, subtype="PDAC2"), "valid subtypes: PDAC"),
+    (dict(seed=1, phase="venous"), "valid phases: native"),
+    (dict(seed=1, motion="wild"), "valid: none"),
+    (dict(seed=1, lesion_diameter_mm=10), "healthy"),
+    (dict(seed=1, subtype="cyst", lesion_diameter_mm=200), "3-60 mm"),
+])
+def test_bad_arguments_give_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        simulate.make_case(**kwargs)
+
+
+def test_cohort_is_deterministic_balanced_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAINCT_DATA", str(tmp_path))
+    plan = simulate.cohort_plan(10, 3)
+    assert plan == simulate.cohort_plan(10, 3)
+    kinds = [s for _, s in plan]
+    assert kinds.count(None) == 5 and {k for k in kinds if k} <= set(simulate.SUBTYPES)
+    first = simulate.make_cohort(4, 3, progress=False, motion="none")
+    files = sorted(simulate.cache_folder().glob("*.npz"))
+    assert len(files) == 4 and str(simulate.cache_folder()).startswith(str(tmp_path))
+    with np.load(files[0], allow_pickle=False) as stored:  # plain arrays, no pickles
+        assert stored["plain"].dtype == np.int16
+    table = simulate.cohort_table(first)
+    assert len(table) == 4 and (table.motion_max_mm == 0).all()  # motion="none"
+    lesioned = table[table.subtype != "healthy"]
+    assert (lesioned.sphere_equiv_mm <= lesioned.diameter_mm).all()
+    assert (table[table.subtype == "healthy"].lesion_voxels == 0).all()
+    second = simulate.make_cohort(4, 3, progress=False, motion="none")
+    fresh = simulate.make_case(first[2].seed, first[2].subtype, motion="none")
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(arr(a.contrast), arr(b.contrast))
+    np.testing.assert_array_equal(arr(first[2].contrast), arr(fresh.contrast))
+    np.testing.assert_array_equal(first[2].landmarks_contrast, fresh.landmarks_contrast)
+
+
+def test_parallel_and_cached_single_cases_match_the_serial_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAINCT_DATA", str(tmp_path))
+    serial = simulate.make_cohort(2, 11, progress=False, cache=False, motion="none")
+    parallel = simulate.make_cohort(2, 11, progress=False, cache=False, motion="none", n_jobs=2)
+    for a, b in zip(serial, parallel, strict=True):
+        np.testing.assert_array_equal(arr(a.plain), arr(b.plain))
+    first = simulate.make_case(3, "cyst", cache=True)
+    again = simulate.make_case(3, "cyst", cache=True)  # read back from the npz file
+    assert len(list(simulate.cache_folder().glob("*.npz"))) == 1
+    np.testing.assert_array_equal(arr(first.lesion_contrast), arr(again.lesion_contrast))
+    np.testing.assert_array_equal(first.landmarks_contrast, again.landmarks_contrast)
+
+
+def test_a_damaged_cache_file_is_rebuilt_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAINCT_DATA", str(tmp_path))
+    good = simulate.make_case(4, cache=True, motion="none")
+    (path,) = simulate.cache_folder().glob("*.npz")
+    path.write_bytes(b"not a zip file")
+    with pytest.warns(UserWarning, match="unreadable cached case"):
+        rebuilt = simulate.make_case(4, cache=True, motion="none")
+    np.testing.assert_array_equal(arr(good.plain), arr(rebuilt.plain))
+    with np.load(path, allow_pickle=False) as stored:  # and the file was written again
+        assert "plain" in stored.files
