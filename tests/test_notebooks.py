@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 REPORT = ROOT / "build" / "notebook-report.tsv"
 CELL_TIMEOUT_S = 300  # a hang guard, not a speed target (benchmarks/ hold those)
+MEMORY_BUDGET_MB = 2048  # a notebook must fit an ordinary laptop; unlike time, load-independent
 
 # Runs in the notebook's kernel after the last cell: exercise every interactive control.
 POKE_WIDGETS = r"""
@@ -45,10 +46,17 @@ for _widget in list(_w.Widget.widgets.values()):
 print("widgets moved:", _moved)
 """
 
+# VmHWM is the peak resident memory of this process's own address space (reset on exec);
+# ru_maxrss is not usable here because a kernel inherits its launcher's high-water mark.
 PEAK_MEMORY = """
-import resource, sys
-_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print("PEAK_MB", round(_kb / 1024 if sys.platform != "darwin" else _kb / 2**20, 1))
+import re, resource, sys
+try:
+    with open("/proc/self/status") as _status:
+        _kb = int(re.search(r"VmHWM:\\s+(\\d+)", _status.read()).group(1))
+except OSError:
+    _kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    _kb = _kb / 1024 if sys.platform == "darwin" else _kb
+print("PEAK_MB", round(_kb / 1024, 1))
 """
 
 
@@ -102,6 +110,9 @@ def test_notebook_runs_top_to_bottom(path, plain_ipython, monkeypatch):
     with open(REPORT, "a") as report:
         report.write(f"{path.name}\t{seconds:.1f} s\t{memory} MB peak\n")
     print(json.dumps({"notebook": path.name, "seconds": round(seconds, 1), "peak_mb": memory}))
+    assert memory != "?", f"{path.name}: the kernel's peak memory could not be read"
+    assert float(memory) < MEMORY_BUDGET_MB, (
+        f"{path.name} peaked at {memory} MB, over the {MEMORY_BUDGET_MB} MB budget")
 
 
 def test_harness_catches_errors_inside_widget_callbacks(plain_ipython, monkeypatch):
