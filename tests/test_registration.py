@@ -1,0 +1,200 @@
+"""Unit tests for helpers.registration on a small crop of the real native CT.
+
+Each registration here runs on about 64 x 56 x 30 voxels and takes well under a second.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from helpers import metrics, registration
+from helpers.registration import RegistrationInputError
+
+matplotlib.use("Agg")
+SHIFT_MM = (3.7, -2.6, 4.4)  # not a whole number of 3 mm voxels
+
+
+@pytest.fixture(scope="module")
+def scan():
+    """The real CT cropped around the pancreas, with its pancreas mask (label 7)."""
+    from helpers import data
+
+    try:
+        ct = data.load_ct("totalsegmentator_example_ct_sm")
+        labels, _ = data.load_labels()
+    except data.DataError as exc:
+        pytest.skip(f"real CT sample not available: {exc}")
+    box = dict(size=[64, 56, 30], index=[20, 35, 0])
+    crop = sitk.RegionOfInterest(ct, **box)
+    pancreas = sitk.Cast(sitk.RegionOfInterest(labels, **box) == 7, sitk.sitkUInt8)
+    return crop, pancreas
+
+
+def shifted(image, shift=SHIFT_MM, default=-1000.0):
+    """Moved copy: moving(p - shift) = image(p), so register() should find p -> p - shift."""
+    return sitk.Resample(image, image, sitk.TranslationTransform(3, shift), sitk.sitkLinear,
+                         default)
+
+
+def enhanced(image, mask, hu=100.0):
+    """A crude 'contrast phase': the masked organ gains ``hu``."""
+    return image + sitk.Cast(mask, sitk.sitkFloat32) * hu
+
+
+def error_at_centre(transform, image, shift=SHIFT_MM):
+    centre = np.array(image.TransformContinuousIndexToPhysicalPoint(
+        [(n - 1) / 2 for n in image.GetSize()]))
+    return np.linalg.norm(np.array(transform.TransformPoint(tuple(centre))) - (centre - shift))
+
+
+@pytest.mark.parametrize("kind", ["rigid", "affine"])
+def test_registering_to_a_shifted_copy_recovers_the_shift(scan, kind):
+    ct, _ = scan
+    transform = registration.register(ct, shifted(ct), kind)
+    assert error_at_centre(transform, ct) < 0.5  # mm, a sixth of a voxel
+
+
+def test_bspline_recovers_the_shift_across_a_contrast_change(scan):
+    ct, pancreas = scan
+    moving = shifted(enhanced(ct, pancreas))
+    transform = registration.register(ct, moving, "bspline", region=pancreas, samples=3000,
+                                      iterations=20)
+    assert error_at_centre(transform, ct) < 1.0
+    on_moving = sitk.Cast(shifted(sitk.Cast(pancreas, sitk.sitkFloat32), default=0) >= 0.5,
+                          sitk.sitkUInt8)
+    moved = registration.warp_mask(on_moving, transform, ct)
+    assert metrics.dice(moved, pancreas) > 0.8
+    assert metrics.folding(transform, ct).ok
+
+
+def test_same_seed_same_result_and_integer_input_is_converted(scan):
+    ct, _ = scan
+    moving = shifted(ct)
+    first = registration.register(ct, moving, "rigid", seed=3)
+    again = registration.register(sitk.Cast(ct, sitk.sitkInt16), moving, "rigid", seed=3)
+    assert np.allclose(first.GetParameters(), again.GetParameters(), atol=1e-3)
+    assert ct.GetPixelID() == sitk.sitkFloat32  # the caller's image was not touched
+
+
+def test_recorder_collects_every_stage_and_level_and_plots(scan):
+    ct, pancreas = scan
+    recorder = registration.RegistrationRecorder()
+    registration.register(ct, shifted(ct), "bspline", region=pancreas, samples=2000,
+                          iterations=5, recorder=recorder)
+    table = recorder.table()
+    assert list(table.columns) == ["stage", "level", "iteration", "metric"]
+    assert set(table["stage"]) == {"affine", "bspline"}
+    assert set(table["level"]) == {0, 1}
+    assert len(recorder) == len(table) and [s["stage"] for s in recorder.stages] == [
+        "affine", "bspline"]
+    assert (table[table.stage == "bspline"].groupby("level").size() <= 5).all()
+    assert recorder.plot().get_xlabel().startswith("optimiser iteration")
+    with pytest.raises(ValueError, match="nothing recorded"):
+        registration.RegistrationRecorder().plot()
+
+
+def test_two_recorders_do_not_share_state(scan):
+    ct, _ = scan
+    one, two = registration.RegistrationRecorder(), registration.RegistrationRecorder()
+    registration.register(ct, shifted(ct), "rigid", iterations=3, recorder=one)
+    assert len(one) > 0 and len(two) == 0
+
+
+def test_warp_mask_is_label_safe(scan):
+    ct, pancreas = scan
+    labels = sitk.Cast(pancreas, sitk.sitkUInt8) * 3 + sitk.Cast(
+        sitk.BinaryDilate(pancreas, [1, 1, 1]) - pancreas, sitk.sitkUInt8) * 5
+    identity = sitk.Transform(3, sitk.sitkIdentity)
+    same = registration.warp_mask(labels, identity, ct)
+    assert np.array_equal(sitk.GetArrayFromImage(same), sitk.GetArrayFromImage(labels))
+    one_voxel = sitk.TranslationTransform(3, (0.0, 0.0, 3.0))  # 3 mm = one slice
+    moved = sitk.GetArrayFromImage(registration.warp_mask(labels, one_voxel, ct))
+    assert np.array_equal(moved[:-1], sitk.GetArrayFromImage(labels)[1:])
+    half = registration.warp_mask(labels, sitk.TranslationTransform(3, (1.3, -0.7, 1.6)), ct)
+    assert set(np.unique(sitk.GetArrayFromImage(half))) <= {0, 3, 5}  # no blended labels
+    nearest = registration.warp_mask(labels, one_voxel, ct, interpolation="nearest")
+    assert np.array_equal(sitk.GetArrayFromImage(nearest), moved)
+
+
+def test_fade_out_keeps_the_centre_and_zeroes_the_edges(scan):
+    ct, pancreas = scan
+    box = registration.crop_to_region(ct, pancreas, 15.0)
+    shift = sitk.TranslationTransform(3, (2.0, 0.0, 0.0))
+    faded = registration.fade_out(shift, box, ct, fade_mm=9.0)
+    far = ct.TransformIndexToPhysicalPoint((0, 0, 0))
+    assert np.allclose(faded.TransformPoint(far), far)
+    centre = box.TransformContinuousIndexToPhysicalPoint([(n - 1) / 2 for n in box.GetSize()])
+    assert np.allclose(faded.TransformPoint(centre), np.add(centre, (2.0, 0.0, 0.0)))
+
+
+def test_checkerboard_and_blend():
+    a, b = np.zeros((4, 4)), np.ones((4, 4))
+    board = registration.checkerboard(a, b, tile=2)
+    assert board[0, 0] == 0 and board[0, 3] == 1 and board[3, 3] == 0
+    assert registration.blend(a, b).shape == (4, 4, 3)
+
+
+def far_away(image):
+    moved = sitk.Image(image)
+    moved.SetOrigin(np.add(image.GetOrigin(), (0.0, 0.0, 1000.0)))
+    return moved
+
+
+def test_non_overlapping_images_explain_and_centre_alignment_fixes_it(scan):
+    ct, _ = scan
+    with pytest.raises(RegistrationInputError, match=r"overlap.*initial='geometry'"):
+        registration.register(ct, far_away(ct), "rigid")
+    transform = registration.register(ct, far_away(ct), "rigid", initial="geometry",
+                                      iterations=5)
+    centre = ct.TransformContinuousIndexToPhysicalPoint([(n - 1) / 2 for n in ct.GetSize()])
+    assert np.allclose(transform.TransformPoint(centre), np.add(centre, (0, 0, 1000)), atol=1)
+
+
+def vector_image(image):
+    return sitk.Compose(image, image, image)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda ct, m: registration.register(ct, ct, "elastic"), "unknown kind"),
+    (lambda ct, m: registration.register(ct, ct, initial="moments"), "initial must be"),
+    (lambda ct, m: registration.register(sitk.GetArrayFromImage(ct), ct), "SimpleITK.Image"),
+    (lambda ct, m: registration.register(vector_image(ct), ct), "values per voxel"),
+    (lambda ct, m: registration.register(ct[:, :, 5], ct), "3-D"),
+    (lambda ct, m: registration.register(ct * 0, ct), "constant"),
+    (lambda ct, m: registration.register(ct, ct, samples=0), "samples must be positive"),
+    (lambda ct, m: registration.register(ct, ct, region=m * 0), "empty"),
+    (lambda ct, m: registration.register(ct, ct, region=sitk.Expand(m, [2, 2, 2])),
+     "neither image's grid"),
+    (lambda ct, m: registration.warp_mask(m * 0, sitk.Transform(3, sitk.sitkIdentity), ct),
+     "empty"),
+    (lambda ct, m: registration.warp_mask(sitk.Cast(m, sitk.sitkFloat32) * 0.5,
+                                          sitk.Transform(3, sitk.sitkIdentity), ct),
+     "fractional"),
+    (lambda ct, m: registration.warp_mask(m, "identity", ct), "SimpleITK transform"),
+    (lambda ct, m: registration.warp_mask(m, sitk.Transform(2, sitk.sitkIdentity), ct),
+     "2-D transform"),
+])
+def test_bad_input_gives_a_clear_error(scan, call, message):
+    ct, pancreas = scan
+    with pytest.raises(RegistrationInputError, match=message):
+        call(ct, pancreas)
+
+
+def test_nan_in_an_image_is_reported(scan):
+    ct, _ = scan
+    broken = sitk.Image(ct)
+    broken[3, 3, 3] = float("nan")
+    with pytest.raises(RegistrationInputError, match="NaN"):
+        registration.register(broken, ct)
+    assert warp_is_allowed_on_empty_when_asked(ct)
+
+
+def warp_is_allowed_on_empty_when_asked(ct):
+    empty = sitk.Image(ct.GetSize(), sitk.sitkUInt8)
+    empty.CopyInformation(ct)
+    out = registration.warp_mask(empty, sitk.Transform(3, sitk.sitkIdentity), ct,
+                                 allow_empty=True)
+    return not sitk.GetArrayViewFromImage(out).any()
