@@ -326,6 +326,20 @@ def show_hu_scale(hu2d: np.ndarray, aspect: float = 1.0, letters=EDGE_LETTERS["a
 
 # --- Windowing side by side -----------------------------------------------------------
 
+def panel_grid(n: int, ncols: int, panel_size: float, width_ratio: float = 1.25):
+    """A figure with ``n`` panels in rows of ``ncols``; spare axes are switched off."""
+    import matplotlib.pyplot as plt
+
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * width_ratio * ncols,
+                                                    panel_size * nrows),
+                             layout="constrained", squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, axes
+
+
 def compare_windows(hu2d: np.ndarray, windows=tuple(WINDOW_PRESETS), aspect: float = 1.0,
                     letters=EDGE_LETTERS["axial"], outline=None, outline_name: str = "",
                     title=None, ncols: int = 3, panel_size: float = 3.6):
@@ -334,17 +348,10 @@ def compare_windows(hu2d: np.ndarray, windows=tuple(WINDOW_PRESETS), aspect: flo
     ``windows`` holds preset names or ``(width, level)`` pairs. ``outline`` is an optional
     boolean mask drawn as a contour on every panel (named ``outline_name`` in a legend).
     """
-    import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
     windows = list(windows)
-    ncols = min(ncols, len(windows))
-    nrows = -(-len(windows) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * 1.25 * ncols,
-                                                    panel_size * nrows),
-                             layout="constrained", squeeze=False)
-    for ax in axes.flat[len(windows):]:
-        ax.axis("off")
+    fig, axes = panel_grid(len(windows), ncols, panel_size, width_ratio=1.25)
     for ax, window in zip(axes.flat, windows, strict=False):
         width, level = resolve_window(window)
         shown = ax.imshow(apply_window(hu2d, window), cmap="gray", vmin=0, vmax=1,

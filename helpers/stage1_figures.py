@@ -79,19 +79,12 @@ def show_maps(image: sitk.Image, maps: dict, point_mm, plane: str = "axial", nco
               panel_size: float = 3.2):
     """Several voxel maps (NumPy arrays on ``image``'s grid, e.g. features or probabilities)
     on one radiologically oriented slice through ``point_mm``, each with its colour bar."""
-    import matplotlib.pyplot as plt
 
     from . import display
     from .stage1 import as_image
 
     index = display.point_to_slice_indices(image, point_mm)[plane]
-    ncols = min(ncols, len(maps))
-    nrows = -(-len(maps) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * 1.3 * ncols,
-                                                    panel_size * nrows),
-                             layout="constrained", squeeze=False)
-    for ax in axes.flat[len(maps):]:
-        ax.axis("off")
+    fig, axes = display.panel_grid(len(maps), ncols, panel_size, width_ratio=1.3)
     for ax, (name, values) in zip(axes.flat, maps.items(), strict=False):
         cut, aspect = display.extract_slice(as_image(np.asarray(values, np.float32), image),
                                             plane, index)

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import SimpleITK as sitk
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MIRROR = ROOT.parent / "shared" / "public_ct"
@@ -36,3 +37,24 @@ def mirror() -> Path:
     if not path.is_dir():
         pytest.skip("no PLAINCT_MIRROR folder with the public CT samples")
     return path
+
+
+def _real_ct(name: str) -> sitk.Image:
+    from helpers import data
+
+    try:
+        return data.load_ct(name)
+    except data.DataError as exc:
+        pytest.skip(f"real CT not available: {exc}")
+
+
+@pytest.fixture(scope="module")
+def ct_sm() -> sitk.Image:
+    """The real native upper-abdomen CT (122 x 101 x 30, 3 mm), or a skip if unavailable."""
+    return _real_ct("totalsegmentator_example_ct_sm")
+
+
+@pytest.fixture(scope="module")
+def ct_full() -> sitk.Image:
+    """The real full abdominal/pelvic CT (112 slices), or a skip if unavailable."""
+    return _real_ct("totalsegmentator_example_ct")

@@ -13,14 +13,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def ct_sm() -> sitk.Image:
-    try:
-        return data.load_ct("totalsegmentator_example_ct_sm")
-    except data.DataError as exc:
-        pytest.skip(f"real CT not available: {exc}")
-
-
 @pytest.fixture(autouse=True)
 def close_figures():
     yield

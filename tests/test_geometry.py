@@ -9,22 +9,6 @@ import SimpleITK as sitk
 from helpers import data, display, geometry
 
 
-@pytest.fixture(scope="module")
-def ct_sm() -> sitk.Image:
-    try:
-        return data.load_ct("totalsegmentator_example_ct_sm")
-    except data.DataError as exc:
-        pytest.skip(f"real CT not available: {exc}")
-
-
-@pytest.fixture(scope="module")
-def ct_full() -> sitk.Image:
-    try:
-        return data.load_ct("totalsegmentator_example_ct")
-    except data.DataError as exc:
-        pytest.skip(f"real CT not available: {exc}")
-
-
 def oblique_image() -> sitk.Image:
     image = sitk.Image(7, 5, 4, sitk.sitkFloat32)
     image.SetOrigin((12.0, -30.0, 4.5))
