@@ -155,11 +155,16 @@ def _download(url: str, entry: SampleFile, target: Path, progress: bool, problem
     return target
 
 
-def _rebuild_label_table(entry: SampleFile, target: Path):
+def _label_table_bytes() -> bytes:
+    """The label-table sample, rebuilt from helpers/totalseg_labels.py exactly as published."""
     from .totalseg_labels import LABELS, SOURCE
 
     table = {"source": SOURCE, "labels": {str(k): v for k, v in LABELS.items()}}
-    data = json.dumps(table, indent=1).encode()
+    return json.dumps(table, indent=1).encode()
+
+
+def _rebuild_label_table(entry: SampleFile, target: Path):
+    data = _label_table_bytes()
     _atomic_write(target, entry.sha256, lambda out: out.write(data))
     return target
 
@@ -315,11 +320,17 @@ def verify() -> list[str]:
         mirror_dir = None
     for item in SAMPLES.values():
         for entry in item.files:
-            if item.kind in ("dicom-file", "table"):
+            if item.kind == "dicom-file":
                 try:
-                    _fetch_file(item, entry, progress=False)
+                    _bundled_pydicom_file(entry)
                 except DataError as exc:
                     problems.append(f"{item.name}: {exc}")
+                continue
+            if item.kind == "table":
+                rebuilt = hashlib.sha256(_label_table_bytes()).hexdigest()
+                if rebuilt != entry.sha256:
+                    problems.append(f"{item.name}: the built-in table no longer matches its "
+                                    f"SHA-256 (expected {entry.sha256}, rebuilt {rebuilt})")
                 continue
             places = [cache_dir() / entry.path]
             if mirror_dir is not None:

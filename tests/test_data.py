@@ -202,6 +202,12 @@ def test_verify_passes_with_the_mirror(tmp_path, mirror):
     assert "0 problem(s)" in result.stdout
 
 
+def test_verify_writes_nothing(tmp_path, own_mirror, monkeypatch):
+    monkeypatch.setenv("PLAINCT_DATA", str(tmp_path / "untouched"))
+    problems = data.verify()
+    assert problems and not (tmp_path / "untouched").exists()
+
+
 def test_verify_reports_a_line_per_problem(tmp_path, own_mirror):
     env = {**os.environ, "PLAINCT_DATA": str(tmp_path / "c"), "PLAINCT_MIRROR": str(own_mirror)}
     result = run_cli("verify", env=env)
