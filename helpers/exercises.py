@@ -11,12 +11,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import SimpleITK as sitk
 
 
 def feedback(ok: bool, success: str, hint: str) -> bool:
     """Print a short verdict for the student and return ``ok``."""
     print(("Correct! " + success) if ok else ("Not yet. " + hint))
     return bool(ok)
+
+
+def as_array(image) -> np.ndarray:
+    """A SimpleITK image (or anything array-like) as a NumPy array ``[z, y, x]``."""
+    return sitk.GetArrayFromImage(image) if isinstance(image, sitk.Image) else np.asarray(image)
 
 
 def is_answered(value) -> bool:

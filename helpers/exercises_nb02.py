@@ -10,14 +10,10 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from .exercises import close_to, feedback, is_answered
+from .exercises import as_array, close_to, feedback, is_answered
 from .lesions import conspicuity
 
 MIN_DICE = 0.75  # a transferred ~100-voxel lesion mask; sub-voxel errors cost a lot of Dice
-
-
-def _array(image):
-    return sitk.GetArrayFromImage(image) if isinstance(image, sitk.Image) else np.asarray(image)
 
 
 def expected_contrast_hu(case, scan: str = "contrast") -> float:
@@ -25,7 +21,7 @@ def expected_contrast_hu(case, scan: str = "contrast") -> float:
     image, lesion, pancreas = ((case.contrast, case.lesion_contrast, case.pancreas_contrast)
                                if scan == "contrast" else
                                (case.plain, case.lesion_plain, case.pancreas_plain))
-    return float(conspicuity(_array(image), _array(lesion), _array(pancreas))["contrast_hu"])
+    return float(conspicuity(as_array(image), as_array(lesion), as_array(pancreas))["contrast_hu"])
 
 
 def check_tumour_contrast(answer, case) -> bool:
@@ -76,10 +72,11 @@ def _backwards(case, point):
 
 
 def dice(a, b) -> float:
-    """Dice overlap of two binary masks (1 = identical, 0 = disjoint)."""
+    """Dice overlap of two binary masks (1 = identical, 0 = disjoint; two empty masks: 1)."""
+    from .metrics import dice as metrics_dice
+
     a, b = np.asarray(a, bool), np.asarray(b, bool)
-    total = a.sum() + b.sum()
-    return float(2 * (a & b).sum() / total) if total else 1.0
+    return metrics_dice(a, b) if (a.any() or b.any()) else 1.0
 
 
 def check_transferred_mask(answer, case) -> bool:
@@ -91,11 +88,11 @@ def check_transferred_mask(answer, case) -> bool:
             answer.GetOrigin(), case.plain.GetOrigin()):
         return feedback(False, "", "resample onto the plain scan's grid: pass case.plain as "
                         "the reference image.")
-    truth = _array(case.lesion_plain)
-    found = _array(answer) > 0.5
+    truth = as_array(case.lesion_plain)
+    found = as_array(answer) > 0.5
     score = dice(found, truth)
     if score >= MIN_DICE:
-        untouched = dice(_array(case.lesion_contrast), truth)
+        untouched = dice(as_array(case.lesion_contrast), truth)
         return feedback(True, f"Dice {score:.2f} with the true plain-scan mask (the mask "
                         f"without registration scores {untouched:.2f}).", "")
     hint = (f"Dice is {score:.2f}, need {MIN_DICE}. sitk.Resample(case.lesion_contrast, "

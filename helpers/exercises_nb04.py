@@ -8,23 +8,13 @@ data passed in, never typed in, so the checks follow the data.
 from __future__ import annotations
 
 import numpy as np
-import SimpleITK as sitk
 
-from .exercises import close_to, feedback, is_answered
+from .exercises import as_array, close_to, feedback, is_answered
+from .metrics import dice
 from .stage1 import clean_mask
 
 DICE_SLACK = 0.005  # a threshold whose Dice is this close to the best one counts as best
 CANDIDATES = tuple(round(0.30 + 0.05 * k, 2) for k in range(12))  # 0.30, 0.35 ... 0.85
-
-
-def _array(image):
-    return sitk.GetArrayFromImage(image) if isinstance(image, sitk.Image) else np.asarray(image)
-
-
-def _dice(a, b) -> float:
-    a, b = np.asarray(a, bool), np.asarray(b, bool)
-    total = a.sum() + b.sum()
-    return float(2 * (a & b).sum() / total) if total else 0.0
 
 
 def check_majority_vote(answer, atlas_masks) -> bool:
@@ -59,8 +49,8 @@ def check_majority_vote(answer, atlas_masks) -> bool:
 
 def threshold_scores(probability, hu, reference, candidates=CANDIDATES):
     """Dice after :func:`helpers.stage1.clean_mask` for each candidate threshold (a dict)."""
-    truth = _array(reference) > 0
-    return {round(float(t), 2): _dice(clean_mask(probability, hu, float(t)), truth)
+    truth = as_array(reference) > 0
+    return {round(float(t), 2): dice(clean_mask(probability, hu, float(t)), truth)
             for t in candidates}
 
 
@@ -70,7 +60,7 @@ def check_threshold(answer, probability, hu, reference) -> bool:
     best_t = max(scores, key=scores.get)
     if not is_answered(answer) or not close_to(answer, 0.5, 0.5):
         return feedback(False, "", "give one threshold between 0 and 1 (a probability).")
-    mine = _dice(clean_mask(probability, hu, float(answer)), _array(reference) > 0)
+    mine = dice(clean_mask(probability, hu, float(answer)), as_array(reference) > 0)
     if mine >= scores[best_t] - DICE_SLACK:
         return feedback(True, f"threshold {float(answer):.2f} gives Dice {mine:.3f} on the "
                         f"validation patient (best on the grid: {best_t:.2f} -> "
@@ -84,15 +74,15 @@ def check_threshold(answer, probability, hu, reference) -> bool:
 def expected_volumes(mask, reference) -> tuple[float, float]:
     """(mask volume in mL, signed volume error in % of the reference)."""
     voxel_ml = float(np.prod(reference.GetSpacing())) / 1000
-    found = int(np.count_nonzero(_array(mask)))
-    truth = int(np.count_nonzero(_array(reference)))
+    found = int(np.count_nonzero(as_array(mask)))
+    truth = int(np.count_nonzero(as_array(reference)))
     return found * voxel_ml, 100 * (found - truth) / truth
 
 
 def check_volume(volume_ml, error_pct, mask, reference) -> bool:
     """Exercise 3: a mask's volume in millilitres and its signed error against the reference."""
     expected_ml, expected_pct = expected_volumes(mask, reference)
-    voxels = int(np.count_nonzero(_array(mask)))
+    voxels = int(np.count_nonzero(as_array(mask)))
     if not close_to(volume_ml, expected_ml, 0.05):
         if close_to(volume_ml, voxels, 0.5):
             hint = "that is a count of voxels; multiply by one voxel's volume (3 x 3 x 3 mm)."

@@ -11,15 +11,11 @@ import pytest
 import SimpleITK as sitk
 
 from helpers import data, pipeline, simulate, stage1
+from helpers.metrics import dice
 
 
 def arr(image):
     return sitk.GetArrayFromImage(image)
-
-
-def dice(a, b):
-    a, b = np.asarray(a, bool), np.asarray(b, bool)
-    return 2 * (a & b).sum() / (a.sum() + b.sum())
 
 
 @pytest.fixture(scope="module")
