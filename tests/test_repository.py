@@ -14,6 +14,7 @@ from helpers.registry import SAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))
 PIN = re.compile(r"^\s*(?:-\s+)?([A-Za-z0-9_.\-]+)==([A-Za-z0-9_.\-]+)\s*$")
 
 
@@ -44,7 +45,7 @@ def test_every_requirement_is_pinned():
 def test_notebooks_are_committed_without_outputs():
     result = subprocess.run(
         [sys.executable, "-m", "nbstripout", "--verify", "--extra-keys",
-         "metadata.language_info", *map(str, NOTEBOOKS)],
+         "metadata.language_info", *map(str, NOTEBOOKS + SOLUTIONS)],
         capture_output=True, text=True)
     assert result.returncode == 0, f"notebooks carry outputs or metadata:\n{result.stdout}"
 
@@ -72,6 +73,23 @@ def test_notebook_opens_and_closes_like_a_lesson(path):
     solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
     for cell in solutions:
         assert "assert" in cell.source, f"{path.name}: a solution cell does not assert its check"
+    assert len(solutions) >= 2, f"{path.name}: fewer than two exercises with worked solutions"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_lesson_has_a_worked_solutions_notebook(path):
+    """notebooks/solutions/<stem>_solutions.ipynb answers each exercise and asserts its checker."""
+    twin = ROOT / "notebooks" / "solutions" / f"{path.stem}_solutions.ipynb"
+    assert twin.exists(), f"no worked solutions for {path.name}: expected {twin.relative_to(ROOT)}"
+    lesson = nbformat.read(path, as_version=4)
+    solved = "\n".join(c.source for c in nbformat.read(twin, as_version=4).cells
+                       if c.cell_type == "code")
+    checkers = set(re.findall(r"\b(?:ex\.)?(check_\w+)\(", "\n".join(
+        c.source for c in lesson.cells if "solution" in c.metadata.get("tags", []))))
+    assert checkers, f"{path.name}: its solution cells call no checker"
+    for name in sorted(checkers):
+        assert re.search(rf"assert\s+(?:ex\.)?{name}\(", solved), (
+            f"{twin.name} does not assert {name}")
 
 
 def test_data_samples_readme_lists_every_sample_with_checksums():
