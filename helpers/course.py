@@ -25,8 +25,9 @@ COURSE = [
      "Stage 2: can a model segment a lesion and tell normal from abnormal on plain CT?", 60),
     ("06_stage3_subtype_classification",
      "Stage 3: which kind of lesion is it?", 45),
-    ("07_evaluation_and_panda_comparison",
-     "How good is our toy pipeline, honestly, next to PANDA?", 45),
+    ("07_end_to_end_and_limits",
+     "What does the whole pipeline do with a patient it has never seen, and what does it not "
+     "tell us?", 60),
 ]
 
 
