@@ -5,8 +5,18 @@ Stage 1, finding the pancreas on a plain CT (notebook 04)::
     from helpers.pipeline import segment_pancreas
     mask = segment_pancreas(plain_ct)   # SimpleITK uint8 image, 1 = pancreas, input's grid
 
-The work is done in :mod:`helpers.stage1`; this module checks the input, picks the method,
-fits or assembles the default model once per process, and checks the result. Bad input gets
+Stages 2 and 3 and the chained pipeline (notebooks 05 and 06)::
+
+    from helpers.pipeline import default_pipeline, detect_lesion, classify_subtype
+    score, lesion = detect_lesion(plain_ct, mask)        # 0..1, lesion mask (maybe empty)
+    probs = classify_subtype(plain_ct, lesion)           # {"PDAC": .., "PNET": .., ...}
+    result = default_pipeline().predict(plain_ct)        # stages 1 -> 2 -> 3, a PipelineResult
+
+(:mod:`helpers.stage2`, :mod:`helpers.stage3`, :mod:`helpers.pipeline_model`,
+:mod:`helpers.pipeline_cache`; evaluation in :mod:`helpers.pipeline_eval`.)
+
+Stage 1's work is done in :mod:`helpers.stage1`; this module checks the input, picks the
+method, fits or assembles the default model once per process, and checks the result. Bad input gets
 a clear error: :class:`NotCTError` (not a CT in Hounsfield units, or not 3D) and
 :class:`PancreasNotFoundError` (the scan does not cover the upper abdomen, or nothing
 pancreas-like was found). Not for clinical use.
@@ -307,3 +317,53 @@ def plot_evaluation(table, metrics=(("dice", "Dice (1 = perfect)"),
         axes[[c for c, _ in metrics].index("volume_error_pct")].axhline(0, color="0.5", lw=1)
     axes[0].set_title("each dot is one held-out patient; bar = median", loc="left", fontsize=10)
     return fig
+
+
+# ------------------------------------------------------------------------- stages 2 and 3
+def detect_lesion(plain_ct: sitk.Image, pancreas_mask: sitk.Image, detector=None):
+    """Stage 2: ``(score, lesion_mask)`` for a plain CT and its pancreas mask.
+
+    ``score`` is the case-level abnormality (0..1); ``lesion_mask`` a uint8 image on the
+    input's grid, empty when the score is below the detector's operating threshold (chosen
+    on training patients). ``detector``: a fitted :class:`helpers.stage2.Detector`
+    (default: the default pipeline's). Raises :class:`GridMismatchError` when the mask is on
+    another grid and :class:`helpers.features.EmptyPancreasError` when it is empty.
+    """
+    check_same_grid(pancreas_mask, plain_ct)
+    detector = detector or default_pipeline().detector
+    hu, gland, working = to_working(plain_ct, pancreas_mask)
+    score, lesion, _ = detector.detect(hu, gland)
+    return score, stage1.to_input_grid(stage1.as_image(lesion, working), plain_ct)
+
+
+def classify_subtype(plain_ct: sitk.Image, lesion_mask: sitk.Image, classifier=None,
+                     pancreas_mask: sitk.Image | None = None) -> dict[str, float]:
+    """Stage 3: probabilities over :data:`helpers.simulate.SUBTYPES` for one lesion.
+
+    ``lesion_mask``: on the scan's grid, not empty (:class:`helpers.stage3.EmptyLesionError`
+    otherwise). The gland's HU level is measured in ``pancreas_mask`` (default: stage 1's
+    :func:`segment_pancreas`). ``classifier``: a fitted
+    :class:`helpers.stage3.SubtypeClassifier` (default: the default pipeline's).
+    """
+    from . import stage3
+
+    check_same_grid(lesion_mask, plain_ct, "lesion mask")
+    if pancreas_mask is None:
+        pancreas_mask = segment_pancreas(plain_ct)
+    check_same_grid(pancreas_mask, plain_ct)
+    classifier = classifier or default_pipeline().classifier
+    hu, lesion, working = to_working(plain_ct, lesion_mask)
+    gland = to_working(plain_ct, pancreas_mask)[1]
+    return classifier.predict_proba(stage3.lesion_features(hu, lesion, gland))[0]
+
+
+# The chained pipeline lives in its own modules; re-exported so notebooks import it from here.
+from .pipeline_cache import default_pipeline, make_pipeline  # noqa: E402, F401
+from .pipeline_model import (  # noqa: E402, F401
+    GridMismatchError,
+    NotFittedError,
+    Pipeline,
+    PipelineResult,
+    check_same_grid,
+    to_working,
+)

@@ -1,0 +1,199 @@
+"""The chained toy pipeline: stage 1 (pancreas) -> stage 2 (lesion?) -> stage 3 (subtype).
+
+Import it from :mod:`helpers.pipeline`::
+
+    from helpers.pipeline import default_pipeline
+    result = default_pipeline().predict(plain_ct)     # PipelineResult
+    result.score, result.subtype_probs                 # 0..1, {"PDAC": ..., ...}
+
+``Pipeline(label_source=..., image=...)`` is fitted on virtual patients with
+:meth:`Pipeline.fit` (or :meth:`Pipeline.fit_data` on a table already built, e.g. from the
+cache of :mod:`helpers.pipeline_cache`). Training uses the **reference** pancreas by default
+(``training_pancreas="stage1"`` trains on stage 1's masks instead); prediction finds the
+pancreas with stage 1 (:func:`helpers.pipeline.segment_pancreas`) unless a mask is given.
+Not for clinical use.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import SimpleITK as sitk
+
+from . import stage1, stage2, stage3
+
+TRAINING_PANCREAS = ("reference", "stage1")
+
+
+class NotFittedError(RuntimeError):
+    """The pipeline was asked to predict before it was fitted."""
+
+
+class GridMismatchError(ValueError):
+    """A mask is not on the grid of the scan it belongs to."""
+
+
+@dataclass
+class PipelineResult:
+    """What the pipeline found in one scan; masks on the input scan's grid (uint8)."""
+
+    pancreas: sitk.Image
+    lesion: sitk.Image  # empty when no lesion was found
+    score: float  # case-level abnormality, 0..1
+    subtype_probs: dict[str, float]  # empty when no lesion was found
+    probability: sitk.Image | None = None  # stage 2's P(lesion) map on the 3 mm working grid
+    seconds: float = 0.0
+
+    @property
+    def found(self) -> bool:
+        """True when stage 2 reported a lesion (score at or above the operating threshold)."""
+        return bool(sitk.GetArrayViewFromImage(self.lesion).any())
+
+
+def check_same_grid(mask: sitk.Image, image: sitk.Image, name: str = "pancreas mask") -> None:
+    """Raise :class:`GridMismatchError` unless ``mask`` lies on ``image``'s voxel grid."""
+    if not isinstance(mask, sitk.Image):
+        raise GridMismatchError(f"the {name} must be a SimpleITK image on the scan's grid, got "
+                                f"{type(mask).__name__}")
+    same = (mask.GetSize() == image.GetSize()
+            and np.allclose(mask.GetSpacing(), image.GetSpacing(), atol=1e-3)
+            and np.allclose(mask.GetOrigin(), image.GetOrigin(), atol=1e-2)
+            and np.allclose(mask.GetDirection(), image.GetDirection(), atol=1e-4))
+    if not same:
+        raise GridMismatchError(
+            f"the {name} is on another grid than the scan (mask size {mask.GetSize()}, "
+            f"spacing {tuple(round(v, 2) for v in mask.GetSpacing())}; scan size "
+            f"{image.GetSize()}, spacing {tuple(round(v, 2) for v in image.GetSpacing())}). "
+            "Pass the mask made for this scan (e.g. segment_pancreas(scan)), or resample it "
+            "onto the scan's grid first (sitk.Resample(mask, scan, sitk.Transform(), "
+            "sitk.sitkNearestNeighbor)).")
+
+
+def to_working(scan: sitk.Image, mask: sitk.Image | None = None):
+    """The scan (HU array) and optionally a mask (bool array) on stage 1's 3 mm working grid,
+    plus the working-grid image (for carrying results back)."""
+    working = stage1.to_working_grid(scan)
+    hu = sitk.GetArrayFromImage(working)
+    if mask is None:
+        return hu, None, working
+    moved = sitk.Resample(sitk.Cast(mask > 0, sitk.sitkUInt8), working, sitk.Transform(),
+                          sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    return hu, sitk.GetArrayFromImage(moved) > 0, working
+
+
+def lesion_training_rows(items, subtypes):
+    """Stage 3's training rows: lesion features for every case whose label mask is not
+    empty. Returns ``(x, subtypes)``."""
+    rows, names = [], []
+    for (hu, gland, lesion), subtype in zip(items, subtypes, strict=True):
+        if subtype and lesion.any():
+            rows.append(stage3.lesion_features(hu, lesion, gland))
+            names.append(subtype)
+    return np.asarray(rows, np.float64).reshape(-1, len(stage3.feature_names())), \
+        np.asarray(names, str)
+
+
+@dataclass
+class Pipeline:
+    """Stages 1-3 chained. ``label_source``: see :func:`helpers.stage2.lesion_labels`;
+    ``image``: train (and predict) on "plain" or "contrast" CT; ``training_pancreas``:
+    "reference" masks or "stage1" masks at training time; ``seed``: all randomness."""
+
+    label_source: str = "registered"
+    image: str = "plain"
+    training_pancreas: str = "reference"
+    seed: int = 0
+    stage1_method: str = "atlas"
+    detector: stage2.Detector | None = None
+    classifier: stage3.SubtypeClassifier | None = None
+    fit_seconds: float = field(default=0.0, repr=False)
+
+    def __post_init__(self):
+        stage2.check_choice(self.label_source, stage2.LABEL_SOURCES, "label_source")
+        stage2.check_choice(self.image, stage2.IMAGES, "image")
+        stage2.check_choice(self.training_pancreas, TRAINING_PANCREAS, "training_pancreas")
+
+    # ------------------------------------------------------------------ training
+    def training_table(self, cases, progress: bool = False):
+        """``(TrainingData, lesion_x, lesion_subtypes)`` for ``cases`` with this pipeline's
+        label source, image and training pancreas (the slow part: registration)."""
+        from . import pipeline
+
+        cases = list(cases)
+        check_mixed(cases)
+        masks = None
+        if self.training_pancreas == "stage1" and self.image == "plain":
+            masks = [pipeline.segment_pancreas(c.plain, self.stage1_method) for c in cases]
+        table, items = stage2.training_data(cases, self.label_source, self.image, masks,
+                                            progress)
+        lesion_x, lesion_y = lesion_training_rows(items, table.subtypes)
+        return table, lesion_x, lesion_y
+
+    def fit(self, cases, progress: bool = False) -> Pipeline:
+        """Fit stages 2 and 3 on virtual patients (stage 1 is the default of
+        :mod:`helpers.pipeline`, fitted on its own labelled patients). Returns ``self``."""
+        return self.fit_data(*self.training_table(cases, progress))
+
+    def fit_data(self, table: stage2.TrainingData, lesion_x, lesion_subtypes) -> Pipeline:
+        """Fit from a training table (see :meth:`training_table`); deterministic."""
+        start = time.perf_counter()
+        self.detector = stage2.fit_detector(table, self.seed)
+        self.classifier = stage3.fit_subtype_classifier(lesion_x, lesion_subtypes, self.seed)
+        self.fit_seconds = time.perf_counter() - start
+        return self
+
+    # ------------------------------------------------------------------ prediction
+    def check_fitted(self) -> None:
+        if self.detector is None or self.classifier is None:
+            raise NotFittedError("this Pipeline has not been fitted yet: call "
+                                 ".fit(cases) with virtual patients first, or use "
+                                 "helpers.pipeline.default_pipeline() for a trained one")
+
+    def predict_arrays(self, hu: np.ndarray, pancreas: np.ndarray):
+        """Stages 2-3 on working-grid arrays: ``(score, lesion, subtype_probs, probability)``."""
+        self.check_fitted()
+        score, lesion, probability = self.detector.detect(hu, pancreas)
+        probs = {}
+        if lesion.any():
+            probs = self.classifier.predict_proba(stage3.lesion_features(hu, lesion,
+                                                                         pancreas))[0]
+        return score, lesion, probs, probability
+
+    def predict(self, scan: sitk.Image, pancreas: sitk.Image | None = None) -> PipelineResult:
+        """Run the chain on one scan (a plain CT, or a contrast CT for ``image="contrast"``).
+
+        ``pancreas``: a mask on the scan's grid to use instead of stage 1 (e.g. the reference,
+        to study stage 2 alone). Raises :class:`NotFittedError` before :meth:`fit`,
+        :class:`GridMismatchError` for a mask on another grid, and
+        :class:`helpers.features.EmptyPancreasError` for an empty mask.
+        """
+        from . import pipeline
+
+        self.check_fitted()
+        start = time.perf_counter()
+        if pancreas is None:
+            pancreas = pipeline.segment_pancreas(scan, self.stage1_method)
+        else:
+            check_same_grid(pancreas, scan)
+        hu, gland, working = to_working(scan, pancreas)
+        score, lesion, probs, probability = self.predict_arrays(hu, gland)
+        lesion_image = stage1.to_input_grid(stage1.as_image(lesion, working), scan)
+        return PipelineResult(sitk.Cast(pancreas > 0, sitk.sitkUInt8), lesion_image, score,
+                              probs, stage1.as_image(probability, working),
+                              time.perf_counter() - start)
+
+
+def check_mixed(cases) -> None:
+    """Raise a clear error unless the cohort holds both healthy and lesion patients."""
+    if not cases:
+        raise ValueError("no training patients given; pass virtual patients, e.g. "
+                         "helpers.simulate.make_cohort(40, seed=1)")
+    kinds = {c.subtype is None for c in cases}
+    if len(kinds) < 2:
+        what = "healthy" if kinds == {True} else "lesion"
+        raise ValueError(f"all {len(cases)} training patients are {what} cases: stage 2 needs "
+                         "both healthy and lesion patients to learn what is abnormal. Use a "
+                         "mixed cohort, e.g. helpers.simulate.make_cohort(n, seed) (half "
+                         "healthy by default).")

@@ -1,0 +1,142 @@
+"""Stage 2 (helpers.features, helpers.stage2) and the evaluation helpers (pipeline_eval).
+
+Tiny synthetic scans (tests/toy_cases.py) keep these fast; quality is measured by
+benchmarks/pipeline.py, not here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from toy_cases import toy_case, toy_cohort
+
+from helpers import features, pipeline_eval, stage2
+
+
+@pytest.fixture(scope="module", autouse=True)
+def small_voxel_model():
+    """A small boosting model: toy scans need no more, and the tests stay fast."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(stage2.VOXEL_MODEL, "max_iter", 20)
+        yield
+
+
+def arrays(case):
+    return (sitk.GetArrayFromImage(case.plain), sitk.GetArrayFromImage(case.pancreas_plain) > 0,
+            sitk.GetArrayFromImage(case.lesion_plain) > 0)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    table, _ = stage2.training_data(toy_cohort(12), "exact")
+    return stage2.fit_detector(table, seed=0)
+
+
+# ------------------------------------------------------------------------- features
+def test_voxel_features_one_row_per_roi_voxel_with_named_columns():
+    hu, gland, _ = arrays(toy_case(1, "cyst"))
+    x, roi = features.voxel_features(hu, gland)
+    assert x.dtype == np.float32 and x.shape == (roi.sum(), len(features.feature_names()))
+    assert roi[gland].all()  # the whole gland is searched, plus a margin
+    assert np.isfinite(x).all()
+
+
+def test_intensity_features_are_relative_to_the_gland():
+    """A uniformly denser scan (another gland level) gives the same relative features."""
+    hu, gland, _ = arrays(toy_case(2, "cyst"))
+    names = features.feature_names()
+    a, _ = features.voxel_features(hu, gland)
+    b, _ = features.voxel_features(hu + 20, gland)
+    for name in ("HU - gland median", "mean s=1 - gland", "local contrast s=1-4"):
+        k = names.index(name)
+        np.testing.assert_allclose(a[:, k], b[:, k], atol=1e-3)
+    assert np.allclose(b[:, names.index("gland median HU")] - a[:, names.index(
+        "gland median HU")], 20)
+
+
+def test_masked_mean_ignores_voxels_outside_the_weight():
+    values = np.zeros((9, 9, 9), np.float32)
+    values[:, :, 5:] = -100  # "fat" next to the "gland"
+    weight = np.zeros_like(values, bool)
+    weight[:, :, :5] = True
+    out = features.masked_mean(values, weight, 2.0)
+    assert np.allclose(out[weight], 0)  # fat never leaks into the gland's average
+
+
+def test_bright_lesion_scores_higher_in_its_own_region():
+    hu, gland, lesion = arrays(toy_case(3, "cyst"))
+    x, roi = features.voxel_features(hu, gland)
+    k = features.feature_names().index("mean s=1 - gland")
+    assert x[lesion[roi], k].mean() > x[~lesion[roi], k].mean() + 15
+
+
+def test_empty_or_mismatched_pancreas_gives_clear_errors():
+    hu, gland, _ = arrays(toy_case(4))
+    with pytest.raises(features.EmptyPancreasError, match="empty"):
+        features.voxel_features(hu, np.zeros_like(gland))
+    with pytest.raises(ValueError, match="same grid"):
+        features.voxel_features(hu, gland[:-1])
+
+
+# ------------------------------------------------------------------------- labels, model
+def test_label_sources_exact_and_copied():
+    case = toy_case(5, "cyst")
+    assert stage2.lesion_labels(case, "exact") is case.lesion_plain
+    copied = stage2.lesion_labels(case, "copied")
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(copied),
+                                  sitk.GetArrayFromImage(case.lesion_plain))
+    with pytest.raises(ValueError, match="registered, exact, copied"):
+        stage2.lesion_labels(case, "manual")
+
+
+def test_detector_separates_toy_lesions_and_finds_them(detector):
+    healthy, cyst, pdac = toy_case(100), toy_case(101, "cyst"), toy_case(102, "PDAC")
+    scores = {}
+    for name, case in (("healthy", healthy), ("cyst", cyst), ("pdac", pdac)):
+        hu, gland, truth = arrays(case)
+        score, found, probability = detector.detect(hu, gland)
+        assert 0 <= score <= 1 and probability.shape == hu.shape
+        scores[name] = score
+        if truth.any():
+            assert (found & truth).sum() > 0.5 * truth.sum()
+        else:
+            assert not found.any()
+    assert scores["cyst"] > scores["healthy"] and scores["pdac"] > scores["healthy"]
+    assert 0 < detector.operating_threshold <= 1
+
+
+def test_single_class_cohort_is_refused():
+    table, _ = stage2.training_data([toy_case(i) for i in range(6)], "exact")
+    with pytest.raises(ValueError, match="healthy"):
+        stage2.fit_detector(table)
+
+
+def test_permutation_importances_name_every_feature(detector):
+    table, _ = stage2.training_data(toy_cohort(6, 200), "exact")
+    found = stage2.permutation_importances(detector, table, rows=3000)
+    assert set(found.index) == set(features.feature_names())
+
+
+# ------------------------------------------------------------------------- evaluation
+def test_roc_and_sensitivity_at_specificity():
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1], bool)
+    scores = np.array([0.1, 0.2, 0.3, 0.8, 0.4, 0.5, 0.9, 0.95])
+    assert pipeline_eval.roc(labels, scores)["auc"] == pytest.approx(14 / 16)
+    assert pipeline_eval.sensitivity_at_specificity(labels, scores, 0.95) == pytest.approx(0.5)
+    assert pipeline_eval.sensitivity_at_specificity(labels, scores, 0.75) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="both"):
+        pipeline_eval.roc(labels[:4], scores[:4])
+
+
+def test_subtype_report_and_size_sensitivity():
+    import pandas as pd
+
+    confusion, balanced = pipeline_eval.subtype_report(["PDAC", "PDAC", "cyst", "SPT"],
+                                                       ["PDAC", "cyst", "cyst", "SPT"])
+    assert confusion.loc["PDAC", "cyst"] == 1 and balanced == pytest.approx((0.5 + 1 + 1) / 3)
+    table = pd.DataFrame({"abnormal": [True, True, True, False], "hit": [True, False, True,
+                                                                         False],
+                          "diameter_mm": [7.0, 8.0, 35.0, 0.0]})
+    sizes = pipeline_eval.size_sensitivity(table)
+    assert sizes["lesions"].sum() == 3 and sizes["sensitivity"].iloc[0] == 0.5

@@ -1,0 +1,57 @@
+"""Stage 3 (helpers.stage3): lesion features and the subtype classifier, on toy lesions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from toy_cases import toy_case
+
+from helpers import stage3
+from helpers.simulate import SUBTYPES
+
+
+def lesion_rows(seeds, subtype):
+    rows = []
+    for seed in seeds:
+        case = toy_case(seed, subtype)
+        rows.append(stage3.lesion_features(*(sitk.GetArrayFromImage(v) > 0 if v is not
+                                              case.plain else sitk.GetArrayFromImage(v)
+                                              for v in (case.plain, case.lesion_plain,
+                                                        case.pancreas_plain))))
+    return rows
+
+
+def test_lesion_features_measure_intensity_and_size():
+    bright, dark = lesion_rows([1], "cyst")[0], lesion_rows([1], "PDAC")[0]
+    names = stage3.feature_names()
+    assert len(bright) == len(names)
+    k = names.index("median HU - gland")
+    assert bright[k] > 20 and dark[k] < -20
+    assert bright[names.index("volume mL")] > 0 and 0 < bright[names.index("sphericity")] <= 1.5
+
+
+def test_empty_lesion_is_refused():
+    case = toy_case(2)
+    hu = sitk.GetArrayFromImage(case.plain)
+    with pytest.raises(stage3.EmptyLesionError, match="empty"):
+        stage3.lesion_features(hu, np.zeros(hu.shape, bool), hu > -50)
+
+
+def test_classifier_learns_toy_subtypes_and_lists_every_subtype():
+    x = lesion_rows(range(10, 16), "cyst") + lesion_rows(range(20, 26), "PDAC")
+    y = ["cyst"] * 6 + ["PDAC"] * 6
+    model = stage3.fit_subtype_classifier(np.array(x), y, seed=0)
+    probs = model.predict_proba(np.array(lesion_rows([40], "cyst") + lesion_rows([41], "PDAC")))
+    assert list(probs[0]) == list(SUBTYPES) and sum(probs[0].values()) == pytest.approx(1)
+    assert probs[0]["cyst"] > 0.5 and probs[1]["PDAC"] > 0.5
+    again = stage3.fit_subtype_classifier(np.array(x), y, seed=0)
+    assert again.predict_proba(np.array(x[:1]))[0] == model.predict_proba(np.array(x[:1]))[0]
+
+
+def test_classifier_needs_two_known_subtypes():
+    x = np.zeros((4, len(stage3.feature_names())))
+    with pytest.raises(ValueError, match="only one subtype"):
+        stage3.fit_subtype_classifier(x, ["cyst"] * 4)
+    with pytest.raises(ValueError, match="unknown subtypes"):
+        stage3.fit_subtype_classifier(x, ["cyst", "PDAC", "healthy", "cyst"])
