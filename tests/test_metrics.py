@@ -110,6 +110,46 @@ def test_evaluate_transfer_of_the_truth_is_perfect():
     assert row["lesion_dice"] == 1.0 and row["pancreas_dice"] == 1.0
     assert row["lesion_hd95_mm"] == 0.0 and row["tre_median_mm"] == 0.0
     assert row["folded_voxels"] == 0
+    assert "lesion_error_mm" not in row  # no true transform on this case
+
+
+def test_lesion_error_is_the_distance_to_the_true_motion():
+    lesion = image(cube(8))
+    truth = sitk.TranslationTransform(3, (1.0, 0.0, 0.0))
+    case = SimpleNamespace(lesion_plain=lesion, transform=truth)
+    assert metrics.lesion_error(case, truth) == pytest.approx(0.0)
+    assert metrics.lesion_error(case, sitk.Transform(3, sitk.sitkIdentity)) == pytest.approx(1.0)
+    healthy = SimpleNamespace(lesion_plain=image(np.zeros((4, 4, 4), np.uint8)), transform=truth)
+    assert metrics.lesion_error(healthy, truth) is None
+
+
+def results_table():
+    """Four patients x two levels: 'b' beats 'a' on three, loses one, with smaller errors."""
+    import pandas as pd
+
+    rows = []
+    for motion in ("typical", "hard"):
+        for seed, (da, db) in enumerate([(0.80, 0.85), (0.90, 0.92), (0.70, 0.75), (0.9, 0.88)]):
+            rows += [{"motion": motion, "seed": seed, "method": "a", "lesion_dice": da,
+                      "lesion_error_mm": 1.0},
+                     {"motion": motion, "seed": seed, "method": "b", "lesion_dice": db,
+                      "lesion_error_mm": 0.5}]
+        rows.append({"motion": motion, "seed": 9, "method": "a", "lesion_dice": None,
+                     "lesion_error_mm": None})  # a healthy patient is left out
+    return pd.DataFrame(rows)
+
+
+def test_paired_comparison_counts_wins_and_judges_clearly_better():
+    table = metrics.paired_comparison(results_table(), "b", baseline="a")
+    hard = table.loc["hard"]
+    assert (hard["pairs"], hard["Dice wins"], hard["Dice losses"], hard["Dice ties"]) == (
+        4, 3, 1, 0)
+    assert hard["median Dice gain"] == pytest.approx(0.865 - 0.85)
+    assert hard["smaller lesion error"] == 4 and metrics.clearly_better(hard)
+    reverse = metrics.paired_comparison(results_table(), "a", baseline="b").loc["hard"]
+    assert not metrics.clearly_better(reverse)
+    with pytest.raises(MetricInputError, match="no rows for method 'c'"):
+        metrics.paired_comparison(results_table(), "c", baseline="a")
 
 
 @pytest.mark.parametrize("call, message", [
@@ -128,6 +168,9 @@ def test_evaluate_transfer_of_the_truth_is_perfect():
                                                np.zeros((1, 3))), "SimpleITK transform"),
     (lambda: metrics.folding(sitk.Transform(3, sitk.sitkIdentity), image(np.zeros((4, 4, 4))),
                              mask=np.zeros((4, 4, 4))), "empty"),
+    (lambda: metrics.lesion_error(SimpleNamespace(lesion_plain=image(cube(5))), "identity"),
+     "SimpleITK transform"),
+    (lambda: metrics.paired_comparison(results_table().drop(columns="seed"), "b"), "seed"),
 ])
 def test_bad_input_gives_a_clear_error(call, message):
     with pytest.raises(MetricInputError, match=message):
