@@ -10,9 +10,11 @@ handful of *lesion features* measured inside a lesion mask (:func:`lesion_featur
 * **shape and size**: volume, equivalent diameter, sphericity, elongation and how much of its
   bounding ellipsoid it fills (infiltrative PDAC is irregular; PNETs, cysts, SPTs rounder).
 
-The same features on the contrast scan show why radiologists want contrast: notebook 06 can
-compare the two with :func:`feature_table`. Subtypes are :data:`helpers.simulate.SUBTYPES`.
-Arrays are ``[z, y, x]`` on one grid. Not for clinical use.
+The same features on the contrast scan show why radiologists want contrast: notebook 06
+compares the two with :func:`feature_table`. Subtypes are :data:`helpers.simulate.SUBTYPES`.
+Stage 3 needs lesions only, so :func:`lesion_cohort` builds lesion-only cohorts (cached on
+disk, disjoint from every other cohort of the series). Figures are in
+:mod:`helpers.stage3_figures`. Arrays are ``[z, y, x]`` on one grid. Not for clinical use.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from scipy import ndimage as ndi
 
 from .features import gland_reference
 from .lesions import SUBTYPES
+
+# Lesion-only cohorts for studying stage 3 on its own (notebook 06): every case has a lesion,
+# the subtypes in equal numbers. Their own cohort seeds, checked disjoint from stage 1's
+# cohorts, the pipeline's training and held-out cohorts, and each other.
+COHORTS = {"training": {"n": 64, "seed": 6161}, "held-out": {"n": 32, "seed": 6262}}
 
 
 class EmptyLesionError(ValueError):
@@ -151,3 +158,57 @@ def feature_table(cases, images=("plain", "contrast")):
             rows.append({"seed": case.seed, "subtype": case.subtype, "image": image,
                          **dict(zip(feature_names(), values, strict=True))})
     return pd.DataFrame(rows)
+
+
+def cohort_seeds(role: str, n: int | None = None) -> list[int]:
+    """The patient seeds of a stage-3 cohort (:data:`COHORTS`), without building it."""
+    from . import simulate
+
+    if role not in COHORTS:
+        raise ValueError(f"unknown stage-3 cohort {role!r}; choose one of {', '.join(COHORTS)}")
+    n = COHORTS[role]["n"] if n is None else n
+    return [s for s, _ in simulate.cohort_plan(n, COHORTS[role]["seed"], healthy_fraction=0)]
+
+
+def check_stage3_disjoint(n_by_role: dict[str, int] | None = None) -> None:
+    """Raise a ValueError if a stage-3 patient is also in another stage-3 cohort, in stage 1's
+    cohorts, or in the pipeline's training or held-out cohort (first 64 patients of each)."""
+    from . import pipeline_cache, simulate, stage1
+
+    n_by_role = n_by_role or {role: spec["n"] for role, spec in COHORTS.items()}
+    seeds = {role: set(cohort_seeds(role, n)) for role, n in n_by_role.items()}
+    stage1.check_disjoint({f"stage-3 {role}": sorted(s) for role, s in seeds.items()})
+    others = {f"stage-3 {role}": s for role, s in seeds.items()}
+    for name, spec in (("pipeline training", pipeline_cache.TRAINING_COHORT),
+                       ("pipeline held-out", pipeline_cache.HELD_OUT_COHORT)):
+        others[name] = {s for s, _ in simulate.cohort_plan(max(spec["n"], 64), spec["seed"])}
+    names = list(others)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            shared = others[a] & others[b]
+            if shared and a.startswith("stage-3"):
+                raise ValueError(f"patients {sorted(shared)} are in both the {a} and the {b} "
+                                 "cohorts; pick other seeds")
+
+
+def lesion_cohort(role: str, n: int | None = None, progress: bool = False):
+    """The lesion-only virtual patients of one stage-3 role (``"training"`` or
+    ``"held-out"``, see :data:`COHORTS`), cached on disk by
+    :func:`helpers.simulate.make_cohort`; built in two processes when many are missing."""
+    from . import simulate
+
+    cohort_seeds(role, n)  # checks the role
+    spec = dict(COHORTS[role], **({"n": n} if n else {}))
+    check_stage3_disjoint({role: spec["n"]})
+    plan = simulate.cohort_plan(spec["n"], spec["seed"], healthy_fraction=0)
+    missing = sum(not (simulate.cache_folder() / f"{simulate.case_key(params)}.npz").is_file()
+                  for params in (_case_params(s, t) for s, t in plan))
+    cases = simulate.make_cohort(spec["n"], spec["seed"], healthy_fraction=0,
+                                 progress=progress, n_jobs=2 if missing > 4 else 1)
+    return cases
+
+
+def _case_params(seed: int, subtype) -> dict:
+    """The cache parameters :func:`helpers.simulate.make_cohort` uses for one default case."""
+    return dict(seed=int(seed), subtype=subtype, phase="pancreatic", lesion_diameter_mm=None,
+                motion_level="typical", noise_hu=None, vary_anatomy=True)

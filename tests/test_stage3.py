@@ -55,3 +55,55 @@ def test_classifier_needs_two_known_subtypes():
         stage3.fit_subtype_classifier(x, ["cyst"] * 4)
     with pytest.raises(ValueError, match="unknown subtypes"):
         stage3.fit_subtype_classifier(x, ["cyst", "PDAC", "healthy", "cyst"])
+
+
+def test_lesion_cohorts_are_lesion_only_balanced_and_disjoint():
+    from helpers import simulate
+
+    seeds = {role: stage3.cohort_seeds(role) for role in stage3.COHORTS}
+    assert {role: len(s) for role, s in seeds.items()} == {
+        role: spec["n"] for role, spec in stage3.COHORTS.items()}
+    plan = simulate.cohort_plan(stage3.COHORTS["held-out"]["n"],
+                                stage3.COHORTS["held-out"]["seed"], healthy_fraction=0)
+    subtypes = [t for _, t in plan]
+    assert None not in subtypes and {subtypes.count(s) for s in SUBTYPES} == {len(plan) // 4}
+    stage3.check_stage3_disjoint()
+    with pytest.raises(ValueError, match="unknown stage-3 cohort"):
+        stage3.cohort_seeds("validation")
+
+
+def test_a_shared_patient_is_refused(monkeypatch):
+    from helpers import pipeline_cache
+
+    monkeypatch.setitem(stage3.COHORTS, "held-out", {"n": 8, "seed": stage3.COHORTS[
+        "training"]["seed"]})
+    with pytest.raises(ValueError, match="in both the stage-3"):
+        stage3.check_stage3_disjoint()
+    spec = pipeline_cache.HELD_OUT_COHORT
+    monkeypatch.setitem(stage3.COHORTS, "held-out", {"n": 8, "seed": spec["seed"]})
+    # healthy_fraction differs, but the patient seeds of one cohort seed are the same
+    with pytest.raises(ValueError, match="pipeline held-out"):
+        stage3.check_stage3_disjoint({"held-out": 8})
+
+
+def test_stage3_figures_draw_labelled_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from helpers import pipeline_eval, stage3_figures
+
+    true = np.repeat(SUBTYPES, 3)
+    confusion, _ = pipeline_eval.subtype_report(true, true[::-1])
+    fig = stage3_figures.plot_confusions({"plain": confusion})
+    assert fig.axes[0].get_xlabel() == "predicted subtype"
+    assert fig.axes[0].get_ylabel() == "true subtype"
+    table = pd.DataFrame({"subtype": np.tile(true, 2), "image": ["plain"] * 12 + ["contrast"] * 12,
+                          "median HU - gland": np.arange(24.0)})
+    axes = stage3_figures.plot_feature_by_subtype(table, "median HU - gland")
+    assert [a.get_title() for a in axes] == list(stage3_figures.SCANS.values())
+    assert axes[0].get_ylabel() == "median HU - gland (HU)"
+    importances = pd.Series(np.linspace(0, 1, 13), stage3.feature_names())
+    ax = stage3_figures.plot_importances({"plain CT": importances})
+    assert ax.get_xlabel().startswith("importance")
