@@ -29,16 +29,13 @@ def main() -> None:
     import numpy as np
     import pandas as pd
 
-    from helpers import pipeline, pipeline_cache, pipeline_eval, simulate, stage1, stage3
+    from helpers import pipeline, pipeline_cache, pipeline_eval, stage3
 
     pd.set_option("display.width", 150)
     print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores)")
-    held = pipeline_cache.HELD_OUT_COHORT
     start = time.perf_counter()
-    test = simulate.make_cohort(args.test, held["seed"], healthy_fraction=held[
-        "healthy_fraction"], progress=False)
+    test = pipeline_cache.held_out_cohort(args.test)  # checked: no training or stage-1 patient
     train_seeds = [c.seed for c in pipeline_cache.training_cohort()]
-    stage1.check_disjoint({"held-out": [c.seed for c in test]})
     assert not set(train_seeds) & {c.seed for c in test}, "held-out patients were trained on"
     print(f"held-out patients: {len(test)} ({sum(c.subtype is None for c in test)} healthy; "
           f"{time.perf_counter() - start:.1f} s to build or load); training patients: "
@@ -66,7 +63,9 @@ def main() -> None:
     variants = {"registered labels (PANDA)": dict(label_source="registered"),
                 "exact labels (upper bound)": dict(label_source="exact"),
                 "copied labels (no registration)": dict(label_source="copied"),
-                "contrast CT (train+test)": dict(image="contrast")}
+                "contrast CT (train+test)": dict(image="contrast"),
+                "registered labels, hard motion": dict(label_source="registered", motion="hard"),
+                "copied labels, hard motion": dict(label_source="copied", motion="hard")}
     if args.stage1_training:
         variants["registered, stage-1 training pancreas"] = dict(training_pancreas="stage1")
     tables, models = {}, {}
@@ -83,7 +82,10 @@ def main() -> None:
     tables["registered labels, stage-1 pancreas (chained)"] = chained
 
     print("\n== case-level detection on held-out patients (reference pancreas unless chained)")
-    rows = {name: pipeline_eval.summary(t) for name, t in tables.items()}
+    rows = {}
+    for name, t in tables.items():
+        low, high = pipeline_eval.auc_interval(t["abnormal"], t["score"])
+        rows[name] = {**pipeline_eval.summary(t), "auc_95ci": f"{low:.3f}-{high:.3f}"}
     print(pd.DataFrame(rows).T.round(3).to_string())
     reg, exact = (rows[k]["auc"] for k in ("registered labels (PANDA)",
                                            "exact labels (upper bound)"))

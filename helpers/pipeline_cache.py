@@ -28,7 +28,9 @@ CACHE_VERSION = "pipeline-v1"  # change when features or labels change: old file
 # The default training cohort: its own cohort seed (never stage 1's atlases, never a test
 # cohort: checked), a third healthy so that stage 3 gets more lesions to learn from.
 TRAINING_COHORT = {"n": 48, "seed": 5505, "healthy_fraction": 1 / 3}
-HELD_OUT_COHORT = {"n": 64, "seed": 6606, "healthy_fraction": 0.5}  # benchmarks only
+HELD_OUT_COHORT = {"n": 64, "seed": 6606, "healthy_fraction": 0.5}  # benchmarks/pipeline.py
+NOTEBOOK_HELD_OUT = 48  # notebook 05 tests on 48 held-out patients (same cohort seed): faster
+MOTION_LEVELS = ("typical", "hard")  # breathing motion between the two scans of a patient
 TABLE_FIELDS = ("x", "y", "case", "coords", "shapes", "seeds", "subtypes", "diameters_mm")
 
 
@@ -86,26 +88,55 @@ def load_table(path: Path, key: str):
         return None
 
 
-def training_cohort(n: int | None = None, seed: int | None = None, progress: bool = False):
+def training_cohort(n: int | None = None, seed: int | None = None, progress: bool = False,
+                    motion: str = "typical"):
     """The default training patients (cached on disk by :func:`helpers.simulate.make_cohort`),
-    checked to be disjoint from stage 1's labelled, validation and test patients."""
+    checked to be disjoint from stage 1's labelled, validation and test patients.
+    ``motion="hard"``: the same patients (same anatomy and lesions) with larger breathing
+    motion between their plain and contrast scans."""
     from . import simulate, stage1
 
+    stage2.check_choice(motion, MOTION_LEVELS, "motion")
     settings = dict(TRAINING_COHORT, **({"n": n} if n else {}), **(
         {"seed": seed} if seed is not None else {}))
     cases = simulate.make_cohort(settings["n"], settings["seed"],
                                  healthy_fraction=settings["healthy_fraction"],
-                                 progress=progress)
+                                 motion=motion, progress=progress)
     stage1.check_disjoint({"pipeline training": [c.seed for c in cases]})
     return cases
 
 
+def held_out_cohort(n: int | None = None, progress: bool = False):
+    """Held-out test patients (half healthy; their own cohort seed, cached on disk), checked
+    to share no patient with the training cohort or with stage 1's cohorts. ``n``: default
+    ``HELD_OUT_COHORT["n"]`` (the benchmark's 64; notebook 05 uses :data:`NOTEBOOK_HELD_OUT`)."""
+    from . import simulate, stage1
+
+    settings = dict(HELD_OUT_COHORT, **({"n": n} if n else {}))
+    cases = simulate.make_cohort(settings["n"], settings["seed"],
+                                 healthy_fraction=settings["healthy_fraction"],
+                                 progress=progress)
+    seeds = [c.seed for c in cases]
+    stage1.check_disjoint({"held-out": seeds})
+    trained = {s for s, _ in simulate.cohort_plan(TRAINING_COHORT["n"], TRAINING_COHORT["seed"])}
+    if trained & set(seeds):
+        raise ValueError(f"held-out patients {sorted(trained & set(seeds))} are also training "
+                         "patients; pick another held-out cohort seed")
+    return cases
+
+
 def cached_training_table(pipeline: Pipeline, n: int | None = None, cohort_seed=None,
-                          progress: bool = False, use_cache: bool = True):
-    """The training table of ``pipeline``'s settings on the default training cohort, from the
-    cache when present (else built and stored). Returns ``(table, lesion_x, lesion_y)``."""
-    settings = {"cohort": dict(TRAINING_COHORT, **({"n": n} if n else {}), **(
-        {"seed": cohort_seed} if cohort_seed is not None else {})),
+                          progress: bool = False, use_cache: bool = True,
+                          motion: str = "typical"):
+    """The training table of ``pipeline``'s settings on the default training cohort (with
+    ``motion`` between each patient's two scans), from the cache when present (else built and
+    stored). Returns ``(table, lesion_x, lesion_y)``."""
+    stage2.check_choice(motion, MOTION_LEVELS, "motion")
+    cohort = dict(TRAINING_COHORT, **({"n": n} if n else {}), **(
+        {"seed": cohort_seed} if cohort_seed is not None else {}))
+    if motion != "typical":  # only then: the keys of the typical tables stay as they were
+        cohort["motion"] = motion
+    settings = {"cohort": cohort,
         "label_source": pipeline.label_source, "image": pipeline.image,
         "training_pancreas": pipeline.training_pancreas,
         "stage1_method": pipeline.stage1_method}
@@ -115,7 +146,8 @@ def cached_training_table(pipeline: Pipeline, n: int | None = None, cohort_seed=
         found = load_table(path, key)
         if found is not None:
             return found
-    cases = training_cohort(settings["cohort"]["n"], settings["cohort"]["seed"], progress)
+    cases = training_cohort(settings["cohort"]["n"], settings["cohort"]["seed"], progress,
+                            **({"motion": motion} if motion != "typical" else {}))
     found = pipeline.training_table(cases, progress)
     if use_cache:
         try:
@@ -127,13 +159,14 @@ def cached_training_table(pipeline: Pipeline, n: int | None = None, cohort_seed=
     return found
 
 
-def make_pipeline(seed: int = 0, progress: bool = False, use_cache: bool = True,
-                  **settings) -> Pipeline:
+def make_pipeline(seed: int = 0, progress: bool = False, use_cache: bool = True, *,
+                  motion: str = "typical", **settings) -> Pipeline:
     """A pipeline with ``settings`` (label_source, image, training_pancreas) fitted on the
-    default training cohort (table cached, models refitted deterministically)."""
+    default training cohort (table cached, models refitted deterministically).
+    ``motion="hard"``: train on the same patients scanned with larger breathing motion."""
     pipeline = Pipeline(seed=seed, **settings)
     return pipeline.fit_data(*cached_training_table(pipeline, progress=progress,
-                                                    use_cache=use_cache))
+                                                    use_cache=use_cache, motion=motion))
 
 
 @functools.lru_cache(maxsize=2)
@@ -141,3 +174,66 @@ def default_pipeline(seed: int = 0) -> Pipeline:
     """The default pipeline: registration-transferred labels, plain CT, reference pancreas
     at training, stage 1 at prediction; fitted once per process (see :func:`make_pipeline`)."""
     return make_pipeline(seed)
+
+
+# ------------------------------------------------------------------------- warm-up
+# Every training table the notebooks refit from (05: the four label sources / images and the
+# hard-motion pair; 06: contrast; 07: the default). The plain scan of a patient is the same at
+# every motion level (only the contrast scan moves), so "exact" needs no hard-motion table.
+WARM_TABLES = (("registered", "plain", "typical"), ("exact", "plain", "typical"),
+               ("copied", "plain", "typical"), ("registered", "contrast", "typical"),
+               ("registered", "plain", "hard"), ("copied", "plain", "hard"))
+
+
+def warm_caches(progress: bool = False, report=print) -> list[tuple[str, float]]:
+    """Build (or check) every cache notebooks 05-07 and the benchmark read: stage 1's
+    labelled patients, the held-out cohorts (the benchmark's and notebook 05's), and the
+    training tables of :data:`WARM_TABLES`. Reports each item and its seconds through
+    ``report`` and returns ``[(item, seconds), ...]``. Slow only the first time (about 2-3 s
+    per patient to simulate, about 3 s per lesion patient to register); afterwards seconds.
+    Run it as ``python -m helpers.pipeline_cache warm``.
+    """
+    import time
+
+    from . import stage1
+    from .pipeline import N_LABELLED
+
+    done = []
+
+    def step(name, build):
+        start = time.perf_counter()
+        build()
+        done.append((name, time.perf_counter() - start))
+        report(f"  {name}: {done[-1][1]:.1f} s")
+
+    report(f"warming the pipeline caches in {cache_folder().parent}")
+    step(f"stage 1 labelled patients ({N_LABELLED})",
+         lambda: stage1.cohort("labelled", N_LABELLED, progress=progress))
+    for n in sorted({HELD_OUT_COHORT["n"], NOTEBOOK_HELD_OUT}):
+        step(f"held-out patients ({n})", lambda n=n: held_out_cohort(n, progress))
+    for label_source, image, motion in WARM_TABLES:
+        pipeline = Pipeline(label_source=label_source, image=image)
+        name = (f"training table: {image} CT, {label_source} labels, {motion} motion"
+                if image == "plain" else f"training table: {image} CT, {motion} motion")
+        step(name, lambda p=pipeline, m=motion: cached_training_table(p, progress=progress,
+                                                                      motion=m))
+    report(f"done in {sum(s for _, s in done):.1f} s")
+    return done
+
+
+def main(argv=None) -> int:
+    """Command line: ``python -m helpers.pipeline_cache warm [--progress]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m helpers.pipeline_cache",
+                                     description="Build the pipeline's caches ahead of time.")
+    parser.add_argument("command", choices=["warm"], help="warm: build every cache now")
+    parser.add_argument("--progress", action="store_true", help="show progress bars")
+    args = parser.parse_args(argv)
+    if args.command == "warm":
+        warm_caches(progress=args.progress)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -77,6 +77,37 @@ def roc(labels, scores) -> dict:
             "auc": float(roc_auc_score(labels, scores))}
 
 
+def auc_interval(labels, scores, n_boot: int = 2000, seed: int = 0,
+                 level: float = 0.95) -> tuple[float, float]:
+    """A percentile bootstrap interval for the AUC: resample the healthy and the lesion cases
+    (each group with replacement, keeping its size) ``n_boot`` times. With a few dozen cases
+    it is wide, which is the point: it shows how much of a difference is noise."""
+    labels, scores = np.asarray(labels, bool), np.asarray(scores, float)
+    rng = np.random.default_rng(seed)
+    pos, neg = scores[labels], scores[~labels]
+    a = rng.choice(pos, (n_boot, len(pos)))[:, :, None]
+    b = rng.choice(neg, (n_boot, len(neg)))[:, None, :]
+    # AUC = P(lesion score > healthy score) + half the ties (Mann-Whitney), per resample
+    aucs = ((a > b).mean((1, 2)) + 0.5 * (a == b).mean((1, 2)))
+    low, high = np.quantile(aucs, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def auc_by_size(table, edges=(0, 20, 40)):
+    """AUC of all healthy cases against the lesions of each size range (nominal diameter, mm):
+    a pandas Series indexed like ``"0-20 mm (n lesions)"``."""
+    import pandas as pd
+
+    out = {}
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        pick = ~table["abnormal"] | table["diameter_mm"].between(lo, hi, inclusive="right")
+        part = table[pick]
+        n = int(part["abnormal"].sum())
+        out[f"{lo}-{hi} mm ({n} lesions)"] = (roc(part["abnormal"], part["score"])["auc"]
+                                             if n else np.nan)
+    return pd.Series(out)
+
+
 def sensitivity_at_specificity(labels, scores, specificity: float = 0.95) -> float:
     """The highest sensitivity on the ROC curve whose specificity is at least ``specificity``
     (with n healthy cases, specificity moves in steps of 1/n)."""
@@ -157,3 +188,30 @@ def plot_roc(curves: dict, ax=None):
     ax.set_ylabel("sensitivity (lesion scans called abnormal)")
     ax.legend(loc="lower right", fontsize=8)
     return ax
+
+
+def show_detection(case, result, image: str = "plain", title: str | None = None,
+                   zoom_mm: float = 60.0):
+    """One held-out patient with stage 2's answer: the reference pancreas, the true lesion
+    (when there is one) and the lesion stage 2 reported as outlines, and its P(lesion) map as a
+    colour overlay, on axial and coronal slices through the reported lesion (else the true
+    lesion, else the gland). ``result``: a :class:`helpers.pipeline.PipelineResult`."""
+    from . import display
+    from .stage1_figures import show_outlines
+
+    scan = getattr(case, image)
+    gland, truth = getattr(case, f"pancreas_{image}"), getattr(case, f"lesion_{image}")
+    has_lesion = bool(sitk.GetArrayViewFromImage(truth).any())
+    # Always the same three entries (same colours in every figure); empty ones say so.
+    outlines = {"pancreas (reference)": gland,
+                "true lesion (simulator)" if has_lesion else "true lesion: none (healthy)":
+                    truth,
+                "lesion found by stage 2" if result.found else "found by stage 2: nothing":
+                    result.lesion}
+    probability = sitk.Resample(result.probability, scan, sitk.Transform(), sitk.sitkLinear,
+                                0.0, sitk.sitkFloat32)
+    centre = truth if has_lesion else result.lesion if result.found else gland
+    point = display.label_centroid_mm(sitk.Cast(centre > 0, sitk.sitkUInt8), 1)
+    return show_outlines(scan, outlines, point, score=probability,
+                         score_label="stage 2: P(lesion) per voxel", title=title,
+                         zoom_mm=zoom_mm, figsize=(11, 4.6), score_cmap="inferno")

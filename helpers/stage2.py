@@ -47,6 +47,17 @@ REGISTER_OPTIONS = {"kind": "bspline", "samples": 3000, "bins": 32}
 # The voxel model's settings (a module constant so that tests can make it smaller).
 VOXEL_MODEL = {"max_iter": 100, "learning_rate": 0.1, "max_leaf_nodes": 31,
                "min_samples_leaf": 40, "l2_regularization": 1.0}
+# Threads for the boosting model's OpenMP loops. One: on a busy 2-core machine (a classroom
+# laptop, CI running other jobs) OpenMP threads that wait for each other made fitting 5-15x
+# slower (measured: one fit 16 s with 2 threads versus 3.5 s with 1, at load average 7.7).
+VOXEL_THREADS = 1
+
+
+def one_thread():
+    """A context in which OpenMP (the boosting model's loops) uses :data:`VOXEL_THREADS`."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=VOXEL_THREADS, user_api="openmp")
 
 
 # ------------------------------------------------------------------------- labels
@@ -185,7 +196,8 @@ def fit_voxel_model(x, y, seed: int = 0):
     keep = y | (np.random.default_rng(seed).random(len(y)) < NEGATIVE_SHARE)
     model = HistGradientBoostingClassifier(**VOXEL_MODEL, early_stopping=False,
                                            random_state=seed)
-    return model.fit(x[keep], y[keep])
+    with one_thread():
+        return model.fit(x[keep], y[keep])
 
 
 def probability_volume(model, x, coords, shape) -> np.ndarray:
@@ -193,7 +205,8 @@ def probability_volume(model, x, coords, shape) -> np.ndarray:
     the region of interest)."""
     out = np.zeros(tuple(int(v) for v in shape), np.float32)
     if len(x):
-        out[tuple(np.asarray(coords).T)] = model.predict_proba(x)[:, 1]
+        with one_thread():
+            out[tuple(np.asarray(coords).T)] = model.predict_proba(x)[:, 1]
     return out
 
 
@@ -202,11 +215,17 @@ def case_score(probability: np.ndarray) -> float:
     return float(ndi.gaussian_filter(probability, SCORE_SIGMA_VOX).max())
 
 
-def lesion_from_map(probability: np.ndarray, threshold: float) -> np.ndarray:
+def map_peak(probability: np.ndarray) -> tuple[int, ...]:
+    """The voxel index of the lightly smoothed map's maximum (where :func:`case_score` is)."""
+    smooth = ndi.gaussian_filter(probability, SCORE_SIGMA_VOX)
+    return tuple(int(v) for v in np.unravel_index(np.argmax(smooth), probability.shape))
+
+
+def lesion_from_map(probability: np.ndarray, threshold: float, peak=None) -> np.ndarray:
     """The connected region (26-neighbours) above ``threshold`` that holds the smoothed
-    map's peak; empty if the peak's voxel itself is below threshold."""
-    peak = np.unravel_index(np.argmax(ndi.gaussian_filter(probability, SCORE_SIGMA_VOX)),
-                            probability.shape)
+    map's peak (``peak``: its index, when already known); empty if the peak's voxel itself
+    is below threshold."""
+    peak = map_peak(probability) if peak is None else tuple(peak)
     labels, _ = ndi.label(probability >= threshold, np.ones((3, 3, 3)))
     return labels == labels[peak] if labels[peak] else np.zeros(probability.shape, bool)
 
@@ -235,14 +254,17 @@ def choose_thresholds(data: TrainingData, maps) -> tuple[float, float]:
     scores = np.array([case_score(m) for m in maps])
     fpr, _, cut = roc_curve(data.abnormal, scores)
     operating = float(min(cut[fpr <= 1 - TARGET_SPECIFICITY][-1], 1.0))
+    truths, peaks = {}, {}
+    for n in np.flatnonzero(data.abnormal):
+        truth = np.zeros(maps[n].shape, bool)
+        rows = data.case == n
+        truth[tuple(data.coords[rows][data.y[rows]].T)] = True
+        truths[n], peaks[n] = truth, map_peak(maps[n])
     best, voxel = -1.0, VOXEL_THRESHOLDS[0]
     for t in VOXEL_THRESHOLDS:
         dices = []
-        for n in np.flatnonzero(data.abnormal):
-            truth = np.zeros(maps[n].shape, bool)
-            rows = data.case == n
-            truth[tuple(data.coords[rows][data.y[rows]].T)] = True
-            found = lesion_from_map(maps[n], t)
+        for n, truth in truths.items():
+            found = lesion_from_map(maps[n], t, peaks[n])
             dices.append(2 * (found & truth).sum() / max(found.sum() + truth.sum(), 1))
         if np.mean(dices) > best:
             best, voxel = float(np.mean(dices)), t
@@ -257,6 +279,9 @@ class Detector:
     operating_threshold: float
     voxel_threshold: float
     names: list[str] = field(default_factory=features.feature_names)
+    # The training patients' out-of-fold case scores and truth (the thresholds came from them).
+    training_scores: np.ndarray | None = field(default=None, repr=False)
+    training_abnormal: np.ndarray | None = field(default=None, repr=False)
 
     def probability_map(self, hu: np.ndarray, pancreas: np.ndarray) -> np.ndarray:
         """P(lesion) per voxel (0 outside the region of interest around the pancreas)."""
@@ -285,8 +310,11 @@ def fit_detector(data: TrainingData, seed: int = 0, folds: int = 3) -> Detector:
     if len(abnormal) < 2 * folds:
         raise ValueError(f"{len(abnormal)} training patients are too few; give at least "
                          f"{2 * folds} (thresholds are chosen by {folds}-fold cross-validation)")
-    operating, voxel = choose_thresholds(data, out_of_fold_maps(data, seed, folds))
-    return Detector(fit_voxel_model(data.x, data.y, seed), operating, voxel)
+    maps = out_of_fold_maps(data, seed, folds)
+    operating, voxel = choose_thresholds(data, maps)
+    return Detector(fit_voxel_model(data.x, data.y, seed), operating, voxel,
+                    training_scores=np.array([case_score(m) for m in maps]),
+                    training_abnormal=data.abnormal)
 
 
 def permutation_importances(detector: Detector, data: TrainingData, seed: int = 0,
@@ -297,6 +325,32 @@ def permutation_importances(detector: Detector, data: TrainingData, seed: int = 
     from sklearn.inspection import permutation_importance
 
     pick = np.random.default_rng(seed).permutation(len(data.y))[:rows]
-    found = permutation_importance(detector.model, data.x[pick], data.y[pick],
-                                   scoring="roc_auc", n_repeats=3, random_state=seed)
+    with one_thread():
+        found = permutation_importance(detector.model, data.x[pick], data.y[pick],
+                                       scoring="roc_auc", n_repeats=3, random_state=seed)
     return pd.Series(found.importances_mean, detector.names).sort_values(ascending=False)
+
+
+def label_dice(table: TrainingData, reference: TrainingData) -> np.ndarray:
+    """Per patient, the Dice between ``table``'s lesion labels and ``reference``'s (e.g.
+    registered versus exact), counted inside the region of interest both tables share (the
+    same patients and pancreas masks, so the same rows). NaN for patients with no lesion in
+    either table."""
+    if not (np.array_equal(table.seeds, reference.seeds)
+            and np.array_equal(table.coords, reference.coords)):
+        raise ValueError("the two tables are not of the same patients and regions of interest; "
+                         "compare tables of one cohort with the same pancreas masks")
+    both = np.bincount(table.case, weights=table.y & reference.y, minlength=len(table.seeds))
+    sizes = (np.bincount(table.case, weights=table.y, minlength=len(table.seeds))
+             + np.bincount(table.case, weights=reference.y, minlength=len(table.seeds)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sizes > 0, 2 * both / sizes, np.nan)
+
+
+def label_mask(table: TrainingData, n: int) -> np.ndarray:
+    """Patient ``n``'s lesion labels in ``table`` as a bool array on its grid (rows outside
+    the region of interest were never stored, so they are False)."""
+    mask = np.zeros(tuple(int(v) for v in table.shapes[n]), bool)
+    rows = table.case == n
+    mask[tuple(table.coords[rows][table.y[rows]].T)] = True
+    return mask

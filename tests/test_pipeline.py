@@ -129,7 +129,7 @@ def toy_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline_cache, "cache_folder", lambda: tmp_path)
     built = []
 
-    def cohort(n=None, seed=None, progress=False):
+    def cohort(n=None, seed=None, progress=False, motion="typical"):
         built.append(n)
         return toy_cohort(9)
 
@@ -169,3 +169,34 @@ def test_pickled_cache_is_never_unpickled(toy_cache, tmp_path):
     np.savez(path, key=np.array([{"a": 1}], dtype=object))
     with pytest.warns(UserWarning, match="ignoring"):
         assert pipeline_cache.load_table(path, "anything") is None
+
+
+def test_motion_gets_its_own_table_and_bad_motion_is_refused(toy_cache):
+    folder, built = toy_cache
+    pipeline_cache.make_pipeline(label_source="exact")
+    pipeline_cache.make_pipeline(label_source="exact", motion="hard")
+    assert len(list(folder.glob("*.npz"))) == 2 and len(built) == 2
+    with pytest.raises(ValueError, match="typical, hard"):
+        pipeline_cache.make_pipeline(label_source="exact", motion="wild")
+
+
+def test_typical_motion_keeps_the_existing_cache_key(toy_cache, monkeypatch):
+    """Adding the motion setting must not invalidate the tables classrooms already hold."""
+    keys = []
+    monkeypatch.setattr(pipeline_cache, "table_key",
+                        lambda settings: keys.append(settings) or "k" * 64)
+    pipeline_cache.cached_training_table(pipeline.Pipeline(label_source="exact"))
+    pipeline_cache.cached_training_table(pipeline.Pipeline(label_source="exact"),
+                                         motion="hard")
+    assert "motion" not in keys[0]["cohort"] and keys[1]["cohort"]["motion"] == "hard"
+
+
+def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
+    folder, _ = toy_cache
+    monkeypatch.setattr(pipeline_cache, "held_out_cohort", lambda n=None, progress=False: [])
+    monkeypatch.setattr(pipeline.stage1, "cohort", lambda role, n, progress=False: [])
+    lines = []
+    done = pipeline_cache.warm_caches(report=lines.append)
+    assert len(list(folder.glob("*.npz"))) == len(pipeline_cache.WARM_TABLES)
+    assert len(done) == len(pipeline_cache.WARM_TABLES) + 3 and lines[-1].startswith("done in")
+    assert all(seconds >= 0 for _, seconds in done)

@@ -140,3 +140,42 @@ def test_subtype_report_and_size_sensitivity():
                           "diameter_mm": [7.0, 8.0, 35.0, 0.0]})
     sizes = pipeline_eval.size_sensitivity(table)
     assert sizes["lesions"].sum() == 3 and sizes["sensitivity"].iloc[0] == 0.5
+
+
+def test_detector_keeps_its_out_of_fold_training_scores(detector):
+    assert detector.training_scores.shape == detector.training_abnormal.shape == (12,)
+    healthy = detector.training_scores[~detector.training_abnormal]
+    assert detector.operating_threshold > healthy.max() - 1e-9 or healthy.size >= 20
+
+
+def test_label_mask_and_label_dice():
+    cases = toy_cohort(6)
+    exact, _ = stage2.training_data(cases, "exact")
+    assert stage2.label_dice(exact, exact)[exact.abnormal] == pytest.approx(1.0)
+    assert np.isnan(stage2.label_dice(exact, exact)[~exact.abnormal]).all()
+    n = int(np.flatnonzero(exact.abnormal)[0])
+    mask = stage2.label_mask(exact, n)
+    np.testing.assert_array_equal(mask, sitk.GetArrayFromImage(cases[n].lesion_plain) > 0)
+    shifted = stage2.TrainingData(**{**exact.arrays(), "y": np.roll(exact.y, 1)})
+    assert (stage2.label_dice(shifted, exact)[exact.abnormal] < 1).all()
+    other, _ = stage2.training_data(cases[:4], "exact")
+    with pytest.raises(ValueError, match="not of the same patients"):
+        stage2.label_dice(other, exact)
+
+
+def test_auc_interval_and_auc_by_size():
+    import pandas as pd
+
+    labels = np.r_[np.ones(20, bool), np.zeros(20, bool)]
+    scores = np.r_[np.linspace(0.3, 1, 20), np.linspace(0, 0.7, 20)]
+    low, high = pipeline_eval.auc_interval(labels, scores, n_boot=500)
+    auc = pipeline_eval.roc(labels, scores)["auc"]
+    assert low < auc < high and 0.5 < low and high <= 1
+    assert pipeline_eval.auc_interval(labels, scores, n_boot=500) == (low, high)  # seeded
+    perfect = pipeline_eval.auc_interval(labels, np.r_[np.ones(20), np.zeros(20)], n_boot=50)
+    assert perfect == (1.0, 1.0)
+    table = pd.DataFrame({"abnormal": labels, "score": scores,
+                          "diameter_mm": np.r_[np.linspace(5, 40, 20), np.zeros(20)]})
+    by_size = pipeline_eval.auc_by_size(table)
+    assert list(by_size.index) == ["0-20 mm (9 lesions)", "20-40 mm (11 lesions)"]
+    assert by_size.iloc[0] < by_size.iloc[1]
