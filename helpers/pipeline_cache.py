@@ -31,6 +31,9 @@ TRAINING_COHORT = {"n": 48, "seed": 5505, "healthy_fraction": 1 / 3}
 HELD_OUT_COHORT = {"n": 64, "seed": 6606, "healthy_fraction": 0.5}  # benchmarks/pipeline.py
 NOTEBOOK_HELD_OUT = 48  # notebook 05 tests on 48 held-out patients (same cohort seed): faster
 MOTION_LEVELS = ("typical", "hard")  # breathing motion between the two scans of a patient
+# Virtual patients are built in this many processes when not cached yet (each case is the same
+# whichever process builds it); two keeps a 2-core laptop responsive.
+COHORT_JOBS = min(2, os.cpu_count() or 1)
 TABLE_FIELDS = ("x", "y", "case", "coords", "shapes", "seeds", "subtypes", "diameters_mm")
 
 
@@ -101,7 +104,7 @@ def training_cohort(n: int | None = None, seed: int | None = None, progress: boo
         {"seed": seed} if seed is not None else {}))
     cases = simulate.make_cohort(settings["n"], settings["seed"],
                                  healthy_fraction=settings["healthy_fraction"],
-                                 motion=motion, progress=progress)
+                                 motion=motion, progress=progress, n_jobs=COHORT_JOBS)
     stage1.check_disjoint({"pipeline training": [c.seed for c in cases]})
     return cases
 
@@ -115,7 +118,7 @@ def held_out_cohort(n: int | None = None, progress: bool = False):
     settings = dict(HELD_OUT_COHORT, **({"n": n} if n else {}))
     cases = simulate.make_cohort(settings["n"], settings["seed"],
                                  healthy_fraction=settings["healthy_fraction"],
-                                 progress=progress)
+                                 progress=progress, n_jobs=COHORT_JOBS)
     seeds = [c.seed for c in cases]
     stage1.check_disjoint({"held-out": seeds})
     trained = {s for s, _ in simulate.cohort_plan(TRAINING_COHORT["n"], TRAINING_COHORT["seed"])}
@@ -209,6 +212,9 @@ def warm_caches(progress: bool = False, report=print) -> list[tuple[str, float]]
     report(f"warming the pipeline caches in {cache_folder().parent}")
     step(f"stage 1 labelled patients ({N_LABELLED})",
          lambda: stage1.cohort("labelled", N_LABELLED, progress=progress))
+    for role in stage3.COHORTS:  # notebook 06's lesion-only patients
+        step(f"stage 3 {role} lesion patients ({stage3.COHORTS[role]['n']})",
+             lambda role=role: stage3.lesion_cohort(role, progress=progress))
     for n in sorted({HELD_OUT_COHORT["n"], NOTEBOOK_HELD_OUT}):
         step(f"held-out patients ({n})", lambda n=n: held_out_cohort(n, progress))
     for label_source, image, motion in WARM_TABLES:

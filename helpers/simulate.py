@@ -304,17 +304,22 @@ def make_cohort(n: int, seed: int, *, subtypes=SUBTYPES, healthy_fraction: float
                          lesion_diameter_mm=lesion_diameter_mm if subtype else None,
                          motion_level=motion, noise_hu=None, vary_anatomy=bool(vary_anatomy)))
     bar = tqdm(total=n, desc="virtual patients", disable=not progress)
-    records = []
-    if n_jobs > 1:
+    records = [None] * n
+    # Only cases not on disk yet go to worker processes: reading a cached case is faster
+    # than shipping it back from another process.
+    to_build = [i for i, params in enumerate(jobs)
+                if not (cache and (cache_folder() / f"{case_key(params)}.npz").is_file())]
+    if n_jobs > 1 and len(to_build) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-            for record in pool.map(_record_job, jobs, [cache] * n):
-                records.append(record)
+            built = pool.map(_record_job, [jobs[i] for i in to_build], [cache] * len(to_build))
+            for i, record in zip(to_build, built, strict=True):
+                records[i] = record
                 bar.update()
-    else:
-        for params in jobs:
-            records.append(_record_job(params, cache))
+    for i, params in enumerate(jobs):
+        if records[i] is None:
+            records[i] = _record_job(params, cache)
             bar.update()
     bar.close()
     return [case_from_record(r) for r in records]

@@ -58,3 +58,40 @@ def ct_sm() -> sitk.Image:
 def ct_full() -> sitk.Image:
     """The real full abdominal/pelvic CT (112 slices), or a skip if unavailable."""
     return _real_ct("totalsegmentator_example_ct")
+
+
+# ---- the website and the browser tests: after the notebooks, reusing what they executed ----
+
+LATE_MODULES = ("test_site.py", "test_browser.py")
+_failed_notebooks: list[str] = []
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the website and browser tests last: the site reuses the notebooks the notebook
+    tests executed (build/executed/), so each notebook runs once per test session."""
+    late = [item for item in items if item.path.name in LATE_MODULES]
+    late.sort(key=lambda item: LATE_MODULES.index(item.path.name))  # stable: keeps test order
+    items[:] = [item for item in items if item.path.name not in LATE_MODULES] + late
+
+
+def pytest_runtest_logreport(report):
+    if report.failed and "test_notebook_runs_top_to_bottom" in report.nodeid:
+        _failed_notebooks.append(report.nodeid)
+
+
+@pytest.fixture(scope="session")
+def built_site() -> Path:
+    """build/site/, built once per session by scripts/build_site.py (which executes only the
+    notebooks whose executed copy is missing or stale)."""
+    if _failed_notebooks:
+        pytest.skip("not building the website: a notebook failed above "
+                    f"({', '.join(_failed_notebooks)})")
+    import build_site  # scripts/ is on pytest's pythonpath (pyproject.toml)
+
+    summary = build_site.build()
+    report = ROOT / "build" / "notebook-report.tsv"
+    with open(report, "a") as out:
+        out.write(f"website ({summary['notebooks']} notebooks: {summary['reused']} reused, "
+                  f"{summary['executed']} executed in {summary['execute_s']:.0f} s)\t"
+                  f"{summary['book_s']:.1f} s Jupyter Book\n")
+    return build_site.SITE

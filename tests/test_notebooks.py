@@ -3,7 +3,8 @@
 Beyond what nbmake checks, this test also fails when an error is raised inside a widget
 callback: after the notebook has run, an extra cell moves every slider and dropdown (as a
 student would) and the stored widget outputs are searched for errors. It records each
-notebook's run time and the kernel's peak memory in build/notebook-report.tsv.
+notebook's run time and the kernel's peak memory in build/notebook-report.tsv, and saves the
+executed notebook to build/executed/ for the website (scripts/build_site.py reuses it).
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from build_site import fingerprint, save_executed  # scripts/ is on pytest's pythonpath
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# The worked solutions run here too (after the lessons), so CI proves every solution passes.
+SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))
 REPORT = ROOT / "build" / "notebook-report.tsv"
 CELL_TIMEOUT_S = 300  # a hang guard, not a speed target (benchmarks/ hold those)
 MEMORY_BUDGET_MB = 2048  # a notebook must fit an ordinary laptop; unlike time, load-independent
 
-# Runs in the notebook's kernel after the last cell: exercise every interactive control.
+# Runs in the notebook's kernel after the last cell: exercise every interactive control, then
+# put it back, so that the widget state saved for the website shows what the notebook showed.
 POKE_WIDGETS = r"""
 import ipywidgets as _w
 _moved = 0
@@ -32,15 +37,19 @@ for _widget in list(_w.Widget.widgets.values()):
         continue
     if isinstance(_widget, (_w.IntSlider, _w.FloatSlider, _w.IntText, _w.FloatText)):
         if getattr(_widget, "max", None) is not None:
-            for _value in (_widget.max, _widget.min):
+            _start = _widget.value
+            for _value in (_widget.max, _widget.min, _start):
                 _widget.value = _value
                 _moved += 1
     elif isinstance(_widget, (_w.Dropdown, _w.ToggleButtons, _w.RadioButtons,
                               _w.SelectionSlider)):
+        _start = _widget.value
         for _option in list(_widget.options)[-2:]:
             _widget.value = _option[1] if isinstance(_option, tuple) else _option
             _moved += 1
+        _widget.value = _start
     elif isinstance(_widget, _w.Checkbox):
+        _widget.value = not _widget.value
         _widget.value = not _widget.value
         _moved += 1
 print("widgets moved:", _moved)
@@ -86,10 +95,11 @@ def plain_ipython(tmp_path_factory):
 
 @pytest.mark.notebook
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=[p.stem for p in NOTEBOOKS + SOLUTIONS])
 def test_notebook_runs_top_to_bottom(path, plain_ipython, monkeypatch):
     monkeypatch.setenv("IPYTHONDIR", str(plain_ipython))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    source_fingerprint = fingerprint(path)  # before running: an edit meanwhile makes it stale
     nb = nbformat.read(path, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
         f"{path.name} is committed with outputs; run nbstripout on it")
@@ -113,6 +123,7 @@ def test_notebook_runs_top_to_bottom(path, plain_ipython, monkeypatch):
     assert memory != "?", f"{path.name}: the kernel's peak memory could not be read"
     assert float(memory) < MEMORY_BUDGET_MB, (
         f"{path.name} peaked at {memory} MB, over the {MEMORY_BUDGET_MB} MB budget")
+    save_executed(nb, path, source_fingerprint, drop_last_cells=2)  # the site reuses it
 
 
 def test_harness_catches_errors_inside_widget_callbacks(plain_ipython, monkeypatch):
@@ -136,3 +147,7 @@ def test_every_notebook_is_numbered_and_listed():
     numbers = [int(n[:2]) for n in names]
     assert numbers == sorted(set(numbers)), f"duplicate or unordered numbers: {names}"
     assert os.path.basename(ROOT / "notebooks") == "notebooks"
+    lesson_stems = {p.stem for p in NOTEBOOKS}
+    for solution in SOLUTIONS:
+        assert solution.stem.removesuffix("_solutions") in lesson_stems, (
+            f"{solution.name} does not belong to any lesson")
