@@ -195,8 +195,12 @@ def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
     folder, _ = toy_cache
     monkeypatch.setattr(pipeline_cache, "held_out_cohort", lambda n=None, progress=False: [])
     monkeypatch.setattr(pipeline.stage1, "cohort", lambda role, n, progress=False: [])
+    monkeypatch.setattr(pipeline_cache.stage3, "lesion_cohort", lambda role, progress=False: [])
     lines = []
     done = pipeline_cache.warm_caches(report=lines.append)
     assert len(list(folder.glob("*.npz"))) == len(pipeline_cache.WARM_TABLES)
-    assert len(done) == len(pipeline_cache.WARM_TABLES) + 3 and lines[-1].startswith("done in")
+    cohorts = 1 + len(pipeline_cache.stage3.COHORTS) + len(
+        {pipeline_cache.HELD_OUT_COHORT["n"], pipeline_cache.NOTEBOOK_HELD_OUT})
+    assert len(done) == len(pipeline_cache.WARM_TABLES) + cohorts
+    assert lines[-1].startswith("done in")
     assert all(seconds >= 0 for _, seconds in done)
