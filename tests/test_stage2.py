@@ -9,17 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from toy_cases import toy_case, toy_cohort
+from toy_cases import small_voxel_model, toy_case, toy_cohort  # noqa: F401 (autouse fixture)
 
 from helpers import features, pipeline_eval, stage2
-
-
-@pytest.fixture(scope="module", autouse=True)
-def small_voxel_model():
-    """A small boosting model: toy scans need no more, and the tests stay fast."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(stage2.VOXEL_MODEL, "max_iter", 20)
-        yield
 
 
 def arrays(case):

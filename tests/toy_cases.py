@@ -10,7 +10,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import SimpleITK as sitk
+
+from helpers import stage2
 
 SHAPE = (16, 30, 36)
 DELTA = {"cyst": 35.0, "PDAC": -35.0}
@@ -49,3 +52,12 @@ def toy_cohort(n: int, start: int = 0):
     """``n`` toy cases: healthy, cyst and PDAC in turn."""
     kinds = (None, "cyst", "PDAC")
     return [toy_case(start + i, kinds[i % 3]) for i in range(n)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def small_voxel_model():
+    """A small boosting model for the importing test module: toy scans need no more, and the
+    tests stay fast. (Import it into a test module to apply it there.)"""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(stage2.VOXEL_MODEL, "max_iter", 20)
+        yield
