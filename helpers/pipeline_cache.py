@@ -189,11 +189,12 @@ WARM_TABLES = (("registered", "plain", "typical"), ("exact", "plain", "typical")
 
 
 def warm_caches(progress: bool = False, report=print) -> list[tuple[str, float]]:
-    """Build (or check) every cache notebooks 05-07 and the benchmark read: stage 1's
-    labelled patients, the held-out cohorts (the benchmark's and notebook 05's), and the
-    training tables of :data:`WARM_TABLES`. Reports each item and its seconds through
-    ``report`` and returns ``[(item, seconds), ...]``. Slow only the first time (about 2-3 s
-    per patient to simulate, about 3 s per lesion patient to register); afterwards seconds.
+    """Build (or check) every cache notebooks 04-07 and the benchmark read: stage 1's
+    labelled patients, notebook 06's lesion-only cohorts, the held-out cohorts (the
+    benchmark's and notebook 05's), and the training tables of :data:`WARM_TABLES`. Reports
+    each item and its seconds through ``report`` and returns ``[(item, seconds), ...]``.
+    Slow only the first time (simulating a patient takes about a second, an affine label
+    transfer well under one; 1.5-2.5 minutes in all on 2 cores); afterwards seconds.
     Run it as ``python -m helpers.pipeline_cache warm``.
     """
     import time

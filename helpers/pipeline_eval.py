@@ -16,6 +16,7 @@ import time
 import numpy as np
 import SimpleITK as sitk
 
+from . import metrics
 from .lesions import SUBTYPES
 
 SIZE_BINS_MM = (5, 10, 15, 20, 30, 40)
@@ -57,8 +58,7 @@ def evaluate(pipeline, cases, pancreas: str = "stage1", progress: bool = False):
                      "diameter_mm": case.lesion_diameter_mm, "abnormal": case.subtype is not None,
                      "score": score, "found": bool(found.any()), "hit": overlap,
                      "false_positive": bool(found.any()) and not overlap,
-                     "lesion_dice": (2 * (found & truth).sum() / (found.sum() + truth.sum())
-                                     if truth.any() else np.nan),
+                     "lesion_dice": metrics.dice(found, truth) if truth.any() else np.nan,
                      "predicted": max(probs, key=probs.get) if probs else "",
                      **{f"p_{s}": probs.get(s, np.nan) for s in SUBTYPES},
                      "seconds": time.perf_counter() - start})

@@ -14,6 +14,8 @@ import math
 import numpy as np
 import SimpleITK as sitk
 
+from . import metrics
+
 NEVER_SEEN_COHORT = 7707  # notebook 07's own cohort seed; checked by check_never_seen
 OUTCOMES = ("true positive", "found elsewhere", "missed", "false alarm", "true negative")
 
@@ -66,10 +68,8 @@ def outcome(abnormal: bool, found: bool, hit: bool) -> str:
 
 def lesion_dice(found: np.ndarray, truth: np.ndarray) -> float:
     """Dice of the reported lesion against the true one; NaN when there is no true lesion."""
-    found, truth = np.asarray(found, bool), np.asarray(truth, bool)
-    if not truth.any():
-        return float("nan")
-    return float(2 * (found & truth).sum() / (found.sum() + truth.sum()))
+    truth = np.asarray(truth, bool)
+    return metrics.dice(found, truth) if truth.any() else float("nan")
 
 
 def patient_row(name, result, truth_lesion=None, subtype=None, diameter_mm=None) -> dict:

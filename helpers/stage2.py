@@ -33,7 +33,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
-from . import features
+from . import features, metrics
 
 LABEL_SOURCES = ("registered", "exact", "copied")
 IMAGES = ("plain", "contrast")
@@ -42,9 +42,10 @@ NEGATIVE_SHARE = 0.35  # keep this share of non-lesion voxels (all lesion voxels
 TARGET_SPECIFICITY = 0.95  # the operating threshold keeps this on healthy training patients
 VOXEL_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6)
 # PANDA-style label transfer: the registration of notebook 03, focused on the pancreas drawn
-# on the contrast scan. Affine, because notebook 03 measured it as good as B-spline for moving
-# a lesion here (hard motion: lesion Dice 0.890 vs 0.882, lesion error 0.74 vs 0.77 mm) at a
-# tenth of the time, which keeps building a training table to well under a minute.
+# on the contrast scan. Affine, because B-spline is not clearly better at moving a lesion here
+# (benchmarks/registration.py, hard motion: lesion Dice 0.890 vs 0.882, lesion error 0.74 vs
+# 0.77 mm; metrics.clearly_better is False) and is several times slower; affine keeps
+# building a training table well under a minute.
 REGISTER_OPTIONS = {"kind": "affine", "samples": 3000, "bins": 32}
 # The voxel model's settings (a module constant so that tests can make it smaller).
 VOXEL_MODEL = {"max_iter": 100, "learning_rate": 0.1, "max_leaf_nodes": 31,
@@ -258,16 +259,13 @@ def choose_thresholds(data: TrainingData, maps) -> tuple[float, float]:
     operating = float(min(cut[fpr <= 1 - TARGET_SPECIFICITY][-1], 1.0))
     truths, peaks = {}, {}
     for n in np.flatnonzero(data.abnormal):
-        truth = np.zeros(maps[n].shape, bool)
-        rows = data.case == n
-        truth[tuple(data.coords[rows][data.y[rows]].T)] = True
-        truths[n], peaks[n] = truth, map_peak(maps[n])
+        truths[n], peaks[n] = label_mask(data, n), map_peak(maps[n])
     best, voxel = -1.0, VOXEL_THRESHOLDS[0]
     for t in VOXEL_THRESHOLDS:
         dices = []
         for n, truth in truths.items():
             found = lesion_from_map(maps[n], t, peaks[n])
-            dices.append(2 * (found & truth).sum() / max(found.sum() + truth.sum(), 1))
+            dices.append(metrics.dice(found, truth))  # truth is never empty here
         if np.mean(dices) > best:
             best, voxel = float(np.mean(dices)), t
     return operating, voxel

@@ -65,7 +65,7 @@ def lesion_features(hu: np.ndarray, lesion: np.ndarray, pancreas: np.ndarray,
     gland = gland_reference(hu, rest if rest.sum() >= 10 else pancreas | lesion)
     inside = hu[lesion]
     p10, median, p90 = np.percentile(inside, [10, 50, 90])
-    # Roughness: difference from the mean of the 6 neighbours (noise plus texture).
+    # Roughness: difference from the mean of the 26 neighbours (noise plus texture).
     neighbours = ndi.uniform_filter(hu, 3) * 27 / 26 - hu / 26
     rough = float(np.std((hu - neighbours)[lesion]))
     core = ndi.binary_erosion(lesion)
@@ -76,7 +76,7 @@ def lesion_features(hu: np.ndarray, lesion: np.ndarray, pancreas: np.ndarray,
     n = int(lesion.sum())
     volume = n * spacing_mm**3
     diameter = float(np.cbrt(6 * volume / np.pi))
-    surface = float(np.sum(lesion & ~ndi.binary_erosion(lesion))) * spacing_mm**2
+    surface = float(rim.sum()) * spacing_mm**2
     sphericity = float(np.pi ** (1 / 3) * (6 * volume) ** (2 / 3) / max(surface, 1e-6))
     where = np.argwhere(lesion) * spacing_mm
     spread = np.sort(np.linalg.eigvalsh(np.cov(where.T) + 1e-6 * np.eye(3)))[::-1] \
@@ -200,15 +200,6 @@ def lesion_cohort(role: str, n: int | None = None, progress: bool = False):
     cohort_seeds(role, n)  # checks the role
     spec = dict(COHORTS[role], **({"n": n} if n else {}))
     check_stage3_disjoint({role: spec["n"]})
-    plan = simulate.cohort_plan(spec["n"], spec["seed"], healthy_fraction=0)
-    missing = sum(not (simulate.cache_folder() / f"{simulate.case_key(params)}.npz").is_file()
-                  for params in (_case_params(s, t) for s, t in plan))
-    cases = simulate.make_cohort(spec["n"], spec["seed"], healthy_fraction=0,
-                                 progress=progress, n_jobs=2 if missing > 4 else 1)
-    return cases
-
-
-def _case_params(seed: int, subtype) -> dict:
-    """The cache parameters :func:`helpers.simulate.make_cohort` uses for one default case."""
-    return dict(seed=int(seed), subtype=subtype, phase="pancreatic", lesion_diameter_mm=None,
-                motion_level="typical", noise_hu=None, vary_anatomy=True)
+    # make_cohort sends only the cases not cached yet to the worker processes
+    return simulate.make_cohort(spec["n"], spec["seed"], healthy_fraction=0,
+                                progress=progress, n_jobs=2)
