@@ -353,7 +353,7 @@ def classify_subtype(plain_ct: sitk.Image, lesion_mask: sitk.Image, classifier=N
     check_same_grid(pancreas_mask, plain_ct)
     classifier = classifier or default_pipeline().classifier
     hu, lesion, working = to_working(plain_ct, lesion_mask)
-    gland = to_working(plain_ct, pancreas_mask)[1]
+    gland = mask_on_working(pancreas_mask, working)  # the CT is resampled once, above
     return classifier.predict_proba(stage3.lesion_features(hu, lesion, gland))[0]
 
 
@@ -365,5 +365,6 @@ from .pipeline_model import (  # noqa: E402, F401
     Pipeline,
     PipelineResult,
     check_same_grid,
+    mask_on_working,
     to_working,
 )

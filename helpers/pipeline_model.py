@@ -76,11 +76,14 @@ def to_working(scan: sitk.Image, mask: sitk.Image | None = None):
     plus the working-grid image (for carrying results back)."""
     working = stage1.to_working_grid(scan)
     hu = sitk.GetArrayFromImage(working)
-    if mask is None:
-        return hu, None, working
+    return hu, (None if mask is None else mask_on_working(mask, working)), working
+
+
+def mask_on_working(mask: sitk.Image, working: sitk.Image) -> np.ndarray:
+    """A mask on the scan's grid as a bool array on the working grid (nearest neighbour)."""
     moved = sitk.Resample(sitk.Cast(mask > 0, sitk.sitkUInt8), working, sitk.Transform(),
                           sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-    return hu, sitk.GetArrayFromImage(moved) > 0, working
+    return sitk.GetArrayFromImage(moved) > 0
 
 
 def lesion_training_rows(items, subtypes):
