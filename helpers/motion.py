@@ -14,6 +14,10 @@ Two different jobs:
 Magnitudes follow /work/shared/DOMAIN-NOTES.md: repeated breath-holds move liver/pancreas
 targets about 2 mm (up to 8 mm head-to-foot); free breathing about 10 mm; so "typical" uses a
 2-5 mm rigid offset plus up to ~10 mm smooth head-to-foot deformation, "hard" about double.
+In "hard" motion the organs also *slide* past each other: free breathing moves the pancreas
+about 9.6 mm while the liver can move up to 30 mm (DOMAIN-NOTES), so each organ moves its own
+share of the liver's displacement (:data:`SLIDING_SHARE`). Within the pancreas the motion is
+then no longer what a single affine transform of the whole abdomen can describe.
 """
 
 from __future__ import annotations
@@ -29,6 +33,13 @@ MOVING = {5: 1.0, 1: 1.0, 7: 1.0, 6: 1.0, 4: 1.0, 18: 1.0, 19: 1.0, 20: 1.0, 64:
           63: 0.8, 8: 0.8, 9: 0.8, 2: 0.6, 3: 0.6, 10: 1.0, 11: 1.0, 13: 1.0, 14: 1.0}
 
 
+# In sliding motion, the share of the liver's displacement each organ gets, drawn per patient
+# from these ranges. The pancreas's share follows DOMAIN-NOTES (about 9.6 mm free-breathing
+# motion against up to 30 mm for the liver: about a third); the others are assumptions.
+SLIDING_SHARE = {5: (1.0, 1.0), 1: (0.8, 1.0), 6: (0.6, 1.0), 7: (0.2, 0.5), 2: (0.3, 0.6),
+                 3: (0.3, 0.6)}  # liver, spleen, stomach, pancreas, kidneys
+
+
 @dataclass(frozen=True)
 class MotionLevel:
     """Ranges (mm, degrees) for one motion setting."""
@@ -36,12 +47,13 @@ class MotionLevel:
     rigid_mm: tuple[float, float]
     rotation_deg: float
     hf_mm: tuple[float, float]  # peak smooth head-to-foot displacement
+    sliding: bool = False  # organs move different shares of it (SLIDING_SHARE)
 
 
 MOTION_LEVELS = {
     "none": MotionLevel((0.0, 0.0), 0.0, (0.0, 0.0)),
     "typical": MotionLevel((2.0, 5.0), 1.0, (3.0, 10.0)),
-    "hard": MotionLevel((5.0, 10.0), 3.0, (10.0, 20.0)),
+    "hard": MotionLevel((5.0, 10.0), 3.0, (10.0, 20.0), sliding=True),
 }
 
 
@@ -183,13 +195,23 @@ def coarse_grid(image: sitk.Image, factor=3, margin=2) -> sitk.Image:
     return grid
 
 
-def moving_weight(labels_zyx, sigma_vox=4.0) -> np.ndarray:
-    """How much each voxel slides with breathing (0 spine/muscle ... 1 liver, bowel)."""
+def moving_weight(labels_zyx, sigma_vox=4.0, shares=None) -> np.ndarray:
+    """How much each voxel slides with breathing (0 spine/muscle ... 1 liver, bowel).
+
+    ``shares``: label -> weight, replacing :data:`MOVING`'s value for those labels (sliding
+    organs, see :func:`sliding_shares`)."""
     weights = np.zeros(256, np.float32)
-    for label, w in MOVING.items():
+    for label, w in {**MOVING, **(shares or {})}.items():
         weights[label] = w
     smooth = ndi.gaussian_filter(weights[labels_zyx], sigma_vox)
     return smooth / max(float(smooth.max()), 1e-6)
+
+
+def sliding_shares(rng) -> dict:
+    """Per-organ shares of the liver's displacement (label -> share), drawn from
+    :data:`SLIDING_SHARE` with a generator seeded from ``rng`` (one draw from ``rng``)."""
+    own = np.random.default_rng(rng.integers(1 << 31))
+    return {label: float(own.uniform(lo, hi)) for label, (lo, hi) in SLIDING_SHARE.items()}
 
 
 def make_breathing(image: sitk.Image, labels_zyx, rng, motion="typical", center_mm=None,
@@ -197,16 +219,18 @@ def make_breathing(image: sitk.Image, labels_zyx, rng, motion="typical", center_
     """Random breathing motion for a plain scan ``image`` whose labels are ``labels_zyx``.
 
     The smooth part moves organs mostly head-to-foot, weighted by :func:`moving_weight` so
-    the spine stays nearly still, with peak size drawn from the level's ``hf_mm``; the rigid
+    the spine stays nearly still (and, for a sliding level, each organ by its own share of the
+    liver's motion), with peak size drawn from the level's ``hf_mm``; the rigid
     part shifts by a random vector of length in ``rigid_mm`` and rotates by up to
     ``rotation_deg`` about ``center_mm`` (default: the image centre). The deformation is
     scaled down if needed so its Jacobian determinant stays above ``min_jacobian``.
     """
     level = check_motion(motion)
+    shares = sliding_shares(rng) if level.sliding else None
     grid = coarse_grid(image)
     shape = grid.GetSize()[::-1]
     phys = index_to_physical(grid, np.moveaxis(np.indices(shape, dtype=float), 0, -1))
-    weight = sample(moving_weight(labels_zyx), physical_to_index(image, phys))
+    weight = sample(moving_weight(labels_zyx, shares=shares), physical_to_index(image, phys))
     peak = rng.uniform(*level.hf_mm)
     direction = np.array([rng.uniform(-0.15, 0.15), rng.uniform(-0.35, 0.35),
                           rng.choice([-1.0, 1.0])])

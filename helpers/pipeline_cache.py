@@ -1,12 +1,17 @@
-"""The default trained pipeline, with a safe on-disk cache of its training table.
+"""The default trained pipeline, with a safe on-disk cache of its training data.
 
-Building the training table is the slow part (virtual patients, and one registration per
+Stage 2 learns from the training cohort (:data:`TRAINING_COHORT`); stage 3 learns from that
+cohort's lesions **plus** those of stage 3's lesion-only training cohort
+(:data:`EXTRA_LESION_COHORT`, the one notebook 06 trains on), measured the same way (same
+label source, image, training pancreas and motion), so it sees about three times as many
+lesions. Building this data is the slow part (virtual patients, and one registration per
 lesion patient to transfer its label); fitting scikit-learn models on it takes seconds. So
 the cache stores only **arrays** (features, labels, lesion features: ``.npz``, written
 atomically, read with ``allow_pickle=False``, never a pickle of a model) under
 ``<data cache>/pipeline/<key>.npz``, where ``key`` is a SHA-256 of every setting that
-changes the table. On load the models are refitted deterministically. A corrupted or
-foreign file is ignored with a warning and rebuilt. Not for clinical use.
+changes the arrays: one file for the training table, one for the extra lesion rows. On load
+the models are refitted deterministically. A corrupted or foreign file is ignored with a
+warning and rebuilt. Not for clinical use.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import features, stage2, stage3
+from . import features, registration_study, stage2, stage3
 from .pipeline_model import Pipeline
 
 CACHE_VERSION = "pipeline-v1"  # change when features or labels change: old files are ignored
@@ -35,6 +40,9 @@ MOTION_LEVELS = ("typical", "hard")  # breathing motion between the two scans of
 # whichever process builds it); two keeps a 2-core laptop responsive.
 COHORT_JOBS = min(2, os.cpu_count() or 1)
 TABLE_FIELDS = ("x", "y", "case", "coords", "shapes", "seeds", "subtypes", "diameters_mm")
+# Stage 3 also learns from this lesion-only cohort of helpers.stage3.COHORTS (each subtype in
+# equal numbers; checked disjoint from every held-out and test cohort); stage 2 does not.
+EXTRA_LESION_COHORT = "training"
 
 
 def cache_folder() -> Path:
@@ -56,29 +64,48 @@ def table_key(settings: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def save_table(path: Path, key: str, table, lesion_x, lesion_y) -> None:
-    """Write the arrays atomically (temporary file, then rename)."""
+def pipeline_settings(pipeline: Pipeline) -> dict:
+    """The settings of ``pipeline`` that change what its training data holds."""
+    return {"label_source": pipeline.label_source, "image": pipeline.image,
+            "training_pancreas": pipeline.training_pancreas,
+            "stage1_method": pipeline.stage1_method}
+
+
+def write_arrays(path: Path, key: str, **arrays) -> None:
+    """Write ``key`` and the arrays to ``path`` atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:12]}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, key=np.str_(key), lesion_x=lesion_x,
-                                lesion_y=lesion_y, **table.arrays())
+            np.savez_compressed(handle, key=np.str_(key), **arrays)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
+def read_arrays(path: Path, key: str, names) -> dict:
+    """The arrays ``names`` of a file written by :func:`write_arrays` for ``key``, read with
+    ``allow_pickle=False`` (never unpickles). Raises ValueError for a file of other settings
+    (and OSError, KeyError, ... for an unreadable one)."""
+    with np.load(path, allow_pickle=False) as stored:
+        if str(stored["key"]) != key:
+            raise ValueError("it was made with other settings")
+        return {name: stored[name] for name in names}
+
+
+def save_table(path: Path, key: str, table, lesion_x, lesion_y) -> None:
+    """Write a training table and its lesion rows atomically."""
+    write_arrays(path, key, lesion_x=lesion_x, lesion_y=lesion_y, **table.arrays())
+
+
 def load_table(path: Path, key: str):
     """``(table, lesion_x, lesion_y)`` from ``path``, or None (with a warning) if the file is
     unreadable, from other settings, or inconsistent."""
     try:
-        with np.load(path, allow_pickle=False) as stored:  # arrays only, never pickles
-            if str(stored["key"]) != key:
-                raise ValueError("it was made with other settings")
-            table = stage2.TrainingData(*(stored[name] for name in TABLE_FIELDS))
-            lesion_x, lesion_y = stored["lesion_x"], stored["lesion_y"]
+        stored = read_arrays(path, key, TABLE_FIELDS + ("lesion_x", "lesion_y"))
+        table = stage2.TrainingData(*(stored[name] for name in TABLE_FIELDS))
+        lesion_x, lesion_y = stored["lesion_x"], stored["lesion_y"]
         n = len(table.y)
         if not (table.x.shape == (n, len(features.feature_names())) and len(table.case) == n
                 and len(table.coords) == n and table.case.max() < len(table.seeds)
@@ -122,6 +149,7 @@ def held_out_cohort(n: int | None = None, progress: bool = False):
     seeds = [c.seed for c in cases]
     stage1.check_disjoint({"held-out": seeds})
     trained = {s for s, _ in simulate.cohort_plan(TRAINING_COHORT["n"], TRAINING_COHORT["seed"])}
+    trained |= set(stage3.cohort_seeds(EXTRA_LESION_COHORT))  # stage 3 learns from them too
     if trained & set(seeds):
         raise ValueError(f"held-out patients {sorted(trained & set(seeds))} are also training "
                          "patients; pick another held-out cohort seed")
@@ -139,10 +167,7 @@ def cached_training_table(pipeline: Pipeline, n: int | None = None, cohort_seed=
         {"seed": cohort_seed} if cohort_seed is not None else {}))
     if motion != "typical":  # only then: the keys of the typical tables stay as they were
         cohort["motion"] = motion
-    settings = {"cohort": cohort,
-        "label_source": pipeline.label_source, "image": pipeline.image,
-        "training_pancreas": pipeline.training_pancreas,
-        "stage1_method": pipeline.stage1_method}
+    settings = {"cohort": cohort, **pipeline_settings(pipeline)}
     key = table_key(settings)
     path = cache_folder() / f"{key}.npz"
     if use_cache and path.is_file():
@@ -162,20 +187,90 @@ def cached_training_table(pipeline: Pipeline, n: int | None = None, cohort_seed=
     return found
 
 
+# ------------------------------------------------------------------------- stage 3's extra lesions
+def check_extra_lesions_disjoint() -> None:
+    """Raise a ValueError if a patient of :data:`EXTRA_LESION_COHORT` is also a held-out or
+    test patient anywhere (stage 3's held-out lesions, the pipeline's held-out cohort of the
+    benchmark and notebook 05, notebook 07's never-seen patients, stage 1's cohorts) or a
+    pipeline training patient (its lesion would count twice). Uses
+    :func:`helpers.stage3.check_stage3_disjoint` on every stage-3 cohort."""
+    stage3.check_stage3_disjoint({role: spec["n"] for role, spec in stage3.COHORTS.items()})
+
+
+def extra_lesion_cohort(progress: bool = False, motion: str = "typical"):
+    """The lesion-only patients stage 3 learns from besides the training cohort's
+    (:data:`EXTRA_LESION_COHORT`, cached on disk), with ``motion`` between their two scans;
+    checked by :func:`check_extra_lesions_disjoint`."""
+    stage2.check_choice(motion, MOTION_LEVELS, "motion")
+    check_extra_lesions_disjoint()
+    return stage3.lesion_cohort(EXTRA_LESION_COHORT, progress=progress, motion=motion)
+
+
+def load_lesion_rows(path: Path, key: str):
+    """``(lesion_x, lesion_y)`` from ``path``, or None (with a warning) if the file is
+    unreadable, from other settings, or inconsistent."""
+    try:
+        stored = read_arrays(path, key, ("lesion_x", "lesion_y"))
+        lesion_x, lesion_y = stored["lesion_x"], stored["lesion_y"]
+        if not (lesion_x.shape == (len(lesion_y), len(stage3.feature_names()))
+                and lesion_y.dtype.kind == "U"):
+            raise ValueError("its arrays do not fit together")
+        return lesion_x, lesion_y
+    except (OSError, ValueError, KeyError, EOFError, TypeError) as exc:
+        warnings.warn(f"ignoring the cached lesion rows {path.name} ({exc}); rebuilding them",
+                      stacklevel=3)
+        return None
+
+
+def cached_extra_lesion_rows(pipeline: Pipeline, progress: bool = False,
+                             use_cache: bool = True, motion: str = "typical"):
+    """Stage 3's extra training rows ``(lesion_x, lesion_y)``: the lesions of
+    :data:`EXTRA_LESION_COHORT` measured as ``pipeline``'s own (:meth:`Pipeline.lesion_rows`:
+    same label source, image, training pancreas; ``motion`` between the scans). From the
+    cache when present, else built and stored (arrays only, a file of its own)."""
+    stage2.check_choice(motion, MOTION_LEVELS, "motion")
+    check_extra_lesions_disjoint()
+    cohort = {"role": EXTRA_LESION_COHORT, **stage3.COHORTS[EXTRA_LESION_COHORT],
+              "motion": motion}
+    key = table_key({"extra lesions": cohort, **pipeline_settings(pipeline)})
+    path = cache_folder() / f"{key}.npz"
+    if use_cache and path.is_file():
+        found = load_lesion_rows(path, key)
+        if found is not None:
+            return found
+    lesion_x, lesion_y = pipeline.lesion_rows(extra_lesion_cohort(progress, motion), progress)
+    if use_cache:
+        try:
+            write_arrays(path, key, lesion_x=lesion_x, lesion_y=lesion_y)
+        except OSError as exc:
+            warnings.warn(f"could not write the pipeline cache in {path.parent} ({exc}); set "
+                          "PLAINCT_DATA to a writable folder to keep it between runs",
+                          stacklevel=2)
+    return lesion_x, lesion_y
+
+
 def make_pipeline(seed: int = 0, progress: bool = False, use_cache: bool = True, *,
-                  motion: str = "typical", **settings) -> Pipeline:
+                  motion: str = "typical", extra_lesions: bool = True,
+                  **settings) -> Pipeline:
     """A pipeline with ``settings`` (label_source, image, training_pancreas) fitted on the
-    default training cohort (table cached, models refitted deterministically).
+    default training cohort (data cached, models refitted deterministically); stage 3 also
+    on the lesions of :data:`EXTRA_LESION_COHORT` unless ``extra_lesions=False``.
     ``motion="hard"``: train on the same patients scanned with larger breathing motion."""
     pipeline = Pipeline(seed=seed, **settings)
-    return pipeline.fit_data(*cached_training_table(pipeline, progress=progress,
-                                                    use_cache=use_cache, motion=motion))
+    table, lesion_x, lesion_y = cached_training_table(pipeline, progress=progress,
+                                                      use_cache=use_cache, motion=motion)
+    if extra_lesions:
+        more_x, more_y = cached_extra_lesion_rows(pipeline, progress, use_cache, motion)
+        lesion_x, lesion_y = np.concatenate([lesion_x, more_x]), np.concatenate([lesion_y,
+                                                                                 more_y])
+    return pipeline.fit_data(table, lesion_x, lesion_y)
 
 
 @functools.lru_cache(maxsize=2)
 def default_pipeline(seed: int = 0) -> Pipeline:
     """The default pipeline: registration-transferred labels, plain CT, reference pancreas
-    at training, stage 1 at prediction; fitted once per process (see :func:`make_pipeline`)."""
+    at training, stage 1 at prediction; stage 3 also learns from stage 3's training cohort;
+    fitted once per process (see :func:`make_pipeline`)."""
     return make_pipeline(seed)
 
 
@@ -189,12 +284,16 @@ WARM_TABLES = (("registered", "plain", "typical"), ("exact", "plain", "typical")
 
 
 def warm_caches(progress: bool = False, report=print) -> list[tuple[str, float]]:
-    """Build (or check) every cache notebooks 04-07 and the benchmark read: stage 1's
+    """Build (or check) every cache notebooks 03-07 and the benchmark read: notebook 03's
+    registration table (:func:`helpers.registration_study.method_comparison`), stage 1's
     labelled patients, notebook 06's lesion-only cohorts, the held-out cohorts (the
-    benchmark's and notebook 05's), and the training tables of :data:`WARM_TABLES`. Reports
+    benchmark's and notebook 05's), and for each of :data:`WARM_TABLES` the training table
+    and stage 3's extra lesion rows (:func:`cached_extra_lesion_rows`). Reports
     each item and its seconds through ``report`` and returns ``[(item, seconds), ...]``.
     Slow only the first time (simulating a patient takes about a second, an affine label
-    transfer well under one; 1.5-2.5 minutes in all on 2 cores); afterwards seconds.
+    transfer well under one; about 5-6 minutes in all on 2 cores, of which notebook 03's 20
+    B-spline registrations take about 2 and stage 3's extra lesion rows, with the hard-motion
+    copies of their patients, 1-1.5); afterwards seconds.
     Run it as ``python -m helpers.pipeline_cache warm``.
     """
     import time
@@ -211,6 +310,9 @@ def warm_caches(progress: bool = False, report=print) -> list[tuple[str, float]]
         report(f"  {name}: {done[-1][1]:.1f} s")
 
     report(f"warming the pipeline caches in {cache_folder().parent}")
+    step("notebook 03's registration table (20 patients)",
+         lambda: registration_study.method_comparison(**registration_study.NOTEBOOK_STUDY,
+                                                      progress=progress))
     step(f"stage 1 labelled patients ({N_LABELLED})",
          lambda: stage1.cohort("labelled", N_LABELLED, progress=progress))
     for role in stage3.COHORTS:  # notebook 06's lesion-only patients
@@ -224,6 +326,8 @@ def warm_caches(progress: bool = False, report=print) -> list[tuple[str, float]]
                 if image == "plain" else f"training table: {image} CT, {motion} motion")
         step(name, lambda p=pipeline, m=motion: cached_training_table(p, progress=progress,
                                                                       motion=m))
+        step(name.replace("training table", "stage 3's extra lesion rows"),
+             lambda p=pipeline, m=motion: cached_extra_lesion_rows(p, progress, motion=m))
     report(f"done in {sum(s for _, s in done):.1f} s")
     return done
 

@@ -8,10 +8,11 @@ Import it from :mod:`helpers.pipeline`::
 
 ``Pipeline(label_source=..., image=...)`` is fitted on virtual patients with
 :meth:`Pipeline.fit` (or :meth:`Pipeline.fit_data` on a table already built, e.g. from the
-cache of :mod:`helpers.pipeline_cache`). Training uses the **reference** pancreas by default
-(``training_pancreas="stage1"`` trains on stage 1's masks instead); prediction finds the
-pancreas with stage 1 (:func:`helpers.pipeline.segment_pancreas`) unless a mask is given.
-Not for clinical use.
+cache of :mod:`helpers.pipeline_cache`, whose ``make_pipeline`` also gives stage 3 the lesions
+of stage 3's own training cohort, measured by :meth:`Pipeline.lesion_rows`). Training uses the
+**reference** pancreas by default (``training_pancreas="stage1"`` trains on stage 1's masks
+instead); prediction finds the pancreas with stage 1
+(:func:`helpers.pipeline.segment_pancreas`) unless a mask is given. Not for clinical use.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def mask_on_working(mask: sitk.Image, working: sitk.Image) -> np.ndarray:
 
 def lesion_training_rows(items, subtypes):
     """Stage 3's training rows: lesion features for every case whose label mask is not
-    empty. Returns ``(x, subtypes)``."""
+    empty. ``items``: ``(hu, pancreas, lesion)`` triples (any iterable, one per case).
+    Returns ``(x, subtypes)``."""
     rows, names = [], []
     for (hu, gland, lesion), subtype in zip(items, subtypes, strict=True):
         if subtype and lesion.any():
@@ -119,20 +121,38 @@ class Pipeline:
         stage2.check_choice(self.training_pancreas, TRAINING_PANCREAS, "training_pancreas")
 
     # ------------------------------------------------------------------ training
+    def training_pancreas_masks(self, cases):
+        """The plain-grid pancreas masks training uses for ``cases``: stage 1's for
+        ``training_pancreas="stage1"`` on plain CT, else None (the reference masks)."""
+        from . import pipeline
+
+        if self.training_pancreas == "stage1" and self.image == "plain":
+            return [pipeline.segment_pancreas(c.plain, self.stage1_method) for c in cases]
+        return None
+
     def training_table(self, cases, progress: bool = False):
         """``(TrainingData, lesion_x, lesion_subtypes)`` for ``cases`` with this pipeline's
         label source, image and training pancreas (the slow part: registration)."""
-        from . import pipeline
-
         cases = list(cases)
         check_mixed(cases)
-        masks = None
-        if self.training_pancreas == "stage1" and self.image == "plain":
-            masks = [pipeline.segment_pancreas(c.plain, self.stage1_method) for c in cases]
-        table, items = stage2.training_data(cases, self.label_source, self.image, masks,
-                                            progress)
+        table, items = stage2.training_data(cases, self.label_source, self.image,
+                                            self.training_pancreas_masks(cases), progress)
         lesion_x, lesion_y = lesion_training_rows(items, table.subtypes)
         return table, lesion_x, lesion_y
+
+    def lesion_rows(self, cases, progress: bool = False):
+        """Stage 3's ``(lesion_x, lesion_subtypes)`` for the lesion patients among ``cases``
+        (healthy ones are skipped), measured exactly as :meth:`training_table` measures its
+        own: same label source, image and training pancreas. Builds no voxel table, so it
+        suits lesion-only cohorts (:func:`helpers.stage3.lesion_cohort`)."""
+        from tqdm.auto import tqdm
+
+        cases = [c for c in cases if c.subtype is not None]
+        masks = self.training_pancreas_masks(cases) or [None] * len(cases)
+        items = (stage2.case_arrays(case, self.label_source, self.image, gland)
+                 for case, gland in zip(tqdm(cases, desc="lesion patients",
+                                             disable=not progress), masks, strict=True))
+        return lesion_training_rows(items, [c.subtype for c in cases])
 
     def fit(self, cases, progress: bool = False) -> Pipeline:
         """Fit stages 2 and 3 on virtual patients (stage 1 is the default of
@@ -140,7 +160,9 @@ class Pipeline:
         return self.fit_data(*self.training_table(cases, progress))
 
     def fit_data(self, table: stage2.TrainingData, lesion_x, lesion_subtypes) -> Pipeline:
-        """Fit from a training table (see :meth:`training_table`); deterministic."""
+        """Fit stage 2 on ``table`` and stage 3 on the lesion rows (those of
+        :meth:`training_table`, optionally followed by more from :meth:`lesion_rows`);
+        deterministic."""
         start = time.perf_counter()
         self.detector = stage2.fit_detector(table, self.seed)
         self.classifier = stage3.fit_subtype_classifier(lesion_x, lesion_subtypes, self.seed)

@@ -241,13 +241,28 @@ def _linear_stage(fixed, moving, kind, initial, samples, bins, iterations, seed,
     return sitk.CompositeTransform([initial, tx]) if isinstance(initial, sitk.Transform) else tx
 
 
+def _metric_keep_mask(exclude: sitk.Image, moving: sitk.Image) -> sitk.Image:
+    """1 where the moving image may drive the metric: outside ``exclude`` and a 2-voxel rim."""
+    exclude = _check_mask(exclude, "exclude", allow_empty=True)
+    if not same_grid(exclude, moving):
+        raise RegistrationInputError(
+            f"the exclude mask must be on the moving scan's grid (size {moving.GetSize()}, "
+            f"spacing {moving.GetSpacing()}); it is on size {exclude.GetSize()}, spacing "
+            f"{exclude.GetSpacing()}. Draw it on the moving (contrast) scan, or resample it "
+            "with warp_mask first")
+    grown = sitk.BinaryDilate(sitk.Cast(exclude != 0, sitk.sitkUInt8), [2, 2, 2])
+    return sitk.Cast(grown == 0, sitk.sitkUInt8)
+
+
 def _bspline_stage(fixed, moving, initial, grid_spacing_mm, samples, bins, iterations, seed,
-                   mask, recorder):
+                   mask, recorder, moving_keep=None):
     extent = (np.array(fixed.GetSize()) - 1) * np.array(fixed.GetSpacing())
     # The coarse level uses a grid twice as coarse; SimpleITK refines it for the fine level.
     mesh = [max(1, int(round(e / (2 * grid_spacing_mm)))) for e in extent]
     tx = sitk.BSplineTransformInitializer(fixed, mesh, 3)
     method = _method(fixed, samples, bins, SHRINK, seed, mask)
+    if moving_keep is not None:
+        method.SetMetricMovingMask(moving_keep)
     # All B-spline parameters are control-point shifts in mm, so equal scales are right; a
     # regular-step optimiser needs no costly scale estimation for thousands of parameters.
     method.SetOptimizerAsRegularStepGradientDescent(
@@ -296,8 +311,9 @@ def fade_out(transform: sitk.Transform, box: sitk.Image, reference: sitk.Image,
 
 def register(fixed: sitk.Image, moving: sitk.Image, kind: str = "bspline", *,
              initial="identity", region: sitk.Image | None = None, margin_mm: float = 30.0,
-             grid_spacing_mm: float = 40.0, samples: int = 6000, iterations: int | None = None,
-             bins: int = 48, clamp_hu=CLAMP_HU, seed: int = 1, prealign: bool = True,
+             grid_spacing_mm: float = 40.0, samples: int | None = None,
+             iterations: int | None = None, bins: int = 48, clamp_hu=CLAMP_HU, seed: int = 1,
+             prealign: bool = True, exclude: sitk.Image | None = None,
              recorder: RegistrationRecorder | None = None) -> sitk.Transform:
     """Find T mapping a physical point of ``fixed`` to the same anatomy in ``moving``.
 
@@ -312,12 +328,19 @@ def register(fixed: sitk.Image, moving: sitk.Image, kind: str = "bspline", *,
     bounding box plus ``margin_mm``, which is faster and focuses on what matters; the
     deformation fades to zero over the outer half of the margin, so outside the box a
     B-spline result is its affine part, with no tear at the box's faces. ``samples``: random
-    voxels the metric uses per level; ``bins``: histogram bins of the mutual information;
-    ``iterations``: per level (default 100 linear, 30 B-spline); ``clamp_hu``: intensity window
+    voxels the metric uses per level (default 6000 linear, 12000 B-spline); ``bins``: histogram
+    bins of the mutual information; ``iterations``: per level (default 100 linear, 60
+    B-spline); ``clamp_hu``: intensity window
     given to the metric (None: no clamping, for non-CT images); ``seed`` fixes the random
     samples, so results repeat. ``prealign=False`` (B-spline only) skips the affine stage and
-    starts from ``initial``, e.g. an affine result you already have. ``recorder`` collects the
-    metric per iteration. Without ``region`` a B-spline covers the whole image: slower.
+    starts from ``initial``, e.g. an affine result you already have. ``exclude``: a mask on
+    the moving scan of what looks different in the two scans, e.g. the lesion drawn on the
+    contrast scan; the deformable stage's metric ignores it (plus a 2-voxel rim), so the
+    deformation around it follows the surrounding anatomy instead of trying to make an
+    enhancing lesion match an iso-attenuating one ("cost-function masking"). Rigid and
+    affine stages use the whole region: a few parameters cannot be pulled off by a lesion.
+    ``recorder`` collects the metric per iteration. Without ``region`` a B-spline covers the
+    whole image: slower.
     """
     if kind not in KINDS:
         raise RegistrationInputError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
@@ -326,7 +349,7 @@ def register(fixed: sitk.Image, moving: sitk.Image, kind: str = "bspline", *,
                                      f"SimpleITK transform, got {initial!r}")
     for name, value in (("samples", samples), ("grid_spacing_mm", grid_spacing_mm),
                         ("bins", bins)):
-        if not value > 0:
+        if value is not None and not value > 0:
             raise RegistrationInputError(f"{name} must be positive, got {value}")
     if iterations is not None and not iterations >= 1:
         raise RegistrationInputError(f"iterations must be at least 1, got {iterations}")
@@ -347,6 +370,7 @@ def register(fixed: sitk.Image, moving: sitk.Image, kind: str = "bspline", *,
         start = sitk.CenteredTransformInitializer(fixed, moving, sitk.Euler3DTransform(),
                                                   sitk.CenteredTransformInitializerFilter.GEOMETRY)
     _check_overlap(fixed, moving, start)
+    keep = None if exclude is None else _metric_keep_mask(exclude, moving)
 
     # Air (and lung) carry no information about soft-tissue motion: sample the body only.
     body = None
@@ -361,13 +385,13 @@ def register(fixed: sitk.Image, moving: sitk.Image, kind: str = "bspline", *,
         if region is not None and kind != "bspline":
             linear_fixed = crop_to_region(fixed, region, margin_mm)
         transform = _linear_stage(linear_fixed, moving, "affine" if kind == "bspline" else kind,
-                                  initial, samples, bins, iterations or 100, seed, body,
-                                  recorder)
+                                  initial, samples or 6000, bins, iterations or 100, seed,
+                                  body, recorder)
     if kind != "bspline":
         return transform
     box = fixed if region is None else crop_to_region(fixed, region, margin_mm, margin_mm / 2)
-    deformation = _bspline_stage(box, moving, transform, grid_spacing_mm, samples, bins,
-                                 iterations or 30, seed, body, recorder)
+    deformation = _bspline_stage(box, moving, transform, grid_spacing_mm, samples or 12000,
+                                 bins, iterations or 60, seed, body, recorder, keep)
     if region is not None:
         deformation = fade_out(deformation, box, fixed, margin_mm / 2)
     return sitk.CompositeTransform([transform, deformation])
@@ -430,12 +454,13 @@ def warp_image(image: sitk.Image, transform: sitk.Transform, reference: sitk.Ima
 
 
 # ------------------------------------------------------------------------------- comparison
-def compare_methods(fixed, moving, region=None, **settings) -> dict:
+def compare_methods(fixed, moving, region=None, exclude=None, **settings) -> dict:
     """Rigid, affine and B-spline transforms for one scan pair, each with its seconds.
 
     The B-spline starts from the affine result (as ``register(kind="bspline")`` would, so the
-    result is the same) and its time includes the affine stage. Returns ``{name: (transform,
-    seconds)}``. ``settings`` go to :func:`register` (e.g. ``samples=3000``).
+    result is the same) and its time includes the affine stage; ``region`` and ``exclude`` go
+    to the B-spline only. Returns ``{name: (transform, seconds)}``. ``settings`` go to
+    :func:`register` (e.g. ``samples=3000``).
     """
     found = {}
     for kind in ("rigid", "affine"):
@@ -443,7 +468,7 @@ def compare_methods(fixed, moving, region=None, **settings) -> dict:
         found[kind] = (register(fixed, moving, kind, **settings), time.perf_counter() - start)
     start = time.perf_counter()
     deformed = register(fixed, moving, "bspline", initial=found["affine"][0], prealign=False,
-                        region=region, **settings)
+                        region=region, exclude=exclude, **settings)
     found["bspline"] = (deformed, found["affine"][1] + time.perf_counter() - start)
     return found
 

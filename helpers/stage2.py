@@ -42,10 +42,12 @@ NEGATIVE_SHARE = 0.35  # keep this share of non-lesion voxels (all lesion voxels
 TARGET_SPECIFICITY = 0.95  # the operating threshold keeps this on healthy training patients
 VOXEL_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6)
 # PANDA-style label transfer: the registration of notebook 03, focused on the pancreas drawn
-# on the contrast scan. Affine, because B-spline is not clearly better at moving a lesion here
-# (benchmarks/registration.py, hard motion: lesion Dice 0.890 vs 0.882, lesion error 0.74 vs
-# 0.77 mm; metrics.clearly_better is False) and is several times slower; affine keeps
-# building a training table well under a minute.
+# on the contrast scan. Affine: on typical motion (the training cohort's) the B-spline is not
+# better at moving a lesion (benchmarks/registration.py, B-spline vs affine: lesion Dice
+# 0.909 vs 0.901, lesion error 0.57 vs 0.23 mm) and is about twenty times slower; affine keeps
+# building a training table well under a minute. On hard motion, where organs slide, the
+# B-spline is clearly better (0.888 vs 0.869, 0.88 vs 1.42 mm); notebook 05's hard-motion rows
+# keep the affine, so they show what a quick registration still leaves misplaced.
 REGISTER_OPTIONS = {"kind": "affine", "samples": 3000, "bins": 32}
 # The voxel model's settings (a module constant so that tests can make it smaller).
 VOXEL_MODEL = {"max_iter": 100, "learning_rate": 0.1, "max_leaf_nodes": 31,

@@ -19,7 +19,7 @@ disk, disjoint from every other cohort of the series). Figures are in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -29,7 +29,9 @@ from .lesions import SUBTYPES
 
 # Lesion-only cohorts for studying stage 3 on its own (notebook 06): every case has a lesion,
 # the subtypes in equal numbers. Their own cohort seeds, checked disjoint from stage 1's
-# cohorts, the pipeline's training and held-out cohorts, and each other.
+# cohorts, the pipeline's training and held-out cohorts, notebook 07's never-seen patients and
+# each other. The default pipeline's stage 3 also learns from the "training" one
+# (helpers.pipeline_cache.EXTRA_LESION_COHORT).
 COHORTS = {"training": {"n": 64, "seed": 6161}, "held-out": {"n": 32, "seed": 6262}}
 
 
@@ -91,10 +93,12 @@ def lesion_features(hu: np.ndarray, lesion: np.ndarray, pancreas: np.ndarray,
 
 @dataclass
 class SubtypeClassifier:
-    """A fitted stage 3: a random forest over :func:`lesion_features`."""
+    """A fitted stage 3: a random forest over :func:`lesion_features`, and how many training
+    lesions of each subtype it learnt from."""
 
     forest: object
     classes: tuple[str, ...]
+    training_counts: dict[str, int] = field(default_factory=dict)
 
     def predict_proba(self, x: np.ndarray) -> list[dict[str, float]]:
         """One dict subtype -> probability per row of ``x`` (every subtype listed)."""
@@ -137,7 +141,9 @@ def fit_subtype_classifier(x: np.ndarray, subtypes, seed: int = 0,
     forest = RandomForestClassifier(n_estimators=n_estimators, min_samples_leaf=2,
                                     class_weight="balanced", random_state=seed, n_jobs=1)
     forest.fit(np.asarray(x, np.float64), subtypes)
-    return SubtypeClassifier(forest, tuple(forest.classes_))
+    names, counts = np.unique(subtypes, return_counts=True)
+    return SubtypeClassifier(forest, tuple(forest.classes_),
+                             {str(s): int(c) for s, c in zip(names, counts, strict=True)})
 
 
 def feature_table(cases, images=("plain", "contrast")):
@@ -172,15 +178,19 @@ def cohort_seeds(role: str, n: int | None = None) -> list[int]:
 
 def check_stage3_disjoint(n_by_role: dict[str, int] | None = None) -> None:
     """Raise a ValueError if a stage-3 patient is also in another stage-3 cohort, in stage 1's
-    cohorts, or in the pipeline's training or held-out cohort (first 64 patients of each)."""
-    from . import pipeline_cache, simulate, stage1
+    cohorts, in the pipeline's training or held-out cohort, or among notebook 07's never-seen
+    patients (first 64 patients of each). ``n_by_role``: the stage-3 cohorts to check and
+    their sizes (default: every one of :data:`COHORTS`)."""
+    from . import pipeline_cache, pipeline_figures, simulate, stage1
 
     n_by_role = n_by_role or {role: spec["n"] for role, spec in COHORTS.items()}
     seeds = {role: set(cohort_seeds(role, n)) for role, n in n_by_role.items()}
     stage1.check_disjoint({f"stage-3 {role}": sorted(s) for role, s in seeds.items()})
     others = {f"stage-3 {role}": s for role, s in seeds.items()}
     for name, spec in (("pipeline training", pipeline_cache.TRAINING_COHORT),
-                       ("pipeline held-out", pipeline_cache.HELD_OUT_COHORT)):
+                       ("pipeline held-out", pipeline_cache.HELD_OUT_COHORT),
+                       ("never-seen (notebook 07)",
+                        {"n": 64, "seed": pipeline_figures.NEVER_SEEN_COHORT})):
         others[name] = {s for s, _ in simulate.cohort_plan(max(spec["n"], 64), spec["seed"])}
     names = list(others)
     for i, a in enumerate(names):
@@ -191,15 +201,17 @@ def check_stage3_disjoint(n_by_role: dict[str, int] | None = None) -> None:
                                  "cohorts; pick other seeds")
 
 
-def lesion_cohort(role: str, n: int | None = None, progress: bool = False):
+def lesion_cohort(role: str, n: int | None = None, progress: bool = False,
+                  motion: str = "typical"):
     """The lesion-only virtual patients of one stage-3 role (``"training"`` or
     ``"held-out"``, see :data:`COHORTS`), cached on disk by
-    :func:`helpers.simulate.make_cohort`; built in two processes when many are missing."""
+    :func:`helpers.simulate.make_cohort`; built in two processes when many are missing.
+    ``motion="hard"``: the same patients with larger breathing motion between their scans."""
     from . import simulate
 
     cohort_seeds(role, n)  # checks the role
     spec = dict(COHORTS[role], **({"n": n} if n else {}))
     check_stage3_disjoint({role: spec["n"]})
     # make_cohort sends only the cases not cached yet to the worker processes
-    return simulate.make_cohort(spec["n"], spec["seed"], healthy_fraction=0,
+    return simulate.make_cohort(spec["n"], spec["seed"], healthy_fraction=0, motion=motion,
                                 progress=progress, n_jobs=2)

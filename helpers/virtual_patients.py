@@ -31,7 +31,7 @@ from .phases import measure_noise
 CT_SAMPLE = "totalsegmentator_example_ct_sm"
 LABEL_SAMPLE = "totalsegmentator_example_seg"
 DOSE_RANGE = (0.8, 1.5)  # noise_hu is drawn between these multiples of the real scan's noise
-CASE_VERSION = "nb02-v3"  # change when the simulation changes: old cache entries are ignored
+CASE_VERSION = "nb02-v4"  # change when the simulation changes: old cache entries are ignored
 
 
 @dataclass

@@ -65,6 +65,42 @@ def test_organs_slide_while_the_spine_stays(base):
     assert moved((5, 7)) > 2 * moved((30, 31, 32))
 
 
+def mean_smooth_motion(breathing, labels, ids, reference):
+    """Mean length (mm) of the smooth part of the motion over the voxels labelled ``ids``."""
+    smooth = sitk.DisplacementFieldTransform(sitk.Image(breathing.field))
+    pts = motion.index_to_physical(reference, np.argwhere(np.isin(labels, ids)))[::25]
+    return np.mean([np.linalg.norm(np.subtract(smooth.TransformPoint(tuple(p)), p))
+                    for p in pts])
+
+
+def test_in_hard_motion_the_pancreas_slides_less_than_the_liver(base):
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        shares = motion.sliding_shares(np.random.default_rng(seed))
+        low, high = motion.SLIDING_SHARE[7]
+        assert low <= shares[7] <= high
+        hard = motion.make_breathing(base.reference, base.labels, rng, "hard")
+        typical = motion.make_breathing(base.reference, base.labels,
+                                        np.random.default_rng(seed), "typical")
+        ratio = {name: mean_smooth_motion(b, base.labels, 7, base.reference)
+                 / mean_smooth_motion(b, base.labels, 5, base.reference)
+                 for name, b in (("hard", hard), ("typical", typical))}
+        # Even in typical motion the thin gland, blended with the still fat around it by the
+        # smoothing, moves less than the liver; sliding makes it lag clearly further behind.
+        assert ratio["hard"] < 0.85 * ratio["typical"]
+        assert motion._min_jacobian(sitk.GetArrayFromImage(hard.field), hard.field) > 0.5
+
+
+def test_typical_motion_draws_no_sliding_shares(base):
+    """Only sliding levels draw the extra random number, so typical patients stay as they
+    were: the first draw is still the peak head-to-foot size."""
+    b = motion.make_breathing(base.reference, base.labels, np.random.default_rng(4), "typical")
+    peak = np.random.default_rng(4).uniform(*motion.MOTION_LEVELS["typical"].hf_mm)
+    field = sitk.GetArrayFromImage(b.field)
+    assert np.abs(field[..., 2]).max() == pytest.approx(peak, rel=1e-5)
+    assert not motion.MOTION_LEVELS["typical"].sliding and motion.MOTION_LEVELS["hard"].sliding
+
+
 def test_transform_follows_simpleitk_resampling_convention(base):
     """Resampling a contrast-space image with T onto the plain grid undoes the motion."""
     b = motion.make_breathing(base.reference, base.labels, np.random.default_rng(2), "hard")

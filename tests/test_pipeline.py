@@ -3,6 +3,8 @@ safety of its cache (helpers.pipeline_cache). Toy scans and small models keep it
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -118,41 +120,60 @@ def test_single_class_cohort_and_bad_settings_are_refused():
 # ------------------------------------------------------------------------- the cache
 @pytest.fixture
 def toy_cache(tmp_path, monkeypatch):
+    """The cache in a temporary folder; toy cohorts stand in for the training cohort (9
+    patients, 6 with a lesion) and for stage 3's extra lesion-only cohort (6 lesions). Returns
+    the folder and a record of which cohort was built, once per build."""
     monkeypatch.setattr(pipeline_cache, "cache_folder", lambda: tmp_path)
-    built = []
+    built = SimpleNamespace(tables=[], extras=[])
 
     def cohort(n=None, seed=None, progress=False, motion="typical"):
-        built.append(n)
+        built.tables.append(motion)
         return toy_cohort(9)
 
+    def extra_cohort(progress=False, motion="typical"):
+        built.extras.append(motion)
+        return [c for c in toy_cohort(9, start=100) if c.subtype]
+
     monkeypatch.setattr(pipeline_cache, "training_cohort", cohort)
+    monkeypatch.setattr(pipeline_cache, "extra_lesion_cohort", extra_cohort)
     return tmp_path, built
+
+
+def stored_names(path):
+    with np.load(path, allow_pickle=False) as stored:  # no object arrays in it
+        return set(stored.files)
 
 
 def test_cache_holds_arrays_only_and_refits_identically(toy_cache):
     folder, built = toy_cache
     first = pipeline_cache.make_pipeline(label_source="exact")
     files = list(folder.glob("*.npz"))
-    assert len(files) == 1 and len(built) == 1
-    with np.load(files[0], allow_pickle=False) as stored:  # no object arrays in it
-        assert {"x", "y", "lesion_x", "key"} <= set(stored.files)
+    assert len(files) == 2 and len(built.tables) == 1 and len(built.extras) == 1
+    names = sorted(stored_names(f) for f in files)  # the extra lesion rows, then the table
+    assert names[0] == {"key", "lesion_x", "lesion_y"}
+    assert {"x", "y", "lesion_x", "lesion_y", "key"} <= names[1]
     second = pipeline_cache.make_pipeline(label_source="exact")
-    assert len(built) == 1  # read from the cache, not rebuilt
+    assert len(built.tables) == 1 and len(built.extras) == 1  # read from the cache
     case = toy_case(60, "cyst")
     assert first.predict(case.plain, case.pancreas_plain).score == \
         second.predict(case.plain, case.pancreas_plain).score
+    assert first.predict(case.plain, case.pancreas_plain).subtype_probs == \
+        second.predict(case.plain, case.pancreas_plain).subtype_probs
 
 
 def test_corrupted_cache_is_rebuilt_with_a_warning(toy_cache):
     folder, built = toy_cache
     pipeline_cache.make_pipeline(label_source="exact")
-    path = next(folder.glob("*.npz"))
-    path.write_bytes(b"not a zip file at all")
-    with pytest.warns(UserWarning, match="rebuilding"):
+    files = list(folder.glob("*.npz"))
+    for path in files:
+        path.write_bytes(b"not a zip file at all")
+    with pytest.warns(UserWarning, match="rebuilding") as warned:
         pipeline_cache.make_pipeline(label_source="exact")
-    assert len(built) == 2
-    with np.load(path, allow_pickle=False) as stored:
-        assert stored["x"].ndim == 2  # a good file again
+    messages = " ".join(str(w.message) for w in warned)
+    assert "cached training table" in messages and "cached lesion rows" in messages
+    assert len(built.tables) == 2 and len(built.extras) == 2
+    for path in files:
+        assert "lesion_x" in stored_names(path)  # good files again
 
 
 def test_pickled_cache_is_never_unpickled(toy_cache, tmp_path):
@@ -161,13 +182,16 @@ def test_pickled_cache_is_never_unpickled(toy_cache, tmp_path):
     np.savez(path, key=np.array([{"a": 1}], dtype=object))
     with pytest.warns(UserWarning, match="ignoring"):
         assert pipeline_cache.load_table(path, "anything") is None
+    with pytest.warns(UserWarning, match="ignoring"):
+        assert pipeline_cache.load_lesion_rows(path, "anything") is None
 
 
 def test_motion_gets_its_own_table_and_bad_motion_is_refused(toy_cache):
     folder, built = toy_cache
     pipeline_cache.make_pipeline(label_source="exact")
     pipeline_cache.make_pipeline(label_source="exact", motion="hard")
-    assert len(list(folder.glob("*.npz"))) == 2 and len(built) == 2
+    assert len(list(folder.glob("*.npz"))) == 4
+    assert built.tables == built.extras == ["typical", "hard"]
     with pytest.raises(ValueError, match="typical, hard"):
         pipeline_cache.make_pipeline(label_source="exact", motion="wild")
 
@@ -184,15 +208,95 @@ def test_typical_motion_keeps_the_existing_cache_key(toy_cache, monkeypatch):
 
 
 def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
-    folder, _ = toy_cache
+    folder, built = toy_cache
     monkeypatch.setattr(pipeline_cache, "held_out_cohort", lambda n=None, progress=False: [])
     monkeypatch.setattr(pipeline.stage1, "cohort", lambda role, n, progress=False: [])
     monkeypatch.setattr(pipeline_cache.stage3, "lesion_cohort", lambda role, progress=False: [])
+    studies = []
+    monkeypatch.setattr(pipeline_cache.registration_study, "method_comparison",
+                        lambda **settings: studies.append(settings))
     lines = []
     done = pipeline_cache.warm_caches(report=lines.append)
-    assert len(list(folder.glob("*.npz"))) == len(pipeline_cache.WARM_TABLES)
-    cohorts = 1 + len(pipeline_cache.stage3.COHORTS) + len(
+    # each warm setting: its training table and stage 3's extra lesion rows
+    assert len(list(folder.glob("*.npz"))) == 2 * len(pipeline_cache.WARM_TABLES)
+    assert len(built.extras) == len(pipeline_cache.WARM_TABLES)
+    assert studies == [dict(pipeline_cache.registration_study.NOTEBOOK_STUDY, progress=False)]
+    cohorts = 2 + len(pipeline_cache.stage3.COHORTS) + len(
         {pipeline_cache.HELD_OUT_COHORT["n"], pipeline_cache.NOTEBOOK_HELD_OUT})
-    assert len(done) == len(pipeline_cache.WARM_TABLES) + cohorts
+    assert len(done) == 2 * len(pipeline_cache.WARM_TABLES) + cohorts
+    assert sum("extra lesion rows" in name for name, _ in done) == len(
+        pipeline_cache.WARM_TABLES)
     assert lines[-1].startswith("done in")
     assert all(seconds >= 0 for _, seconds in done)
+
+
+# ------------------------------------------------------------------------- stage 3's extra lesions
+def test_stage3_learns_from_the_extra_lesions_and_stage2_does_not(toy_cache):
+    _, built = toy_cache
+    own = pipeline_cache.make_pipeline(label_source="exact", extra_lesions=False)
+    both = pipeline_cache.make_pipeline(label_source="exact")
+    own_lesions = sum(c.subtype is not None for c in toy_cohort(9))
+    assert sum(own.classifier.training_counts.values()) == own_lesions == 6
+    assert sum(both.classifier.training_counts.values()) == own_lesions + 6
+    assert built.extras == ["typical"]  # only the pipeline that wanted them built them
+    # stage 2 is trained exactly as before: same thresholds, same probability map
+    assert (both.detector.operating_threshold, both.detector.voxel_threshold) == (
+        own.detector.operating_threshold, own.detector.voxel_threshold)
+    case = toy_case(61, "PDAC")
+    np.testing.assert_array_equal(
+        arr(both.predict(case.plain, case.pancreas_plain).probability),
+        arr(own.predict(case.plain, case.pancreas_plain).probability))
+
+
+def test_extra_rows_are_measured_like_the_pipelines_own():
+    model = pipeline.Pipeline(label_source="exact")
+    cases = toy_cohort(9)
+    _, own_x, own_y = model.training_table(cases)
+    x, y = model.lesion_rows(cases)  # healthy patients are skipped
+    np.testing.assert_array_equal(x, own_x)
+    np.testing.assert_array_equal(y, own_y)
+    contrast_x, _ = pipeline.Pipeline(image="contrast").lesion_rows(cases)
+    assert contrast_x.shape == own_x.shape
+
+
+def test_extra_lesion_rows_round_trip_through_the_cache(toy_cache):
+    folder, built = toy_cache
+    model = pipeline.Pipeline(label_source="exact")
+    x, y = pipeline_cache.cached_extra_lesion_rows(model)
+    again_x, again_y = pipeline_cache.cached_extra_lesion_rows(model)
+    assert built.extras == ["typical"]
+    np.testing.assert_array_equal(x, again_x)
+    np.testing.assert_array_equal(y, again_y)
+    assert x.shape == (6, len(stage3.feature_names())) and set(y) == {"cyst", "PDAC"}
+    (path,) = folder.glob("*.npz")
+    with pytest.warns(UserWarning, match="other settings"):
+        assert pipeline_cache.load_lesion_rows(path, "another key") is None
+    pipeline_cache.cached_extra_lesion_rows(model, use_cache=False)
+    assert len(built.extras) == 2 and len(list(folder.glob("*.npz"))) == 1
+
+
+def test_extra_lesion_patients_are_in_no_test_cohort(monkeypatch):
+    from helpers import pipeline_figures, simulate
+
+    pipeline_cache.check_extra_lesions_disjoint()  # the real cohorts share no patient
+    extra = set(stage3.cohort_seeds(pipeline_cache.EXTRA_LESION_COHORT))
+    for name, used in pipeline_figures.cohorts_in_use().items():
+        if name != f"stage-3 {pipeline_cache.EXTRA_LESION_COHORT}":
+            assert not extra & used, name
+    role = pipeline_cache.EXTRA_LESION_COHORT
+    for seed, message in ((pipeline_figures.NEVER_SEEN_COHORT, "never-seen"),
+                          (pipeline_cache.HELD_OUT_COHORT["seed"], "pipeline held-out"),
+                          (stage3.COHORTS["held-out"]["seed"], "stage-3 held-out"),
+                          (pipeline.stage1.COHORTS["test"], "stage-3 training and the test")):
+        monkeypatch.setitem(stage3.COHORTS, role, {"n": 8, "seed": seed})
+        with pytest.raises(ValueError, match=message):
+            pipeline_cache.check_extra_lesions_disjoint()
+        with pytest.raises(ValueError, match=message):  # refused before building anything
+            pipeline_cache.cached_extra_lesion_rows(pipeline.Pipeline())
+    # and a held-out cohort that shares a patient with the extra lesions is refused too
+    monkeypatch.setitem(stage3.COHORTS, role, {"n": 8, "seed": 999})
+    monkeypatch.setitem(pipeline_cache.HELD_OUT_COHORT, "seed", 999)
+    monkeypatch.setattr(simulate, "make_cohort", lambda n, seed, **kw: [
+        SimpleNamespace(seed=s) for s, _ in simulate.cohort_plan(n, seed)])
+    with pytest.raises(ValueError, match="also training patients"):
+        pipeline_cache.held_out_cohort(8)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from helpers import pipeline_cache, simulate
+from helpers import pipeline_cache, simulate, stage3
 from helpers import pipeline_figures as pf
 from helpers.pipeline_model import PipelineResult
 
@@ -44,6 +44,9 @@ def test_never_seen_check_catches_training_patients():
         pf.check_never_seen([trained])
     new = [s for s, _ in simulate.cohort_plan(10, pf.NEVER_SEEN_COHORT)]
     pf.check_never_seen(new)
+    # stage 3 of the default pipeline also learns from stage 3's training lesions
+    with pytest.raises(ValueError, match="stage-3 training"):
+        pf.check_never_seen(stage3.cohort_seeds("training")[:1])
 
 
 def _image(array):

@@ -70,6 +70,29 @@ def test_bspline_recovers_the_shift_across_a_contrast_change(scan):
     assert metrics.folding(transform, ct).ok
 
 
+def test_exclude_keeps_a_lesion_seen_on_one_scan_only_out_of_the_metric(scan):
+    """A blob that enhances only on the moving scan (like a lesion drawn on contrast CT) is
+    left out of the B-spline's metric with a 2-voxel rim; the shift is still recovered."""
+    ct, pancreas = scan
+    where = np.argwhere(sitk.GetArrayViewFromImage(pancreas) > 0)
+    blob = np.zeros(sitk.GetArrayViewFromImage(pancreas).shape, np.uint8)
+    z, y, x = where[len(where) // 2]
+    blob[max(z - 1, 0):z + 2, y - 2:y + 3, x - 2:x + 3] = 1
+    lesion = sitk.GetImageFromArray(blob)
+    lesion.CopyInformation(ct)
+    moving = shifted(enhanced(ct, lesion, hu=-80.0))
+    on_moving = sitk.Cast(shifted(sitk.Cast(lesion, sitk.sitkFloat32), default=0) >= 0.5,
+                          sitk.sitkUInt8)
+    keep = registration._metric_keep_mask(on_moving, moving)
+    grown = sitk.BinaryDilate(on_moving, [2, 2, 2])
+    assert sitk.GetArrayViewFromImage(keep).sum() == keep.GetNumberOfPixels() - int(
+        sitk.GetArrayViewFromImage(grown).sum())
+    found = registration.register(ct, moving, "bspline", region=pancreas, samples=3000,
+                                  iterations=20, exclude=on_moving)
+    assert error_at_centre(found, ct) < 1.0
+    assert metrics.folding(found, ct).ok
+
+
 def test_same_seed_same_result_and_integer_input_is_converted(scan):
     ct, _ = scan
     moving = shifted(ct)
@@ -168,6 +191,9 @@ def vector_image(image):
     (lambda ct, m: registration.register(ct, ct, region=m * 0), "empty"),
     (lambda ct, m: registration.register(ct, ct, region=sitk.Expand(m, [2, 2, 2])),
      "neither image's grid"),
+    (lambda ct, m: registration.register(ct, ct, "bspline", region=m,
+                                         exclude=sitk.Expand(m, [2, 2, 2])),
+     "exclude mask must be on the moving scan's grid"),
     (lambda ct, m: registration.warp_mask(m * 0, sitk.Transform(3, sitk.sitkIdentity), ct),
      "empty"),
     (lambda ct, m: registration.warp_mask(sitk.Cast(m, sitk.sitkFloat32) * 0.5,

@@ -45,6 +45,7 @@ def test_classifier_learns_toy_subtypes_and_lists_every_subtype():
     probs = model.predict_proba(np.array(lesion_rows([40], "cyst") + lesion_rows([41], "PDAC")))
     assert list(probs[0]) == list(SUBTYPES) and sum(probs[0].values()) == pytest.approx(1)
     assert probs[0]["cyst"] > 0.5 and probs[1]["PDAC"] > 0.5
+    assert model.training_counts == {"PDAC": 6, "cyst": 6}
     again = stage3.fit_subtype_classifier(np.array(x), y, seed=0)
     assert again.predict_proba(np.array(x[:1]))[0] == model.predict_proba(np.array(x[:1]))[0]
 
