@@ -42,8 +42,6 @@ Not for clinical use.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import SimpleITK as sitk
 
@@ -451,26 +449,6 @@ def warp_image(image: sitk.Image, transform: sitk.Transform, reference: sitk.Ima
     _check_transform(transform, _check_image(reference, "reference", scalar=False))
     return sitk.Resample(sitk.Cast(image, sitk.sitkFloat32), reference, transform,
                          sitk.sitkLinear, default_value, sitk.sitkFloat32)
-
-
-# ------------------------------------------------------------------------------- comparison
-def compare_methods(fixed, moving, region=None, exclude=None, **settings) -> dict:
-    """Rigid, affine and B-spline transforms for one scan pair, each with its seconds.
-
-    The B-spline starts from the affine result (as ``register(kind="bspline")`` would, so the
-    result is the same) and its time includes the affine stage; ``region`` and ``exclude`` go
-    to the B-spline only. Returns ``{name: (transform, seconds)}``. ``settings`` go to
-    :func:`register` (e.g. ``samples=3000``).
-    """
-    found = {}
-    for kind in ("rigid", "affine"):
-        start = time.perf_counter()
-        found[kind] = (register(fixed, moving, kind, **settings), time.perf_counter() - start)
-    start = time.perf_counter()
-    deformed = register(fixed, moving, "bspline", initial=found["affine"][0], prealign=False,
-                        region=region, exclude=exclude, **settings)
-    found["bspline"] = (deformed, found["affine"][1] + time.perf_counter() - start)
-    return found
 
 
 # Views live in their own module; re-exported so notebooks can call registration.show_*.
