@@ -84,18 +84,42 @@ def write_arrays(path: Path, key: str, **arrays) -> None:
             os.unlink(tmp)
 
 
-def read_arrays(path: Path, key: str, names) -> dict:
-    """The arrays ``names`` of a file written by :func:`write_arrays` for ``key``, read with
-    ``allow_pickle=False`` (never unpickles). Raises ValueError for a file of other settings
-    (and OSError, KeyError, ... for an unreadable one)."""
+def read_arrays(path: Path, key: str, names=None) -> dict:
+    """The arrays ``names`` (default: all but the key) of a file written by
+    :func:`write_arrays` for ``key``, read with ``allow_pickle=False`` (never unpickles).
+    Raises ValueError for a file of other settings (and OSError, KeyError, ... for an
+    unreadable one)."""
     with np.load(path, allow_pickle=False) as stored:
         if str(stored["key"]) != key:
             raise ValueError("it was made with other settings")
+        names = [n for n in stored.files if n != "key"] if names is None else names
         return {name: stored[name] for name in names}
 
 
-def save_table(path: Path, key: str, table, lesion_x, lesion_y) -> None:
-    """Write a training table and its lesion rows atomically."""
+def load_or_build(path: Path, key: str, load, build, save, use_cache: bool = True):
+    """``load(path, key)`` when ``path`` exists and that gives something (loaders return None,
+    with a warning, for an unusable file); else ``build()``, stored with
+    ``save(path, key, result)``. An unwritable cache only costs the speed-up (a warning);
+    ``use_cache=False`` neither reads nor writes."""
+    if use_cache and path.is_file():
+        found = load(path, key)
+        if found is not None:
+            return found
+    found = build()
+    if use_cache:
+        try:
+            save(path, key, found)
+        except OSError as exc:
+            warnings.warn(f"could not write the cache in {path.parent} ({exc}); set "
+                          "PLAINCT_DATA to a writable folder to keep it between runs",
+                          stacklevel=3)
+    return found
+
+
+def save_table(path: Path, key: str, found) -> None:
+    """Write ``(table, lesion_x, lesion_y)`` (a training table and its lesion rows)
+    atomically."""
+    table, lesion_x, lesion_y = found
     write_arrays(path, key, lesion_x=lesion_x, lesion_y=lesion_y, **table.arrays())
 
 
@@ -169,22 +193,14 @@ def cached_training_table(pipeline: Pipeline, n: int | None = None, cohort_seed=
         cohort["motion"] = motion
     settings = {"cohort": cohort, **pipeline_settings(pipeline)}
     key = table_key(settings)
-    path = cache_folder() / f"{key}.npz"
-    if use_cache and path.is_file():
-        found = load_table(path, key)
-        if found is not None:
-            return found
-    cases = training_cohort(settings["cohort"]["n"], settings["cohort"]["seed"], progress,
-                            **({"motion": motion} if motion != "typical" else {}))
-    found = pipeline.training_table(cases, progress)
-    if use_cache:
-        try:
-            save_table(path, key, *found)
-        except OSError as exc:
-            warnings.warn(f"could not write the pipeline cache in {path.parent} ({exc}); set "
-                          "PLAINCT_DATA to a writable folder to keep it between runs",
-                          stacklevel=2)
-    return found
+
+    def build():
+        cases = training_cohort(settings["cohort"]["n"], settings["cohort"]["seed"], progress,
+                                **({"motion": motion} if motion != "typical" else {}))
+        return pipeline.training_table(cases, progress)
+
+    return load_or_build(cache_folder() / f"{key}.npz", key, load_table, build, save_table,
+                         use_cache)
 
 
 # ------------------------------------------------------------------------- stage 3's extra lesions
@@ -233,20 +249,15 @@ def cached_extra_lesion_rows(pipeline: Pipeline, progress: bool = False,
     cohort = {"role": EXTRA_LESION_COHORT, **stage3.COHORTS[EXTRA_LESION_COHORT],
               "motion": motion}
     key = table_key({"extra lesions": cohort, **pipeline_settings(pipeline)})
-    path = cache_folder() / f"{key}.npz"
-    if use_cache and path.is_file():
-        found = load_lesion_rows(path, key)
-        if found is not None:
-            return found
-    lesion_x, lesion_y = pipeline.lesion_rows(extra_lesion_cohort(progress, motion), progress)
-    if use_cache:
-        try:
-            write_arrays(path, key, lesion_x=lesion_x, lesion_y=lesion_y)
-        except OSError as exc:
-            warnings.warn(f"could not write the pipeline cache in {path.parent} ({exc}); set "
-                          "PLAINCT_DATA to a writable folder to keep it between runs",
-                          stacklevel=2)
-    return lesion_x, lesion_y
+
+    def build():
+        return pipeline.lesion_rows(extra_lesion_cohort(progress, motion), progress)
+
+    def save(path, key, found):
+        write_arrays(path, key, lesion_x=found[0], lesion_y=found[1])
+
+    return load_or_build(cache_folder() / f"{key}.npz", key, load_lesion_rows, build, save,
+                         use_cache)
 
 
 def make_pipeline(seed: int = 0, progress: bool = False, use_cache: bool = True, *,

@@ -104,34 +104,43 @@ def study_key(cases, motions, first_seed, settings) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def load_table(path, key):
+    """A comparison table stored by :func:`save_table`, or None (with a warning) for a file
+    that is unreadable or from other settings."""
+    import pandas as pd
+
+    from .pipeline_cache import read_arrays
+
+    try:
+        stored = read_arrays(path, key)
+        names = [str(c) for c in stored.pop("columns")]
+        return pd.DataFrame(stored)[names]
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        warnings.warn(f"ignoring the registration table {path.name} ({exc}); recomputing",
+                      stacklevel=3)
+        return None
+
+
+def save_table(path, key, table) -> None:
+    """Store a comparison table as plain arrays (text columns as unicode, the rest float)."""
+    from .pipeline_cache import write_arrays
+
+    arrays = {c: (np.array(table[c].astype(str).tolist(), dtype=str) if c in TEXT_COLUMNS
+                  else table[c].astype(float).to_numpy()) for c in table.columns}
+    write_arrays(path, key, columns=np.array(list(table.columns), dtype=str), **arrays)
+
+
 def method_comparison(cases: int = 10, motions=("typical", "hard"), first_seed: int = 0,
                       progress: bool = False, use_cache: bool = True, **settings):
     """:func:`compare_on_cohort`'s table, from the on-disk cache when present (else computed
     and stored; an unwritable cache only costs the speed-up)."""
-    import pandas as pd
-
-    from .pipeline_cache import cache_folder, read_arrays, write_arrays
+    from .pipeline_cache import cache_folder, load_or_build
 
     key = study_key(cases, tuple(motions), first_seed, settings)
-    path = cache_folder() / f"registration-{key}.npz"
-    if use_cache and path.is_file():
-        try:
-            stored = read_arrays(path, key, ["columns"])
-            names = [str(c) for c in stored["columns"]]
-            return pd.DataFrame(read_arrays(path, key, names))[names]
-        except (OSError, ValueError, KeyError) as exc:
-            warnings.warn(f"ignoring the registration table {path.name} ({exc}); recomputing",
-                          stacklevel=2)
-    table = compare_on_cohort(cases, motions, first_seed, progress, **settings)
-    if use_cache:
-        arrays = {c: (np.array(table[c].astype(str).tolist(), dtype=str) if c in TEXT_COLUMNS
-                      else table[c].astype(float).to_numpy()) for c in table.columns}
-        try:
-            write_arrays(path, key, columns=np.array(list(table.columns), dtype=str), **arrays)
-        except OSError as exc:
-            warnings.warn(f"could not write the registration table in {path.parent} ({exc})",
-                          stacklevel=2)
-    return table
+    return load_or_build(cache_folder() / f"registration-{key}.npz", key, load_table,
+                         lambda: compare_on_cohort(cases, motions, first_seed, progress,
+                                                   **settings),
+                         save_table, use_cache)
 
 
 def summary(table):
