@@ -47,7 +47,8 @@ VOXEL_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6)
 # 0.909 vs 0.901, lesion error 0.57 vs 0.23 mm) and is about twenty times slower; affine keeps
 # building a training table well under a minute. On hard motion, where organs slide, the
 # B-spline is clearly better (0.888 vs 0.869, 0.88 vs 1.42 mm); notebook 05's hard-motion rows
-# keep the affine, so they show what a quick registration still leaves misplaced.
+# keep the affine, so they show what a quick registration still leaves misplaced. (Figures
+# measured before PDAC patients got a dilated duct, helpers.secondary_signs.)
 REGISTER_OPTIONS = {"kind": "affine", "samples": 3000, "bins": 32}
 # The voxel model's settings (a module constant so that tests can make it smaller).
 VOXEL_MODEL = {"max_iter": 100, "learning_rate": 0.1, "max_leaf_nodes": 31,

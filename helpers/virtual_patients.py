@@ -25,13 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 import SimpleITK as sitk
 
-from . import lesions, motion, phases
+from . import lesions, motion, phases, secondary_signs
 from .phases import measure_noise
 
 CT_SAMPLE = "totalsegmentator_example_ct_sm"
 LABEL_SAMPLE = "totalsegmentator_example_seg"
 DOSE_RANGE = (0.8, 1.5)  # noise_hu is drawn between these multiples of the real scan's noise
-CASE_VERSION = "nb02-v4"  # change when the simulation changes: old cache entries are ignored
+CASE_VERSION = "nb02-v5"  # change when the simulation changes: old cache entries are ignored
 
 
 @dataclass
@@ -45,6 +45,11 @@ class VirtualCase:
     case.transform)`` puts the contrast scan on the plain grid). ``landmarks_contrast[i] =
     transform(landmarks_plain[i])`` (N x 3, mm). ``lesion_diameter_mm`` is the lesion's nominal
     longest diameter (0.0 when healthy); ``noise_hu`` the simulated noise standard deviation.
+    The fields above are the agreed ones (other code relies on exactly these). Cases made by
+    :func:`case_from_record` also carry an attribute ``duct_plain``, not a field: the dilated
+    duct upstream of a PDAC where the simulator drew one (:mod:`helpers.secondary_signs`;
+    uint8 on the plain grid, empty otherwise). It is not part of the lesion mask, as a
+    radiologist's outline of the tumour would not include it.
     """
 
     plain: sitk.Image
@@ -127,8 +132,10 @@ def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm
     base = load_base()
     shape, ref = base.native.shape, base.reference
     spacing = np.asarray(ref.GetSpacing())[::-1]
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
-    r_anat, r_lesion, r_motion, r_enh, r_noise, r_land = streams
+    # A stream of its own per step (spawned children depend on their index only, so adding
+    # the duct's stream left every earlier case as it was).
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
+    r_anat, r_lesion, r_motion, r_enh, r_noise, r_land, r_duct = streams
     grid = np.indices(shape, dtype=np.float32)
 
     # 1. A different patient: scale and warp the real anatomy.
@@ -139,6 +146,7 @@ def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm
 
     # 2. The lesion, grown inside the pancreas (pushing the tissue aside when larger).
     comps, center, values, diameter = {}, None, {}, 0.0
+    duct = np.zeros(shape, np.float32)
     if subtype is not None:
         diameter = float(lesion_diameter_mm if lesion_diameter_mm is not None
                          else r_lesion.uniform(*lesions.DIAMETER_RANGE_MM))
@@ -167,6 +175,12 @@ def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm
         values = lesions.component_values(subtype, gland, r_lesion)
         texture = lesions.lesion_texture(shape, r_lesion, comps,
                                          lesions.gland_texture_sd(plain, ring))
+        duct_draw = secondary_signs.draw_duct(subtype, r_duct)
+        if duct_draw is not None:  # drawn before the tumour, which then covers its end
+            duct = secondary_signs.upstream_duct(
+                labels == 7, center, spacing, lambda idx: motion.index_to_physical(ref, idx),
+                duct_draw[0])
+            plain = plain + duct * (np.float32(duct_draw[1]) - plain)
         plain = lesions.composite(plain, comps, values, texture, "native")
 
     # 4. Breathing motion, then draw the contrast scan through its inverse.
@@ -177,6 +191,9 @@ def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm
     where = breathing.inverse_index_map(ref)
     src_c = where + np.stack([motion.sample(pull[a], where) for a in range(3)], -1)
     contrast = motion.sample(enhanced, src_c)
+    if duct.any():
+        duct_c = _sample_near(duct, where, duct > 0)
+        contrast = contrast + duct_c * (np.float32(duct_draw[1]) - contrast)
     lesion_c = np.zeros(shape, bool)
     if subtype is not None:
         def to_plain(idx):  # contrast-grid voxel index -> plain-grid voxel index
@@ -204,6 +221,7 @@ def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm
     return {"plain": finish(plain), "contrast": finish(contrast),
             "lesion_plain": lesion_mask.astype(np.uint8), "lesion_contrast": lesion_c.astype(
                 np.uint8), "pancreas_plain": pancreas.astype(np.uint8),
+            "duct_plain": ((duct >= 0.5) & ~lesion_mask).astype(np.uint8),
             "pancreas_contrast": pancreas_c.astype(np.uint8), "field": field,
             "field_origin": np.array(breathing.field.GetOrigin()),
             "field_spacing": np.array(breathing.field.GetSpacing()),
@@ -265,7 +283,7 @@ def case_from_record(record: dict) -> VirtualCase:
     plain_pts = np.asarray(record["landmarks_plain"], float)
     contrast_pts = np.array([transform.TransformPoint(tuple(p)) for p in plain_pts])
     subtype = str(record["subtype"]) or None
-    return VirtualCase(
+    case = VirtualCase(
         plain=_image(record["plain"], ref), contrast=_image(record["contrast"], ref),
         lesion_plain=_image(record["lesion_plain"], ref, sitk.sitkUInt8),
         lesion_contrast=_image(record["lesion_contrast"], ref, sitk.sitkUInt8),
@@ -275,3 +293,5 @@ def case_from_record(record: dict) -> VirtualCase:
         subtype=subtype, lesion_diameter_mm=float(record["lesion_diameter_mm"]),
         phase=str(record["phase"]), noise_hu=float(record["noise_hu"]),
         seed=int(record["seed"]))
+    case.duct_plain = _image(record["duct_plain"], ref, sitk.sitkUInt8)
+    return case
