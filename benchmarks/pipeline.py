@@ -96,6 +96,21 @@ def main() -> None:
     reg, exact = (rows[k]["auc"] for k in ("registered labels (PANDA)",
                                            "exact labels (upper bound)"))
     chained_auc = rows["registered labels, stage-1 pancreas (chained)"]["auc"]
+    # The same detector on a second cohort it never trained on (the one that chose between
+    # feature groups, benchmarks/stage2_features.py), so the spread between cohorts shows.
+    validation = pipeline_cache.validation_cohort()
+    other = pipeline_eval.evaluate(models["registered labels (PANDA)"], validation,
+                                   pancreas="reference")
+    low, high = pipeline_eval.auc_interval(other["abnormal"], other["score"])
+    def per_size(table):
+        return np.histogram(table.loc[table["abnormal"], "diameter_mm"],
+                            pipeline_eval.SIZE_BINS_MM)[0].tolist()
+
+    print(f"registered labels on the validation cohort ({len(other)} patients; lesions per "
+          f"size bin {pipeline_eval.SIZE_BINS_MM} mm: {per_size(other)}, held-out: "
+          f"{per_size(tables['registered labels (PANDA)'])}): AUC "
+          f"{pipeline_eval.roc(other['abnormal'], other['score'])['auc']:.3f} "
+          f"({low:.3f}-{high:.3f}). The AUC depends on the cohort's share of small lesions.")
 
     print("\n== per-size sensitivity at the operating threshold (hit = found at the lesion)")
     for name in ("registered labels (PANDA)", "registered labels, stage-1 pancreas (chained)"):

@@ -10,6 +10,13 @@ per voxel, so no single voxel gives it away. The features therefore *pool* evide
   is a few voxels thick and a plain blur would mostly measure the fat around it;
 * **local contrast**: small-scale minus large-scale average (a blob that differs from its
   neighbourhood), and **texture**: the local standard deviation (fluid is smooth);
+* **blob or tube**: the eigenvalues of the Hessian (second derivatives) of the gland-only
+  averages at about 3 and 6 mm. A bright round blob (a cyst) curves down in all three
+  directions, so all three are negative; a bright tube (the dilated duct of
+  :mod:`helpers.secondary_signs`, a vessel) curves down across itself and stays flat along
+  its length, so one is near zero; a dark blob has all three positive. Without them a
+  model that is told "the duct is not a lesion" learns that fluid in the gland is normal,
+  and small cysts score like healthy glands;
 * **shape**: depth inside the pancreas mask and local thickness (a lesion larger than the
   gland makes it bulge), how much of the neighbourhood is gland, and the voxel's position
   along the gland (where a normal gland is thick or thin).
@@ -28,6 +35,9 @@ SIGMAS_VOX = (1.0, 2.0, 4.0)  # smoothing scales, in (3 mm) voxels
 ROI_MARGIN_VOX = 2  # look this far around the pancreas mask: stage 1 may cut a bulging lesion
 TISSUE_HU = (-120.0, 250.0)  # soft tissue, even a fatty gland; fat, air and bone are left out
 THICKNESS_VOX = 2  # local thickness = the deepest point within this many voxels
+# Scales of the blob-or-tube features (voxels). Chosen on training patients' out-of-fold maps
+# and a validation cohort, never on held-out patients (benchmarks/stage2_features.py).
+HESSIAN_SIGMAS_VOX = (1.0, 2.0)
 
 
 class EmptyPancreasError(ValueError):
@@ -41,6 +51,7 @@ def feature_names() -> list[str]:
     names += [f"local contrast s={SIGMAS_VOX[0]:g}-{SIGMAS_VOX[-1]:g}",
               f"local contrast s=0-{SIGMAS_VOX[1]:g}"]
     names += [f"texture sd s={s:g}" for s in SIGMAS_VOX[:2]]
+    names += [f"hessian eig{k} s={s:g}" for s in HESSIAN_SIGMAS_VOX for k in (1, 2, 3)]
     names += ["fat nearby s=1", "gland share s=2", "depth in gland (mm)",
               "local thickness (mm)", "absolute HU s=1", "gland median HU"]
     return names + ["position along gland", "position back->front", "position foot->head"]
@@ -73,6 +84,23 @@ def masked_mean(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndar
     top = ndi.gaussian_filter(values * weight, sigma, truncate=3.0)
     bottom = ndi.gaussian_filter(weight, sigma, truncate=3.0)
     return np.where(bottom > 1e-3, top / np.maximum(bottom, 1e-3), 0).astype(np.float32)
+
+
+def hessian_eigenvalues(image: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Eigenvalues (ascending) of the Hessian of ``image`` at the voxels where ``where`` is
+    True: an array ``(n, 3)``, in image units per voxel squared.
+
+    Second derivatives by central differences (``np.gradient`` twice), so ``image`` should
+    already be smooth at the scale of interest. Negative eigenvalues: the image curves down
+    (a bright ridge or peak) in that direction; positive: a dark valley or pit.
+    """
+    first = np.gradient(np.asarray(image, np.float32))
+    hessian = np.empty((int(where.sum()), 3, 3), np.float32)
+    for a in range(3):
+        second = np.gradient(first[a])
+        for b in range(a, 3):
+            hessian[:, a, b] = hessian[:, b, a] = second[b][where]
+    return np.linalg.eigvalsh(hessian)
 
 
 def _box(mask: np.ndarray, pad: int):
@@ -108,6 +136,11 @@ def voxel_features(hu: np.ndarray, pancreas: np.ndarray, spacing_mm: float = 3.0
     for s in SIGMAS_VOX[:2]:
         second = masked_mean(h * h, tissue, s)
         columns.append(np.sqrt(np.maximum(second - means[s] ** 2, 0)))
+    for s in HESSIAN_SIGMAS_VOX:
+        smooth = means[s] if s in means else masked_mean(h, tissue, s)
+        eigen = np.zeros(h.shape + (3,), np.float32)
+        eigen[roi] = hessian_eigenvalues(smooth, roi)
+        columns += [eigen[..., k] for k in range(3)]
     near = ndi.binary_dilation(p, iterations=ROI_MARGIN_VOX + 2)
     columns.append(masked_mean((h < TISSUE_HU[0] / 2).astype(np.float32), near, 1.0))
     columns.append(ndi.gaussian_filter(p.astype(np.float32), 2.0))

@@ -34,6 +34,8 @@ CACHE_VERSION = "pipeline-v1"  # change when features or labels change: old file
 # cohort: checked), a third healthy so that stage 3 gets more lesions to learn from.
 TRAINING_COHORT = {"n": 48, "seed": 5505, "healthy_fraction": 1 / 3}
 HELD_OUT_COHORT = {"n": 64, "seed": 6606, "healthy_fraction": 0.5}  # benchmarks/pipeline.py
+# Patients for choosing between model designs (benchmarks/stage2_features.py), never tested on.
+VALIDATION_COHORT = {"n": 64, "seed": 9909, "healthy_fraction": 0.5}
 NOTEBOOK_HELD_OUT = 48  # notebook 05 tests on 48 held-out patients (same cohort seed): faster
 MOTION_LEVELS = ("typical", "hard")  # breathing motion between the two scans of a patient
 # Virtual patients are built in this many processes when not cached yet (each case is the same
@@ -164,19 +166,40 @@ def held_out_cohort(n: int | None = None, progress: bool = False):
     """Held-out test patients (half healthy; their own cohort seed, cached on disk), checked
     to share no patient with the training cohort or with stage 1's cohorts. ``n``: default
     ``HELD_OUT_COHORT["n"]`` (the benchmark's 64; notebook 05 uses :data:`NOTEBOOK_HELD_OUT`)."""
+    return checked_cohort(dict(HELD_OUT_COHORT, **({"n": n} if n else {})), "held-out",
+                          progress)
+
+
+def validation_cohort(progress: bool = False):
+    """Validation patients (:data:`VALIDATION_COHORT`) for choosing between model designs
+    (benchmarks/stage2_features.py), so that the held-out patients stay unseen; checked to
+    share no patient with the training, held-out or stage 1 cohorts."""
+    from . import simulate
+
+    cases = checked_cohort(VALIDATION_COHORT, "validation", progress)
+    held = {s for s, _ in simulate.cohort_plan(HELD_OUT_COHORT["n"], HELD_OUT_COHORT["seed"])}
+    if held & {c.seed for c in cases}:
+        raise ValueError("validation patients are also held-out patients; pick another "
+                         "validation cohort seed")
+    return cases
+
+
+def checked_cohort(settings: dict, role: str, progress: bool = False):
+    """A cohort of ``settings`` (``n``, ``seed``, ``healthy_fraction``; cached on disk),
+    checked to share no patient with stage 1's cohorts or with any patient stages 2 and 3
+    learn from; ``role`` names it in the error."""
     from . import simulate, stage1
 
-    settings = dict(HELD_OUT_COHORT, **({"n": n} if n else {}))
     cases = simulate.make_cohort(settings["n"], settings["seed"],
                                  healthy_fraction=settings["healthy_fraction"],
                                  progress=progress, n_jobs=COHORT_JOBS)
     seeds = [c.seed for c in cases]
-    stage1.check_disjoint({"held-out": seeds})
+    stage1.check_disjoint({role: seeds})
     trained = {s for s, _ in simulate.cohort_plan(TRAINING_COHORT["n"], TRAINING_COHORT["seed"])}
     trained |= set(stage3.cohort_seeds(EXTRA_LESION_COHORT))  # stage 3 learns from them too
     if trained & set(seeds):
-        raise ValueError(f"held-out patients {sorted(trained & set(seeds))} are also training "
-                         "patients; pick another held-out cohort seed")
+        raise ValueError(f"{role} patients {sorted(trained & set(seeds))} are also training "
+                         f"patients; pick another {role} cohort seed")
     return cases
 
 

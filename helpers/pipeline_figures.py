@@ -23,15 +23,16 @@ OUTCOMES = ("true positive", "found elsewhere", "missed", "false alarm", "true n
 # ------------------------------------------------------------------------- who is new
 def cohorts_in_use(others: int = 64) -> dict[str, set[int]]:
     """Patient seeds of every cohort the pipeline used: stage 1's labelled, validation and
-    test patients (the first ``others`` of each), the pipeline's training and held-out
-    cohorts (:mod:`helpers.pipeline_cache`) and stage 3's lesion-only cohorts (the default
-    pipeline's stage 3 also learns from the training one)."""
+    test patients (the first ``others`` of each), the pipeline's training, held-out and
+    validation cohorts (:mod:`helpers.pipeline_cache`) and stage 3's lesion-only cohorts (the
+    default pipeline's stage 3 also learns from the training one)."""
     from . import pipeline_cache, simulate, stage1, stage3
 
     used = {role: {s for s, _ in simulate.cohort_plan(others, seed)}
             for role, seed in stage1.COHORTS.items()}
     for role, settings in (("pipeline training", pipeline_cache.TRAINING_COHORT),
-                           ("pipeline held-out", pipeline_cache.HELD_OUT_COHORT)):
+                           ("pipeline held-out", pipeline_cache.HELD_OUT_COHORT),
+                           ("pipeline validation", pipeline_cache.VALIDATION_COHORT)):
         plan = simulate.cohort_plan(max(others, settings["n"]), settings["seed"],
                                     healthy_fraction=settings["healthy_fraction"])
         used[role] = {s for s, _ in plan}

@@ -275,6 +275,23 @@ def test_extra_lesion_rows_round_trip_through_the_cache(toy_cache):
     assert len(built.extras) == 2 and len(list(folder.glob("*.npz"))) == 1
 
 
+def test_validation_patients_are_never_held_out_or_trained_on(monkeypatch):
+    from helpers import simulate
+
+    monkeypatch.setattr(simulate, "make_cohort", lambda n, seed, **kw: [
+        SimpleNamespace(seed=s) for s, _ in simulate.cohort_plan(n, seed)])
+    seeds = {c.seed for c in pipeline_cache.validation_cohort()}
+    assert len(seeds) == pipeline_cache.VALIDATION_COHORT["n"]
+    monkeypatch.setitem(pipeline_cache.VALIDATION_COHORT, "seed",
+                        pipeline_cache.HELD_OUT_COHORT["seed"])
+    with pytest.raises(ValueError, match="also held-out patients"):
+        pipeline_cache.validation_cohort()
+    monkeypatch.setitem(pipeline_cache.VALIDATION_COHORT, "seed",
+                        pipeline_cache.TRAINING_COHORT["seed"])
+    with pytest.raises(ValueError, match="validation patients .* are also training"):
+        pipeline_cache.validation_cohort()
+
+
 def test_extra_lesion_patients_are_in_no_test_cohort(monkeypatch):
     from helpers import pipeline_figures, simulate
 

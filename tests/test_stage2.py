@@ -63,6 +63,33 @@ def test_bright_lesion_scores_higher_in_its_own_region():
     assert x[lesion[roi], k].mean() > x[~lesion[roi], k].mean() + 15
 
 
+def test_hessian_eigenvalues_tell_a_blob_from_a_tube():
+    """A bright ball curves down in all three directions, a bright tube in two (flat along
+    its length), a dark ball curves up in all three; eigenvalues come in ascending order."""
+    from scipy import ndimage as ndi
+
+    z, y, x = np.indices((21, 21, 21)) - 10
+    centre = np.zeros((21, 21, 21), bool)
+    centre[10, 10, 10] = True
+    ball = ndi.gaussian_filter(((z**2 + y**2 + x**2) <= 9).astype(np.float32) * 30, 1.5)
+    tube = ndi.gaussian_filter(((y**2 + x**2) <= 4).astype(np.float32) * 30, 1.5)
+    bright_ball = features.hessian_eigenvalues(ball, centre)[0]
+    bright_tube = features.hessian_eigenvalues(tube, centre)[0]
+    dark_ball = features.hessian_eigenvalues(-ball, centre)[0]
+    assert np.all(np.diff(bright_ball) >= 0)
+    assert bright_ball.max() < -0.5
+    assert bright_tube[:2].max() < -0.5 and abs(bright_tube[2]) < 0.05  # flat along z
+    assert dark_ball.min() > 0.5
+
+
+def test_hessian_features_see_a_small_bright_cyst_as_a_blob():
+    hu, gland, lesion = arrays(toy_case(3, "cyst"))
+    x, roi = features.voxel_features(hu, gland)
+    names = features.feature_names()
+    top = x[:, names.index("hessian eig3 s=1")]  # the largest: negative only for a bright blob
+    assert np.median(top[lesion[roi]]) < 0 < np.median(top[~lesion[roi]])
+
+
 def test_empty_or_mismatched_pancreas_gives_clear_errors():
     hu, gland, _ = arrays(toy_case(4))
     with pytest.raises(features.EmptyPancreasError, match="empty"):
@@ -171,3 +198,14 @@ def test_auc_interval_and_auc_by_size():
     by_size = pipeline_eval.auc_by_size(table)
     assert list(by_size.index) == ["0-20 mm (9 lesions)", "20-40 mm (11 lesions)"]
     assert by_size.iloc[0] < by_size.iloc[1]
+
+
+def test_notebook_05_quotes_the_number_of_voxel_features():
+    """The caveats of notebook 05 name how many hand-made features the detector has."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "notebooks" / "05_stage2_lesion_detection.ipynb"
+            ).read_text()
+    quoted = re.findall(r"model on (\d+) hand-made features", text)
+    assert quoted == [str(len(features.feature_names()))]
