@@ -110,14 +110,21 @@ def case_arrays(case, label_source: str = "registered", image: str = "plain",
     lesion from :func:`lesion_labels`. ``image="contrast"``: the contrast scan with the masks
     drawn on it (``label_source`` does not apply: no transfer is needed there).
     """
+    hu, gland = scan_arrays(case, image, pancreas)
+    lesion = (case.lesion_contrast if image == "contrast"
+              else lesion_labels(case, label_source, **register_options))
+    return hu, gland, sitk.GetArrayFromImage(lesion) > 0
+
+
+def scan_arrays(case, image: str = "plain", pancreas: sitk.Image | None = None):
+    """``(hu, pancreas)`` arrays of one virtual patient's ``image`` scan, as
+    :func:`case_arrays` gives them, without the lesion label (so with no registration)."""
     check_choice(image, IMAGES, "image")
     if image == "contrast":
-        scan, gland, lesion = case.contrast, case.pancreas_contrast, case.lesion_contrast
+        scan, gland = case.contrast, case.pancreas_contrast
     else:
         scan, gland = case.plain, case.pancreas_plain if pancreas is None else pancreas
-        lesion = lesion_labels(case, label_source, **register_options)
-    return (sitk.GetArrayFromImage(scan).astype(np.float32),
-            sitk.GetArrayFromImage(gland) > 0, sitk.GetArrayFromImage(lesion) > 0)
+    return sitk.GetArrayFromImage(scan).astype(np.float32), sitk.GetArrayFromImage(gland) > 0
 
 
 # ------------------------------------------------------------------------- training table
@@ -301,8 +308,10 @@ class Detector:
         return score, lesion, probability
 
 
-def fit_detector(data: TrainingData, seed: int = 0, folds: int = 3) -> Detector:
-    """Fit stage 2 on a :class:`TrainingData` table (thresholds from out-of-fold maps)."""
+def fit_detector(data: TrainingData, seed: int = 0, folds: int = 3, maps=None) -> Detector:
+    """Fit stage 2 on a :class:`TrainingData` table (thresholds from out-of-fold maps;
+    ``maps``: those of :func:`out_of_fold_maps` for ``data``, ``seed`` and ``folds`` when
+    already computed)."""
     abnormal = data.abnormal
     if abnormal.all() or not abnormal.any():
         kind = "lesions" if abnormal.all() else "healthy pancreases"
@@ -313,7 +322,7 @@ def fit_detector(data: TrainingData, seed: int = 0, folds: int = 3) -> Detector:
     if len(abnormal) < 2 * folds:
         raise ValueError(f"{len(abnormal)} training patients are too few; give at least "
                          f"{2 * folds} (thresholds are chosen by {folds}-fold cross-validation)")
-    maps = out_of_fold_maps(data, seed, folds)
+    maps = out_of_fold_maps(data, seed, folds) if maps is None else maps
     operating, voxel = choose_thresholds(data, maps)
     return Detector(fit_voxel_model(data.x, data.y, seed), operating, voxel,
                     training_scores=np.array([case_score(m) for m in maps]),

@@ -10,7 +10,7 @@ import pytest
 import SimpleITK as sitk
 from toy_cases import small_voxel_model, toy_case, toy_cohort  # noqa: F401 (autouse fixture)
 
-from helpers import features, pipeline, pipeline_cache, stage3
+from helpers import features, pipeline, pipeline_cache, pipeline_model, stage3
 from helpers.simulate import SUBTYPES
 
 
@@ -217,13 +217,14 @@ def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
                         lambda **settings: studies.append(settings))
     lines = []
     done = pipeline_cache.warm_caches(report=lines.append)
-    # each warm setting: its training table and stage 3's extra lesion rows
-    assert len(list(folder.glob("*.npz"))) == 2 * len(pipeline_cache.WARM_TABLES)
-    assert len(built.extras) == len(pipeline_cache.WARM_TABLES)
+    # each warm setting: its training table and stage 3's extra lesion rows; and the default
+    # pipeline's stage-3 rows measured in stage 2's outlines
+    assert len(list(folder.glob("*.npz"))) == 2 * len(pipeline_cache.WARM_TABLES) + 1
+    assert len(built.extras) == len(pipeline_cache.WARM_TABLES) + 1
     assert studies == [dict(pipeline_cache.registration_study.NOTEBOOK_STUDY, progress=False)]
     cohorts = 2 + len(pipeline_cache.stage3.COHORTS) + len(
         {pipeline_cache.HELD_OUT_COHORT["n"], pipeline_cache.NOTEBOOK_HELD_OUT})
-    assert len(done) == 2 * len(pipeline_cache.WARM_TABLES) + cohorts
+    assert len(done) == 2 * len(pipeline_cache.WARM_TABLES) + cohorts + 1
     assert sum("extra lesion rows" in name for name, _ in done) == len(
         pipeline_cache.WARM_TABLES)
     assert lines[-1].startswith("done in")
@@ -246,6 +247,51 @@ def test_stage3_learns_from_the_extra_lesions_and_stage2_does_not(toy_cache):
     np.testing.assert_array_equal(
         arr(both.predict(case.plain, case.pancreas_plain).probability),
         arr(own.predict(case.plain, case.pancreas_plain).probability))
+
+
+def test_stage3_can_also_learn_from_stage2s_outlines(toy_cache):
+    """With stage3_outlines="labels+stage2", stage 3 gets one more row per training lesion
+    that stage 2 outlines in place (out-of-fold for its own patients; the fitted detector
+    for the extra cohort); stage 2 itself is unchanged."""
+    folder, built = toy_cache
+    labels = pipeline_cache.make_pipeline(label_source="exact")
+    both = pipeline_cache.make_pipeline(label_source="exact", stage3_outlines="labels+stage2")
+    assert built.extras == ["typical", "typical"]  # the outline rows need the extra patients
+    assert len(list(folder.glob("*.npz"))) == 3  # table, extra rows, outline rows
+    extra = sum(both.classifier.training_counts.values()) - sum(
+        labels.classifier.training_counts.values())
+    assert 0 < extra <= 12  # at most one per lesion: 6 training and 6 extra lesions
+    assert both.detector.operating_threshold == labels.detector.operating_threshold
+    again = pipeline_cache.make_pipeline(label_source="exact", stage3_outlines="labels+stage2")
+    assert len(built.extras) == 2  # read from the cache this time
+    assert again.classifier.training_counts == both.classifier.training_counts
+    # the same rows when fitted straight from the patients (training cohort only)
+    direct = pipeline.Pipeline(label_source="exact", stage3_outlines="labels+stage2")
+    direct.fit(toy_cohort(9))
+    assert sum(direct.classifier.training_counts.values()) >= 6
+
+
+def test_outline_rows_come_only_from_outlines_that_touch_the_lesion():
+    model = pipeline.Pipeline(label_source="exact").fit(toy_cohort(9))
+    items = [model.lesion_items([case]).__next__() for case in toy_cohort(9, start=100)]
+    subtypes = [c.subtype or "" for c in toy_cohort(9, start=100)]
+    x, y = pipeline_model.detected_lesion_rows(model.detector, items, subtypes)
+    assert x.shape == (len(y), len(stage3.feature_names())) and "" not in set(y)
+    assert 0 < len(y) <= sum(map(bool, subtypes))
+    # a label moved away from what stage 2 outlined, or no label at all: no row
+    moved = [(hu, gland, np.roll(label, 12, axis=2)) for hu, gland, label in items]
+    empty = [(hu, gland, np.zeros_like(label)) for hu, gland, label in items]
+    for labels in (moved, empty):
+        assert len(pipeline_model.detected_lesion_rows(model.detector, labels, subtypes)[1]) == 0
+
+
+def test_stage3_outlines_without_the_scans_is_a_clear_error():
+    with pytest.raises(ValueError, match="stage3_outlines"):
+        pipeline.Pipeline(stage3_outlines="stage 2 only")
+    model = pipeline.Pipeline(label_source="exact", stage3_outlines="labels+stage2")
+    table, x, y = model.training_table(toy_cohort(9))
+    with pytest.raises(ValueError, match="needs the training lesions' scans"):
+        model.fit_data(table, x, y)
 
 
 def test_extra_rows_are_measured_like_the_pipelines_own():
