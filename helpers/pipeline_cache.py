@@ -50,7 +50,8 @@ TABLE_FIELDS = ("x", "y", "case", "coords", "shapes", "seeds", "subtypes", "diam
 EXTRA_LESION_COHORT = "training"
 # The default pipeline's stage 3 also learns from stage 2's outlines of the training lesions:
 # on the validation cohort's lesions as stage 2 outlined them, balanced accuracy 0.66 -> 0.80
-# (3 seeds), at 0.78 -> 0.71 on their exact outlines (benchmarks/pipeline.py prints both).
+# (3 seeds), at 0.78 -> 0.71 on their exact outlines (benchmarks/stage3_outlines.py; the
+# held-out figures are in benchmarks/pipeline.py's output).
 DEFAULT_STAGE3_OUTLINES = "labels+stage2"
 
 
