@@ -14,9 +14,9 @@ per voxel, so no single voxel gives it away. The features therefore *pool* evide
   averages at about 3 and 6 mm. A bright round blob (a cyst) curves down in all three
   directions, so all three are negative; a bright tube (the dilated duct of
   :mod:`helpers.secondary_signs`, a vessel) curves down across itself and stays flat along
-  its length, so one is near zero; a dark blob has all three positive. Without them a
-  model that is told "the duct is not a lesion" learns that fluid in the gland is normal,
-  and small cysts score like healthy glands;
+  its length, so one is near zero; a dark blob has all three positive. They raised the
+  case-level AUC a little on patients never tuned on (benchmarks/stage2_features.py); small
+  cysts can still score like healthy glands;
 * **shape**: depth inside the pancreas mask and local thickness (a lesion larger than the
   gland makes it bulge), how much of the neighbourhood is gland, and the voxel's position
   along the gland (where a normal gland is thick or thin).
