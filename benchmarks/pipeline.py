@@ -106,9 +106,9 @@ def main() -> None:
     other = pipeline_eval.evaluate(models["registered labels (PANDA)"], validation,
                                    pancreas="reference")
     low, high = pipeline_eval.auc_interval(other["abnormal"], other["score"])
+
     def per_size(table):
-        return np.histogram(table.loc[table["abnormal"], "diameter_mm"],
-                            pipeline_eval.SIZE_BINS_MM)[0].tolist()
+        return pipeline_eval.size_sensitivity(table)["lesions"].tolist()
 
     print(f"registered labels on the validation cohort ({len(other)} patients; lesions per "
           f"size bin {pipeline_eval.SIZE_BINS_MM} mm: {per_size(other)}, held-out: "
@@ -130,10 +130,10 @@ def main() -> None:
 
     # ---------------------------------------------------------------- stage 3
     print("\n== stage 3 (subtype), held-out lesions")
-    subtype_rows = {}
+    subtype_rows, exact_rows = {}, {}
     for name, image in (("registered labels (PANDA)", "plain"),
                         ("contrast CT (train+test)", "contrast")):
-        x, y = pipeline_eval.lesion_feature_rows(test, image)
+        x, y = exact_rows[image] = pipeline_eval.lesion_feature_rows(test, image)
         classifier = models[name].classifier
         predicted = classifier.predict(x)
         confusion, balanced = pipeline_eval.subtype_report(y, predicted)
@@ -147,7 +147,7 @@ def main() -> None:
               f"{balanced:.3f} (trained on the training cohort's {len(own_y)} lesions only: "
               f"{own_balanced:.3f})")
         print(confusion.to_string())
-    x, y = pipeline_eval.lesion_feature_rows(test, "plain")
+    x, y = exact_rows["plain"]
     _, balanced = pipeline_eval.subtype_report(y, default.classifier.predict(x))
     print(f"-- plain CT, the default pipeline's classifier (stage3_outlines="
           f"{default.stage3_outlines!r}: {sum(default.classifier.training_counts.values())} "

@@ -243,10 +243,26 @@ def lesion_from_map(probability: np.ndarray, threshold: float, peak=None) -> np.
     return labels == labels[peak] if labels[peak] else np.zeros(probability.shape, bool)
 
 
+def check_trainable(data: TrainingData, folds: int = 3) -> None:
+    """Raise a clear ValueError unless ``data`` holds both healthy and lesion patients, and
+    enough of them for ``folds``-fold cross-validation."""
+    abnormal = data.abnormal
+    if abnormal.all() or not abnormal.any():
+        kind = "lesions" if abnormal.all() else "healthy pancreases"
+        raise ValueError(f"all {len(abnormal)} training patients have {kind}: a detector needs "
+                         "both healthy and lesion patients to learn (and to choose its "
+                         "threshold). Use a mixed cohort, e.g. helpers.simulate.make_cohort"
+                         "(n, seed) with its default healthy_fraction=0.5.")
+    if len(abnormal) < 2 * folds:
+        raise ValueError(f"{len(abnormal)} training patients are too few; give at least "
+                         f"{2 * folds} (thresholds are chosen by {folds}-fold cross-validation)")
+
+
 def out_of_fold_maps(data: TrainingData, seed: int = 0, folds: int = 3) -> list[np.ndarray]:
     """Every training patient's probability map from a model fitted without it. Patients
     are dealt to ``folds`` groups in turn after sorting by subtype, so every group holds
-    every kind of patient (stratified)."""
+    every kind of patient (stratified). Checked first with :func:`check_trainable`."""
+    check_trainable(data, folds)
     group = np.empty(len(data.seeds), int)
     group[np.argsort(data.subtypes, kind="stable")] = np.arange(len(data.seeds)) % folds
     maps = [None] * len(data.seeds)
@@ -312,16 +328,7 @@ def fit_detector(data: TrainingData, seed: int = 0, folds: int = 3, maps=None) -
     """Fit stage 2 on a :class:`TrainingData` table (thresholds from out-of-fold maps;
     ``maps``: those of :func:`out_of_fold_maps` for ``data``, ``seed`` and ``folds`` when
     already computed)."""
-    abnormal = data.abnormal
-    if abnormal.all() or not abnormal.any():
-        kind = "lesions" if abnormal.all() else "healthy pancreases"
-        raise ValueError(f"all {len(abnormal)} training patients have {kind}: a detector needs "
-                         "both healthy and lesion patients to learn (and to choose its "
-                         "threshold). Use a mixed cohort, e.g. helpers.simulate.make_cohort"
-                         "(n, seed) with its default healthy_fraction=0.5.")
-    if len(abnormal) < 2 * folds:
-        raise ValueError(f"{len(abnormal)} training patients are too few; give at least "
-                         f"{2 * folds} (thresholds are chosen by {folds}-fold cross-validation)")
+    check_trainable(data, folds)
     maps = out_of_fold_maps(data, seed, folds) if maps is None else maps
     operating, voxel = choose_thresholds(data, maps)
     return Detector(fit_voxel_model(data.x, data.y, seed), operating, voxel,

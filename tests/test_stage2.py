@@ -209,3 +209,13 @@ def test_notebook_05_quotes_the_number_of_voxel_features():
             ).read_text()
     quoted = re.findall(r"model on (\d+) hand-made features", text)
     assert quoted == [str(len(features.feature_names()))]
+
+
+def test_out_of_fold_maps_refuse_a_one_class_or_tiny_table_clearly():
+    """fit_data computes these maps before fit_detector, so they must check the table too."""
+    lesions_only, _ = stage2.training_data([c for c in toy_cohort(9) if c.subtype], "exact")
+    with pytest.raises(ValueError, match="both healthy and lesion patients"):
+        stage2.out_of_fold_maps(lesions_only)
+    tiny, _ = stage2.training_data(toy_cohort(4), "exact")
+    with pytest.raises(ValueError, match="too few"):
+        stage2.out_of_fold_maps(tiny)
