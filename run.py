@@ -8,7 +8,7 @@
     python3 run.py verify     # check every data sample against its SHA-256
 
 ``test`` (without arguments) and ``prefetch`` first build the caches of virtual patients and
-training tables that notebooks 04-07 share (``python -m helpers.pipeline_cache warm``: a few
+training tables that notebooks 04-07 share (``python -m helpers.pipeline.warmup warm``: a few
 minutes the first time, seconds afterwards).
 Set-up creates a virtual environment in .venv, installs the pinned requirements and the
 ``helpers`` package (editable), and registers the nbstripout git filter in this clone. It
@@ -105,7 +105,7 @@ def warm_caches() -> int:
     first time, seconds afterwards), so that each notebook then runs in about a minute."""
     start = time.perf_counter()
     say("building the virtual-patient and model caches (slow only the first time)")
-    code = subprocess.run([str(PYTHON), "-m", "helpers.pipeline_cache", "warm"],
+    code = subprocess.run([str(PYTHON), "-m", "helpers.pipeline.warmup", "warm"],
                           cwd=ROOT).returncode
     say(f"caches ready in {time.perf_counter() - start:.0f} s (exit code {code})")
     return code

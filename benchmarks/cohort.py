@@ -24,7 +24,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PLAINCT_DATA"] = tmp  # a cold, private cache; the real data is re-read
-        from helpers import simulate, virtual_patients
+        from helpers import simulate
+        from helpers.simulate import case as virtual_patients
+        from helpers.simulate import patients
 
         start = time.perf_counter()
         simulate.load_base()
@@ -50,7 +52,7 @@ def main() -> None:
             start = time.perf_counter()
             simulate.make_cohort(args.n, args.seed, progress=False)
             warm = time.perf_counter() - start
-            size = sum(f.stat().st_size for f in simulate.cache_folder().glob("*.npz"))
+            size = sum(f.stat().st_size for f in patients.cache_folder().glob("*.npz"))
             print(f"cohort of {len(cases)} with n_jobs={jobs}: {cold:.1f} s cold "
                   f"({cold / len(cases):.3f} s per case), {warm:.1f} s from the cache; "
                   f"cache {size / 1e6:.0f} MB")

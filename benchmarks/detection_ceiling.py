@@ -13,14 +13,14 @@ the region is its true lesion; for a healthy patient it is a compact region of a
 voxel count (at most half the gland, so that a rest remains) placed at random (seeded) inside
 its pancreas: the voxel count is drawn from the lesions being compared (all of them, or those
 of one size band or subtype). The region is centred where the simulator would centre a lesion
-of its size (helpers.lesions.choose_center: the roomier, deeper part of the gland), so that
+of its size (helpers.simulate.choose_center: the roomier, deeper part of the gland), so that
 healthy regions and lesions sit alike; the column "auc, anywhere" centres it on any pancreas
 voxel instead (more of it then lies at the gland's edge, where partial volume with fat moves
 the mean). The AUC (scikit-learn's ``roc_auc_score``) of ``z`` between
 lesion and healthy patients says how well intensity alone separates them *when the place is
 known*; it does not see shape, texture or the mass effect on the gland, so a detector can
 beat it only through those. Patients: the pipeline benchmark's held-out cohort
-(helpers.pipeline_cache.HELD_OUT_COHORT). The contrast scan is shown beside the plain one for
+(the cohort "held-out" of helpers.cohorts). The contrast scan is shown beside the plain one for
 scale. Seconds, not minutes: it reads cached virtual patients and fits no model. Not for
 clinical use.
 """
@@ -57,7 +57,7 @@ def region_centre(pancreas: np.ndarray, n: int, rng: np.random.Generator, spacin
     """A random centre (voxel index) for a region of ``n`` voxels: ``"lesion-like"`` by the
     simulator's rule for a lesion of that volume (any pancreas voxel if none fits),
     ``"anywhere"``: any pancreas voxel."""
-    from helpers import lesions
+    from helpers import simulate as lesions
 
     if placement not in PLACEMENTS:
         raise ValueError(f"unknown placement {placement!r}; choose one of {PLACEMENTS}")
@@ -133,7 +133,8 @@ def main() -> None:
 
     import pandas as pd
 
-    from helpers import pipeline_cache, pipeline_eval
+    from helpers.pipeline import evaluation as pipeline_eval
+    from helpers.pipeline import training as pipeline_cache
 
     pd.set_option("display.width", 150)
     print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores)")

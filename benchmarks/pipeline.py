@@ -2,10 +2,10 @@
 
 Run from the repository root: ``.venv/bin/python benchmarks/pipeline.py [--test 64]``.
 
-Training patients: the default training cohort (helpers.pipeline_cache.TRAINING_COHORT);
+Training patients: the default training cohort (the cohort "training" of helpers.cohorts);
 stage 3 also learns from the lesions of stage 3's lesion-only training cohort
-(EXTRA_LESION_COHORT, measured the same way); held-out patients: their own cohort seed
-(HELD_OUT_COHORT), disjoint from all of these and from stage 1's atlases (checked).
+("stage3 training", measured the same way); held-out patients: their own cohort seed
+("held-out"), disjoint from all of these and from stage 1's atlases (checked).
 Thresholds were chosen on training patients only. Targets (issue 7): AUC >= 0.90 on plain CT
 with registration-transferred labels and within 0.03 of exact-label training; balanced
 subtype accuracy >= 0.70; Pipeline.predict <= 30 s per case on 2 cores. Not a timed test:
@@ -33,7 +33,10 @@ def main() -> None:
     import numpy as np
     import pandas as pd
 
-    from helpers import pipeline, pipeline_cache, pipeline_eval, stage3
+    from helpers import cohorts, pipeline
+    from helpers.pipeline import evaluation as pipeline_eval
+    from helpers.pipeline import stage3
+    from helpers.pipeline import training as pipeline_cache
 
     pd.set_option("display.width", 150)
     print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores)")
@@ -43,14 +46,14 @@ def main() -> None:
     assert not set(train_seeds) & {c.seed for c in test}, "held-out patients were trained on"
     print(f"held-out patients: {len(test)} ({sum(c.subtype is None for c in test)} healthy; "
           f"{time.perf_counter() - start:.1f} s to build or load); training patients: "
-          f"{len(train_seeds)} (cohort seed {pipeline_cache.TRAINING_COHORT['seed']})")
+          f"{len(train_seeds)} (cohort seed {cohorts.cohort('training').seed})")
     print(pd.Series([c.subtype or "healthy" for c in test]).value_counts().to_dict())
 
     # ---------------------------------------------------------------- fit times
     if not args.skip_cold:
         start = time.perf_counter()
         pipeline.make_pipeline(use_cache=False,
-                               stage3_outlines=pipeline_cache.DEFAULT_STAGE3_OUTLINES)
+                               stage3_outlines=pipeline.DEFAULT_STAGE3_OUTLINES)
         print(f"default pipeline, cold fit (labels registered, features built for the "
               f"training table and stage 3's extra lesions, stage 2's outlines of them "
               f"measured; virtual patients from their own cache): "
@@ -66,7 +69,7 @@ def main() -> None:
           f"{default.detector.voxel_threshold:.2f}; stage 3 trained on "
           f"{sum(default.classifier.training_counts.values())} lesion rows "
           f"{default.classifier.training_counts} (training cohort plus stage 3's "
-          f"{pipeline_cache.EXTRA_LESION_COHORT!r} cohort, and with stage3_outlines "
+          f"'stage3 training' cohort, and with stage3_outlines "
           f"{default.stage3_outlines!r})")
 
     # ---------------------------------------------------------------- variants

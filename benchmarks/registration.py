@@ -5,8 +5,8 @@ median 95 % Hausdorff distance, the median lesion error (mean distance between t
 the true motion over the lesion's voxels, mm), the median landmark error (TRE) and the median
 seconds per pair, plus how many pairs folded. A second table compares every method with the
 affine pair by pair (Dice wins / losses / ties, lesion error) and says whether it is "clearly
-better" (helpers.metrics.clearly_better: median lesion Dice higher by >= 0.01, at least twice
-as many Dice wins as losses, and a smaller median lesion error). "true transform" is the
+better" (helpers.registration.study.clearly_better: median lesion Dice higher by >= 0.01, at
+least twice as many Dice wins as losses, and a smaller median lesion error). "true transform" is the
 ceiling: the ground-truth motion applied to the contrast mask, which still loses a little to
 re-voxelisation on the plain grid. If the optional package itk-elastix is installed,
 elastix's default affine + B-spline runs on the same pairs too.
@@ -20,7 +20,7 @@ clearly better than affine on hard motion, no folding, <= 10 s per pair. Not a t
 Findings (see the printed tables for the numbers). Typical motion moves the pancreas nearly
 rigidly, so the affine already lands the lesion within a fraction of a voxel and no method
 beats it. Hard motion lets organs slide (the pancreas moves about a third as far as the liver,
-helpers.motion.SLIDING_SHARE), which no single affine of the abdomen can follow; there the
+helpers.simulate.motion.SLIDING_SHARE), which no single affine of the abdomen can follow; there the
 B-spline halves the lesion error. It only wins clearly with two things: enough metric samples
 and iterations (12000 and 60 per level, the defaults), and the lesion left out of its metric
 (``exclude``: it enhances on one scan and not on the other). Settings were chosen on seeds
@@ -39,7 +39,7 @@ import time
 import numpy as np
 import SimpleITK as sitk
 
-from helpers import registration_study
+from helpers.registration import study as registration_study
 
 FAST = {"samples": 3000, "bins": 32}  # notebook 03's old lesson settings (--fast)
 

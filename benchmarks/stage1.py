@@ -29,19 +29,20 @@ def main() -> None:
     import pandas as pd
     import SimpleITK as sitk
 
-    from helpers import metrics, pipeline, stage1
+    from helpers import cohorts, metrics, pipeline
+    from helpers.pipeline import atlas, evaluation, stage1
 
     pd.set_option("display.width", 140)
     start = time.perf_counter()
     test = stage1.cohort("test", args.test)
-    stage1.check_disjoint({"test": [c.seed for c in test]})
+    cohorts.check_disjoint(sizes={"stage1 test": len(test)})
     print(f"held-out patients: {len(test)} ({time.perf_counter() - start:.1f} s to build or "
           "load from the cache)")
     start = time.perf_counter()
-    atlases = pipeline.default_atlases()
+    atlases = stage1.default_atlases()
     print(f"labelled patients: {len(atlases)} (the atlases; also the classifier's training "
           f"data), {time.perf_counter() - start:.1f} s one-off")
-    forest = pipeline.default_classifier()
+    forest = stage1.default_classifier()
     print(f"voxel classifier: fitted in {forest.seconds:.1f} s (one-off)")
 
     if args.validation:  # how the default thresholds were chosen: on validation patients only
@@ -51,7 +52,7 @@ def main() -> None:
         for case in stage1.cohort("validation", args.validation):
             hu = sitk.GetArrayFromImage(case.plain)
             truth = sitk.GetArrayFromImage(case.pancreas_plain)
-            scores = {"atlas votes": (stage1.atlas_votes(case.plain, atlases).votes, at_least),
+            scores = {"atlas votes": (atlas.atlas_votes(case.plain, atlases).votes, at_least),
                       "classifier probability": (forest.probability(hu),
                                                  (0.5, 0.55, 0.6, 0.65, 0.7))}
             for name, (score, thresholds) in scores.items():
@@ -64,7 +65,7 @@ def main() -> None:
                   "median volume error %): " + ", ".join(
                       f"{t:.2f}: {np.median([d for d, _ in v]):.3f} / "
                       f"{np.median([e for _, e in v]):+.0f}" for t, v in curve.items()))
-        print(f"pipeline defaults: {pipeline.THRESHOLDS}")
+        print(f"pipeline defaults: {stage1.THRESHOLDS}")
 
     def copy_one_atlas(plain):  # the 'do nothing' baseline: no registration at all
         return sitk.Resample(atlases[0].mask, plain, sitk.Transform(), sitk.sitkNearestNeighbor)
@@ -76,21 +77,21 @@ def main() -> None:
     }
     rows = []
     for name, segment in methods.items():
-        rows += pipeline.evaluate(segment, test, name)
+        rows += evaluation.evaluate_stage1(segment, test, name)
     table = pd.DataFrame(rows)
     if not args.quiet:
         print("\nper case (held-out, as simulated):")
         print(table.drop(columns=["reference_ml"]).round(3).to_string(index=False))
     print("\nsummary, held-out patients as simulated:")
-    print(pipeline.summarise(table).to_string())
+    print(evaluation.summarise_stage1(table).to_string())
 
     moved = [stage1.reframe_case(c) for c in test]  # framed like someone else's scan
     rows = []
     for name in methods:
-        rows += pipeline.evaluate(methods[name], moved, name)
+        rows += evaluation.evaluate_stage1(methods[name], moved, name)
     print("\nsummary, the same patients re-framed (6 slices fewer at the head end, 36 mm "
           "narrower, table moved):")
-    print(pipeline.summarise(pd.DataFrame(rows)).to_string())
+    print(evaluation.summarise_stage1(pd.DataFrame(rows)).to_string())
 
     default = table[table.method == "multi-atlas (default)"]
     dice, seconds = default.dice.median(), default.seconds.median()

@@ -1,12 +1,12 @@
 """Benchmark: does a group of stage-2 voxel features help? Measured without held-out patients.
 
 Compares the default voxel features with the same features minus one group (default: the
-blob-or-tube Hessian features of helpers.features) on two sets of patients that are never
+blob-or-tube Hessian features of helpers.pipeline.features) on two sets of patients that are never
 the held-out ones of benchmarks/pipeline.py:
 
 * the training patients' **out-of-fold** case scores (3 folds by patient, as the detector
   chooses its thresholds), and
-* a separate **validation cohort** (helpers.pipeline_cache.VALIDATION_COHORT), never trained on.
+* a separate **validation cohort** (the cohort "validation" of helpers.cohorts), never trained on.
 
 Each is repeated over a few model seeds (the negative-voxel sample and the boosting), since
 one re-fit moves single patients a lot. Labels: registered (PANDA's way). Prints the AUCs
@@ -44,8 +44,10 @@ def main() -> None:
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
-    from helpers import features, pipeline_cache, stage2
-    from helpers.pipeline_model import Pipeline, to_working
+    from helpers.pipeline import features, stage2
+    from helpers.pipeline import training as pipeline_cache
+    from helpers.pipeline.grid import to_working
+    from helpers.pipeline.model import Pipeline
 
     table = pipeline_cache.cached_training_table(Pipeline())[0]
     names = features.feature_names()

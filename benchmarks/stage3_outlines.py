@@ -6,7 +6,7 @@ classifier that learnt only from label outlines then reads shifted features. Thi
 stage 3 trained on the label outlines ("labels": the training cohort's and stage 3's extra
 lesions) with one that also learns from the same lesions as stage 2 outlined them
 ("labels+stage2": out-of-fold for stage 2's training patients, the fitted detector for the
-extra ones), on the validation cohort (helpers.pipeline_cache.VALIDATION_COHORT; never the
+extra ones), on the validation cohort (the cohort "validation" of helpers.cohorts; never the
 held-out patients): balanced accuracy on (a) the lesions stage 2 outlines in place (reference
 pancreas; whatever the case score) and (b) their exact outlines. Stage 2 is the same in both.
 Repeated over a few forest seeds.
@@ -16,7 +16,7 @@ Repeated over a few forest seeds.
 Findings (this machine, seeds 0-2): on (a), 24 validation lesions, labels 0.712 / 0.670 /
 0.585, labels+stage2 0.839 / 0.768 / 0.804; on (b), 32 lesions, labels 0.781 / 0.750 / 0.812,
 labels+stage2 0.719 / 0.719 / 0.688. The chained pipeline only ever sees (a), so the default
-pipeline uses labels+stage2 (helpers.pipeline_cache.DEFAULT_STAGE3_OUTLINES).
+pipeline uses labels+stage2 (helpers.pipeline.DEFAULT_STAGE3_OUTLINES).
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ def main() -> None:
     import SimpleITK as sitk
     from sklearn.metrics import balanced_accuracy_score
 
-    from helpers import pipeline_cache, stage2, stage3
-    from helpers.pipeline_model import Pipeline, to_working
+    from helpers.pipeline import stage2, stage3
+    from helpers.pipeline import training as pipeline_cache
+    from helpers.pipeline.grid import to_working
+    from helpers.pipeline.model import Pipeline
 
     model = Pipeline()
     table, x, y = pipeline_cache.cached_training_table(model)

@@ -13,12 +13,9 @@ Public API
 ``jacobian_determinant(transform, reference)`` and ``folding(transform, reference)``
     Local volume change of a transform; values <= 0 mean space folded over itself
     (physically impossible tissue motion).
-``lesion_error(case, transform)``
-    On a virtual patient (known truth): mean distance in mm between where ``transform`` and
-    the true motion send the lesion's voxels. Unlike Dice it is not rounded to whole voxels.
-``paired_comparison(table, method, baseline)`` and ``clearly_better(...)``
-    Pair-by-pair wins and losses of one registration method against another, and the
-    series' definition of "clearly better" (issue 5).
+
+Grading a registration on a virtual patient (lesion error, the whole report) is in
+:mod:`helpers.registration.grading`.
 
 Masks may be SimpleITK images (spacing is read from them) or numpy arrays (pass ``spacing``
 in mm, in the array's axis order). Foreground is every non-zero voxel, or ``label`` if
@@ -33,14 +30,11 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
+from .checks import InputError, grid_text, same_grid
 
-class MetricInputError(ValueError):
+
+class MetricInputError(InputError):
     """Bad input to a metric; the message says what was wrong and what to do."""
-
-
-def _grid_text(image: sitk.Image) -> str:
-    return (f"size {image.GetSize()}, spacing {tuple(round(s, 3) for s in image.GetSpacing())}"
-            f", origin {tuple(round(o, 1) for o in image.GetOrigin())}")
 
 
 def _as_pair(a, b, label=None, spacing=None):
@@ -48,13 +42,11 @@ def _as_pair(a, b, label=None, spacing=None):
     if isinstance(a, sitk.Image) != isinstance(b, sitk.Image):
         raise MetricInputError("pass two SimpleITK images or two numpy arrays, not one of each")
     if isinstance(a, sitk.Image):
-        from .registration import same_grid
-
         if a.GetNumberOfComponentsPerPixel() != 1 or b.GetNumberOfComponentsPerPixel() != 1:
             raise MetricInputError("masks must have one value per voxel (not vector images)")
         if not same_grid(a, b):
             raise MetricInputError(
-                f"the two masks are on different grids ({_grid_text(a)} versus {_grid_text(b)}). "
+                f"the two masks are on different grids ({grid_text(a)} versus {grid_text(b)}). "
                 "Put one onto the other's grid first, e.g. helpers.registration.warp_mask("
                 "mask, transform, reference=other_scan).")
         spacing = a.GetSpacing()[::-1]
@@ -208,11 +200,9 @@ def folding(transform: sitk.Transform, reference: sitk.Image, mask=None) -> Fold
     det = sitk.GetArrayFromImage(jacobian_determinant(transform, reference))
     if mask is not None:
         if isinstance(mask, sitk.Image):
-            from .registration import same_grid
-
             if not same_grid(mask, reference):
-                raise MetricInputError(f"the mask ({_grid_text(mask)}) is not on the reference "
-                                       f"grid ({_grid_text(reference)}); resample it first")
+                raise MetricInputError(f"the mask ({grid_text(mask)}) is not on the reference "
+                                       f"grid ({grid_text(reference)}); resample it first")
             mask = sitk.GetArrayViewFromImage(mask)
         inside = np.asarray(mask) != 0
         if inside.shape != det.shape:
@@ -222,112 +212,3 @@ def folding(transform: sitk.Transform, reference: sitk.Image, mask=None) -> Fold
         det = det[inside]
     folded = int((det <= 0).sum())
     return FoldingReport(float(det.min()), float(det.max()), folded, folded / det.size)
-
-
-def lesion_error(case, transform: sitk.Transform):
-    """Mean distance (mm) between ``transform`` and the true motion over the lesion's voxels.
-
-    ``case`` needs ``lesion_plain`` and the true plain -> contrast ``transform`` (a virtual
-    patient). Every voxel of the true plain-scan lesion is mapped by both transforms; the
-    result is the mean distance between the two images of each voxel. None for a healthy
-    case. A 3 mm voxel grid cannot show errors well below a voxel in the Dice; this can.
-    """
-    if not isinstance(transform, sitk.Transform):
-        raise MetricInputError(f"transform must be a SimpleITK transform, got "
-                               f"{type(transform).__name__}")
-    mask = sitk.GetArrayViewFromImage(case.lesion_plain)
-    if not mask.any():
-        return None
-    points = [case.lesion_plain.TransformIndexToPhysicalPoint([int(v) for v in idx[::-1]])
-              for idx in np.argwhere(mask)]
-    found = np.array([transform.TransformPoint(p) for p in points])
-    truth = np.array([case.transform.TransformPoint(p) for p in points])
-    return float(np.linalg.norm(found - truth, axis=1).mean())
-
-
-def evaluate_transfer(case, transform: sitk.Transform) -> dict:
-    """Grade a plain -> contrast ``transform`` on a virtual patient with known ground truth.
-
-    ``case`` is a :class:`helpers.simulate.VirtualCase`. Returns a dict: lesion Dice and 95 %
-    Hausdorff distance (None for a healthy case), the lesion error of :func:`lesion_error`
-    (when ``case`` carries its true ``transform``), pancreas Dice, median and largest
-    landmark error (mm), and the folding check (smallest Jacobian determinant, folded voxels).
-    """
-    from .registration import warp_mask
-
-    row = {"lesion_dice": None, "lesion_hd95_mm": None}
-    if sitk.GetArrayViewFromImage(case.lesion_contrast).any():
-        moved = warp_mask(case.lesion_contrast, transform, case.plain)
-        row["lesion_dice"] = dice(moved, case.lesion_plain)
-        if sitk.GetArrayViewFromImage(moved).any():
-            row["lesion_hd95_mm"] = hausdorff95(moved, case.lesion_plain)
-    if getattr(case, "transform", None) is not None:
-        row["lesion_error_mm"] = lesion_error(case, transform)
-    pancreas = warp_mask(case.pancreas_contrast, transform, case.plain)
-    row["pancreas_dice"] = dice(pancreas, case.pancreas_plain)
-    errors = target_registration_error(transform, case.landmarks_plain, case.landmarks_contrast)
-    row["tre_median_mm"] = float(np.median(errors))
-    row["tre_max_mm"] = float(errors.max())
-    fold = folding(transform, case.plain)
-    row["min_jacobian"] = fold.min_jacobian
-    row["folded_voxels"] = fold.folded_voxels
-    return row
-
-
-# ------------------------------------------------------------------------------- comparing
-CLEARLY_BETTER = {"min_dice_gain": 0.01, "win_ratio": 2.0}
-
-
-def paired_comparison(table, method: str, baseline: str = "affine", by: str = "motion"):
-    """Pair-by-pair comparison of ``method`` with ``baseline`` on the same patients.
-
-    ``table`` is a pandas DataFrame with one row per patient and method (columns ``method``,
-    ``seed``, ``lesion_dice``, ``lesion_error_mm`` and ``by``), as the benchmark and notebook
-    03 build it. Returns one row per value of ``by``: pairs, Dice wins / losses / ties
-    (``method`` higher / lower / equal), the difference of the median Dice, the medians of the
-    lesion error for both methods, and in how many pairs ``method``'s lesion error is smaller.
-    Healthy patients (no lesion) are left out.
-    """
-    import pandas as pd
-
-    missing = {"method", "seed", "lesion_dice", by} - set(table.columns)
-    if missing:
-        raise MetricInputError(f"the table lacks the column(s) {sorted(missing)}; build it "
-                               "with one row per patient and method from evaluate_transfer")
-    for name in (method, baseline):
-        if name not in set(table["method"]):
-            raise MetricInputError(f"no rows for method {name!r}; the table has "
-                                   f"{sorted(set(table['method']))}")
-    rows = {}
-    for level, part in table[table["lesion_dice"].notna()].groupby(by, sort=False):
-        pivot = part.pivot_table(index="seed", columns="method", aggfunc="first",
-                                 values=[c for c in ("lesion_dice", "lesion_error_mm")
-                                         if c in part.columns])
-        dice_m, dice_b = pivot["lesion_dice"][method], pivot["lesion_dice"][baseline]
-        wins, losses = int((dice_m > dice_b + 1e-9).sum()), int((dice_m < dice_b - 1e-9).sum())
-        row = {"pairs": len(pivot), "Dice wins": wins, "Dice losses": losses,
-               "Dice ties": len(pivot) - wins - losses,
-               "median Dice gain": float(dice_m.median() - dice_b.median())}
-        if "lesion_error_mm" in pivot:
-            err_m, err_b = pivot["lesion_error_mm"][method], pivot["lesion_error_mm"][baseline]
-            row.update({"median lesion error mm": float(err_m.median()),
-                        f"{baseline} lesion error mm": float(err_b.median()),
-                        "smaller lesion error": int((err_m < err_b).sum())})
-        rows[level] = row
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def clearly_better(row) -> bool:
-    """The series' "clearly better than the baseline" for one row of :func:`paired_comparison`.
-
-    All of: a median lesion Dice at least ``CLEARLY_BETTER["min_dice_gain"]`` (0.01) higher;
-    at least ``CLEARLY_BETTER["win_ratio"]`` (2) times as many Dice wins as losses, pair by
-    pair; and, where the lesion error is known, a smaller median lesion error.
-    """
-    ok = (row["median Dice gain"] >= CLEARLY_BETTER["min_dice_gain"] - 1e-12
-          and row["Dice wins"] >= CLEARLY_BETTER["win_ratio"] * max(row["Dice losses"], 1))
-    if "median lesion error mm" in row:
-        baseline = [k for k in row.keys() if k.endswith(" lesion error mm")
-                    and k != "median lesion error mm"]
-        ok = ok and all(row["median lesion error mm"] < row[k] for k in baseline)
-    return bool(ok)

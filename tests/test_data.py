@@ -17,7 +17,7 @@ import pytest
 import SimpleITK as sitk
 
 from helpers import data
-from helpers.registry import SAMPLES
+from helpers.data import SAMPLES
 
 SMALL = "totalsegmentator_example_seg"  # 35 kB: quick to copy around
 SMALL_FILE = "totalsegmentator_example_seg.nii.gz"

@@ -373,7 +373,7 @@ def test_check_spacing_returns_spacing_or_none():
 # --- Notebook 01's DICOM exercises: the checkers spot the usual mistakes ------------------
 
 def test_stored_to_hu_checker(capsys):
-    from helpers import exercises_nb01 as ex
+    from helpers.exercises import nb01 as ex
 
     assert ex.check_stored_to_hu(183, 1207, 1, -1024)
     assert not ex.check_stored_to_hu(None, 1207, 1, -1024)
@@ -384,7 +384,7 @@ def test_stored_to_hu_checker(capsys):
 
 
 def test_slice_spacing_checker(capsys):
-    from helpers import exercises_nb01 as ex
+    from helpers.exercises import nb01 as ex
 
     positions = [-766.5, -768.5, -770.5, -772.5]
     assert ex.check_slice_spacing(2.0, positions, 3)

@@ -161,7 +161,7 @@ def test_show_slabs_shades_the_right_rows(ct_sm):
 
 
 def test_pancreas_window_checker(ct_sm, capsys):
-    from helpers import exercises_nb01 as ex
+    from helpers.exercises import nb01 as ex
 
     labels, _ = data.load_labels("totalsegmentator_example_seg")
     k = int(np.argmax((sitk.GetArrayViewFromImage(display.to_lps(labels)) == 7).sum(axis=(1, 2))))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from helpers import course, environment
-from helpers.registry import SAMPLES
+from helpers import course
+from helpers.data import SAMPLES, environment
 
 
 def test_pinned_versions_are_read_from_requirements():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from helpers import exercises_nb00 as ex
+from helpers.exercises import nb00 as ex
 
 
 def small_scan():

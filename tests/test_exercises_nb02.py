@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from helpers import exercises_nb02 as ex
-from helpers import lesions, simulate
+from helpers import simulate
+from helpers.exercises import nb02 as ex
+from helpers.simulate import lesions
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers import exercises_nb05 as ex
+from helpers.exercises import nb05 as ex
 
 SCORES = np.array([0.05, 0.10, 0.20, 0.30, 0.45, 0.60,  # healthy
                    0.15, 0.40, 0.50, 0.70, 0.90, 0.95])  # lesion

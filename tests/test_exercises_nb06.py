@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import exercises_nb06 as ex
-from helpers.lesions import SUBTYPES
+from helpers.exercises import nb06 as ex
+from helpers.simulate import SUBTYPES
 
 
 @pytest.fixture

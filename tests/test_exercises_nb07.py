@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from helpers import exercises_nb07 as ex
-from helpers.screening import screening_outcome
+from helpers.exercises import nb07 as ex
+from helpers.pipeline.screening import screening_outcome
 
 SENS, SPEC, PREV = 0.929, 0.99, 0.001
 

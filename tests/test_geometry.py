@@ -99,7 +99,7 @@ def test_find_slab_offset_none_when_absent(ct_sm):
 
 
 def test_point_to_index_checker_and_target(ct_sm, capsys):
-    from helpers import exercises_nb01 as ex
+    from helpers.exercises import nb01 as ex
 
     labels, _ = data.load_labels("totalsegmentator_example_seg")
     target = ex.pancreas_target_point(labels)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from helpers import data, lesions, phases, simulate
+from helpers import data, simulate
+from helpers.simulate import lesion_shape, lesions, phases
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def test_pnet_is_bright_and_cyst_dark_in_the_pancreatic_phase(scans, subtype, lo
 
 def test_lesion_shape_is_irregular_not_a_sphere():
     rng = np.random.default_rng(1)
-    shape = lesions.LesionShape.random((20, 20, 20), 15.0, "PDAC", rng)
+    shape = lesion_shape.LesionShape.random((20, 20, 20), 15.0, "PDAC", rng)
     occ, _ = shape.occupancy((40, 40, 40), (1.0, 1.0, 1.0))
     volume = occ.sum()
     assert volume < 0.85 * 4 / 3 * np.pi * 15.0**3  # dented and elongated, not a ball
@@ -74,7 +75,7 @@ def test_lesion_shape_is_irregular_not_a_sphere():
 
 
 def test_a_tiny_lesion_still_has_its_centre_voxel():
-    shape = lesions.LesionShape.random((5, 5, 5), 2.5, "PNET", np.random.default_rng(2))
+    shape = lesion_shape.LesionShape.random((5, 5, 5), 2.5, "PNET", np.random.default_rng(2))
     occ, comps = shape.occupancy((11, 11, 11), (3.0, 3.0, 3.0))
     assert occ[5, 5, 5] >= 0.5 and (occ >= 0.5).sum() >= 1
     np.testing.assert_allclose(sum(comps.values()), occ, atol=1e-6)

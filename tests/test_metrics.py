@@ -1,4 +1,5 @@
-"""Unit tests for helpers.metrics: Dice, HD95, TRE, Jacobian/folding, and their errors."""
+"""Unit tests for helpers.metrics (Dice, HD95, TRE, Jacobian/folding, and their errors) and the
+registration grading and pair-by-pair comparison built on them."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from helpers import metrics
+from helpers import metrics, registration
 from helpers.metrics import MetricInputError
+from helpers.registration import study
 
 
 def image(array, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=None):
@@ -106,7 +108,7 @@ def test_evaluate_transfer_of_the_truth_is_perfect():
                            lesion_plain=lesion, lesion_contrast=lesion, pancreas_plain=pancreas,
                            pancreas_contrast=pancreas, landmarks_plain=points,
                            landmarks_contrast=points)
-    row = metrics.evaluate_transfer(case, sitk.Transform(3, sitk.sitkIdentity))
+    row = registration.evaluate_transfer(case, sitk.Transform(3, sitk.sitkIdentity))
     assert row["lesion_dice"] == 1.0 and row["pancreas_dice"] == 1.0
     assert row["lesion_hd95_mm"] == 0.0 and row["tre_median_mm"] == 0.0
     assert row["folded_voxels"] == 0
@@ -117,10 +119,11 @@ def test_lesion_error_is_the_distance_to_the_true_motion():
     lesion = image(cube(8))
     truth = sitk.TranslationTransform(3, (1.0, 0.0, 0.0))
     case = SimpleNamespace(lesion_plain=lesion, transform=truth)
-    assert metrics.lesion_error(case, truth) == pytest.approx(0.0)
-    assert metrics.lesion_error(case, sitk.Transform(3, sitk.sitkIdentity)) == pytest.approx(1.0)
+    assert registration.lesion_error(case, truth) == pytest.approx(0.0)
+    identity = sitk.Transform(3, sitk.sitkIdentity)
+    assert registration.lesion_error(case, identity) == pytest.approx(1.0)
     healthy = SimpleNamespace(lesion_plain=image(np.zeros((4, 4, 4), np.uint8)), transform=truth)
-    assert metrics.lesion_error(healthy, truth) is None
+    assert registration.lesion_error(healthy, truth) is None
 
 
 def results_table():
@@ -140,16 +143,16 @@ def results_table():
 
 
 def test_paired_comparison_counts_wins_and_judges_clearly_better():
-    table = metrics.paired_comparison(results_table(), "b", baseline="a")
+    table = study.paired_comparison(results_table(), "b", baseline="a")
     hard = table.loc["hard"]
     assert (hard["pairs"], hard["Dice wins"], hard["Dice losses"], hard["Dice ties"]) == (
         4, 3, 1, 0)
     assert hard["median Dice gain"] == pytest.approx(0.865 - 0.85)
-    assert hard["smaller lesion error"] == 4 and metrics.clearly_better(hard)
-    reverse = metrics.paired_comparison(results_table(), "a", baseline="b").loc["hard"]
-    assert not metrics.clearly_better(reverse)
+    assert hard["smaller lesion error"] == 4 and study.clearly_better(hard)
+    reverse = study.paired_comparison(results_table(), "a", baseline="b").loc["hard"]
+    assert not study.clearly_better(reverse)
     with pytest.raises(MetricInputError, match="no rows for method 'c'"):
-        metrics.paired_comparison(results_table(), "c", baseline="a")
+        study.paired_comparison(results_table(), "c", baseline="a")
 
 
 @pytest.mark.parametrize("call, message", [
@@ -168,9 +171,9 @@ def test_paired_comparison_counts_wins_and_judges_clearly_better():
                                                np.zeros((1, 3))), "SimpleITK transform"),
     (lambda: metrics.folding(sitk.Transform(3, sitk.sitkIdentity), image(np.zeros((4, 4, 4))),
                              mask=np.zeros((4, 4, 4))), "empty"),
-    (lambda: metrics.lesion_error(SimpleNamespace(lesion_plain=image(cube(5))), "identity"),
+    (lambda: registration.lesion_error(SimpleNamespace(lesion_plain=image(cube(5))), "identity"),
      "SimpleITK transform"),
-    (lambda: metrics.paired_comparison(results_table().drop(columns="seed"), "b"), "seed"),
+    (lambda: study.paired_comparison(results_table().drop(columns="seed"), "b"), "seed"),
 ])
 def test_bad_input_gives_a_clear_error(call, message):
     with pytest.raises(MetricInputError, match=message):
@@ -178,7 +181,7 @@ def test_bad_input_gives_a_clear_error(call, message):
 
 
 def test_notebook_03_dice_checker_accepts_dice_and_explains_jaccard(capsys):
-    from helpers import exercises_nb03 as ex
+    from helpers.exercises import nb03 as ex
 
     truth, moved = ex.dice_example()
     assert ex.check_dice(metrics.dice(truth, moved), truth, moved)

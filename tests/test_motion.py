@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from helpers import lesions, motion, simulate
+from helpers import simulate
+from helpers.simulate import lesion_shape, motion
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +115,8 @@ def test_transform_follows_simpleitk_resampling_convention(base):
 
 def test_mass_effect_keeps_volume_and_grows_the_lesion_outline():
     shape, center = (41, 41, 41), (20, 20, 20)
-    lesion = lesions.LesionShape.random(center, 10.0, "cyst", np.random.default_rng(0))
-    pull = lesions.mass_effect_pullback(shape, (1.0, 1.0, 1.0), center, 4.0, lesion)
+    lesion = lesion_shape.LesionShape.random(center, 10.0, "cyst", np.random.default_rng(0))
+    pull = lesion_shape.mass_effect_pullback(shape, (1.0, 1.0, 1.0), center, 4.0, lesion)
     grid = np.indices(shape, dtype=float)
     offset = np.moveaxis(grid - 20, 0, -1)
     rho_out = np.linalg.norm(offset, axis=-1)
@@ -130,7 +131,7 @@ def test_mass_effect_keeps_volume_and_grows_the_lesion_outline():
     np.testing.assert_allclose(rho_src[outside], expected, atol=1e-3)
     assert np.abs(rho_src - rho_out)[rho_out > 19].max() < 1.0  # far tissue moves < 1 voxel
     assert not pull[:, rho_out >= 40.0].any()  # and the push has faded out by 4 radii
-    fits = lesions.mass_effect_pullback(shape, (1, 1, 1), center, 10.0, lesion)
+    fits = lesion_shape.mass_effect_pullback(shape, (1, 1, 1), center, 10.0, lesion)
     assert np.abs(fits).max() < 1e-5  # nothing to push when the lesion fits
 
 
@@ -165,9 +166,10 @@ def test_unknown_motion_level_is_refused():
 
 def test_infiltrative_pdac_pushes_less_than_an_expansile_lesion():
     shape, center = (41, 41, 41), (20, 20, 20)
-    pdac = lesions.LesionShape.random(center, 10.0, "PDAC", np.random.default_rng(0))
-    cyst = lesions.LesionShape.random(center, 10.0, "cyst", np.random.default_rng(0))
-    assert lesions.source_fraction(pdac, 4.0) == 0.8 and lesions.source_fraction(cyst, 4.0) == 0.4
-    push = [np.abs(lesions.mass_effect_pullback(shape, (1, 1, 1), center, 4.0, s)).max()
+    pdac = lesion_shape.LesionShape.random(center, 10.0, "PDAC", np.random.default_rng(0))
+    cyst = lesion_shape.LesionShape.random(center, 10.0, "cyst", np.random.default_rng(0))
+    assert lesion_shape.source_fraction(pdac, 4.0) == 0.8
+    assert lesion_shape.source_fraction(cyst, 4.0) == 0.4
+    push = [np.abs(lesion_shape.mass_effect_pullback(shape, (1, 1, 1), center, 4.0, s)).max()
             for s in (pdac, cyst)]
     assert push[0] < 0.5 * push[1]

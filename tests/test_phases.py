@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from helpers import data, phases, simulate
+from helpers import data, simulate
+from helpers.simulate import phases
 
 
 @pytest.fixture(scope="module")

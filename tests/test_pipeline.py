@@ -1,5 +1,6 @@
 """The chained pipeline (helpers.pipeline: Pipeline, detect_lesion, classify_subtype) and the
-safety of its cache (helpers.pipeline_cache). Toy scans and small models keep it fast."""
+safety of its training data's cache (helpers.pipeline.training). Toy scans and small models keep
+it fast."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 import SimpleITK as sitk
 from toy_cases import small_voxel_model, toy_case, toy_cohort  # noqa: F401 (autouse fixture)
 
-from helpers import features, pipeline, pipeline_cache, pipeline_model, stage3
+from helpers import pipeline
+from helpers.pipeline import default, features, model, stage3, training, warmup
 from helpers.simulate import SUBTYPES
 
 
@@ -51,7 +53,7 @@ def test_predict_without_a_mask_runs_stage_1(toy_pipeline, monkeypatch):
         calls.append(method)
         return case.pancreas_plain
 
-    monkeypatch.setattr(pipeline, "segment_pancreas", stage_1)
+    monkeypatch.setattr(model, "segment_pancreas", stage_1)
     result = toy_pipeline.predict(case.plain)
     assert calls == ["atlas"] and result.found
     np.testing.assert_array_equal(arr(result.pancreas), arr(case.pancreas_plain))
@@ -91,9 +93,9 @@ def test_mask_on_another_grid_is_refused(toy_pipeline):
     case = toy_case(55, "cyst")
     shifted = sitk.Image(case.pancreas_plain)
     shifted.SetSpacing((2.0, 2.0, 2.0))
-    with pytest.raises(pipeline.GridMismatchError, match="another grid"):
+    with pytest.raises(pipeline.GridMismatchError, match="pancreas mask is not on the scan's"):
         toy_pipeline.predict(case.plain, shifted)
-    with pytest.raises(pipeline.GridMismatchError, match="another grid"):
+    with pytest.raises(pipeline.GridMismatchError, match="not on the scan's grid: size"):
         pipeline.detect_lesion(case.plain, case.pancreas_plain[:, :, :10],
                                detector=toy_pipeline.detector)
 
@@ -123,10 +125,10 @@ def toy_cache(tmp_path, monkeypatch):
     """The cache in a temporary folder; toy cohorts stand in for the training cohort (9
     patients, 6 with a lesion) and for stage 3's extra lesion-only cohort (6 lesions). Returns
     the folder and a record of which cohort was built, once per build."""
-    monkeypatch.setattr(pipeline_cache, "cache_folder", lambda: tmp_path)
+    monkeypatch.setattr(training, "cache_folder", lambda: tmp_path)
     built = SimpleNamespace(tables=[], extras=[])
 
-    def cohort(n=None, seed=None, progress=False, motion="typical"):
+    def cohort(progress=False, motion="typical"):
         built.tables.append(motion)
         return toy_cohort(9)
 
@@ -134,8 +136,8 @@ def toy_cache(tmp_path, monkeypatch):
         built.extras.append(motion)
         return [c for c in toy_cohort(9, start=100) if c.subtype]
 
-    monkeypatch.setattr(pipeline_cache, "training_cohort", cohort)
-    monkeypatch.setattr(pipeline_cache, "extra_lesion_cohort", extra_cohort)
+    monkeypatch.setattr(training, "training_cohort", cohort)
+    monkeypatch.setattr(training, "extra_lesion_cohort", extra_cohort)
     return tmp_path, built
 
 
@@ -146,13 +148,13 @@ def stored_names(path):
 
 def test_cache_holds_arrays_only_and_refits_identically(toy_cache):
     folder, built = toy_cache
-    first = pipeline_cache.make_pipeline(label_source="exact")
+    first = default.make_pipeline(label_source="exact")
     files = list(folder.glob("*.npz"))
     assert len(files) == 2 and len(built.tables) == 1 and len(built.extras) == 1
     names = sorted(stored_names(f) for f in files)  # the extra lesion rows, then the table
     assert names[0] == {"key", "lesion_x", "lesion_y"}
     assert {"x", "y", "lesion_x", "lesion_y", "key"} <= names[1]
-    second = pipeline_cache.make_pipeline(label_source="exact")
+    second = default.make_pipeline(label_source="exact")
     assert len(built.tables) == 1 and len(built.extras) == 1  # read from the cache
     case = toy_case(60, "cyst")
     assert first.predict(case.plain, case.pancreas_plain).score == \
@@ -163,12 +165,12 @@ def test_cache_holds_arrays_only_and_refits_identically(toy_cache):
 
 def test_corrupted_cache_is_rebuilt_with_a_warning(toy_cache):
     folder, built = toy_cache
-    pipeline_cache.make_pipeline(label_source="exact")
+    default.make_pipeline(label_source="exact")
     files = list(folder.glob("*.npz"))
     for path in files:
         path.write_bytes(b"not a zip file at all")
     with pytest.warns(UserWarning, match="rebuilding") as warned:
-        pipeline_cache.make_pipeline(label_source="exact")
+        default.make_pipeline(label_source="exact")
     messages = " ".join(str(w.message) for w in warned)
     assert "cached training table" in messages and "cached lesion rows" in messages
     assert len(built.tables) == 2 and len(built.extras) == 2
@@ -176,57 +178,54 @@ def test_corrupted_cache_is_rebuilt_with_a_warning(toy_cache):
         assert "lesion_x" in stored_names(path)  # good files again
 
 
-def test_pickled_cache_is_never_unpickled(toy_cache, tmp_path):
-    folder, _ = toy_cache
-    path = folder / "evil.npz"
-    np.savez(path, key=np.array([{"a": 1}], dtype=object))
-    with pytest.warns(UserWarning, match="ignoring"):
-        assert pipeline_cache.load_table(path, "anything") is None
-    with pytest.warns(UserWarning, match="ignoring"):
-        assert pipeline_cache.load_lesion_rows(path, "anything") is None
+def test_pickled_cache_is_never_unpickled(toy_cache):
+    folder, built = toy_cache
+    training.cached_training_table(pipeline.Pipeline(label_source="exact"))
+    (path,) = folder.glob("*.npz")
+    np.savez(path, key=np.array([{"a": 1}], dtype=object))  # what a pickle would need
+    with pytest.warns(UserWarning, match="ignoring the cached training table"):
+        table, _, _ = training.cached_training_table(pipeline.Pipeline(label_source="exact"))
+    assert len(built.tables) == 2 and len(table.seeds) == 9  # rebuilt, never unpickled
 
 
 def test_motion_gets_its_own_table_and_bad_motion_is_refused(toy_cache):
     folder, built = toy_cache
-    pipeline_cache.make_pipeline(label_source="exact")
-    pipeline_cache.make_pipeline(label_source="exact", motion="hard")
+    default.make_pipeline(label_source="exact")
+    default.make_pipeline(label_source="exact", motion="hard")
     assert len(list(folder.glob("*.npz"))) == 4
     assert built.tables == built.extras == ["typical", "hard"]
     with pytest.raises(ValueError, match="typical, hard"):
-        pipeline_cache.make_pipeline(label_source="exact", motion="wild")
+        default.make_pipeline(label_source="exact", motion="wild")
 
 
 def test_typical_motion_keeps_the_existing_cache_key(toy_cache, monkeypatch):
     """Adding the motion setting must not invalidate the tables classrooms already hold."""
     keys = []
-    monkeypatch.setattr(pipeline_cache, "table_key",
+    monkeypatch.setattr(training, "table_key",
                         lambda settings: keys.append(settings) or "k" * 64)
-    pipeline_cache.cached_training_table(pipeline.Pipeline(label_source="exact"))
-    pipeline_cache.cached_training_table(pipeline.Pipeline(label_source="exact"),
-                                         motion="hard")
+    training.cached_training_table(pipeline.Pipeline(label_source="exact"))
+    training.cached_training_table(pipeline.Pipeline(label_source="exact"), motion="hard")
     assert "motion" not in keys[0]["cohort"] and keys[1]["cohort"]["motion"] == "hard"
 
 
 def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
     folder, built = toy_cache
-    monkeypatch.setattr(pipeline_cache, "held_out_cohort", lambda n=None, progress=False: [])
-    monkeypatch.setattr(pipeline.stage1, "cohort", lambda role, n, progress=False: [])
-    monkeypatch.setattr(pipeline_cache.stage3, "lesion_cohort", lambda role, progress=False: [])
+    monkeypatch.setattr(warmup, "held_out_cohort", lambda n=None, progress=False: [])
+    monkeypatch.setattr(warmup.stage1, "cohort", lambda role, n, progress=False: [])
+    monkeypatch.setattr(warmup.stage3, "lesion_cohort", lambda role, progress=False: [])
     studies = []
-    monkeypatch.setattr(pipeline_cache.registration_study, "method_comparison",
+    monkeypatch.setattr(warmup.study, "method_comparison",
                         lambda **settings: studies.append(settings))
     lines = []
-    done = pipeline_cache.warm_caches(report=lines.append)
+    done = warmup.warm_caches(report=lines.append)
     # each warm setting: its training table and stage 3's extra lesion rows; and the default
     # pipeline's stage-3 rows measured in stage 2's outlines
-    assert len(list(folder.glob("*.npz"))) == 2 * len(pipeline_cache.WARM_TABLES) + 1
-    assert len(built.extras) == len(pipeline_cache.WARM_TABLES) + 1
-    assert studies == [dict(pipeline_cache.registration_study.NOTEBOOK_STUDY, progress=False)]
-    cohorts = 2 + len(pipeline_cache.stage3.COHORTS) + len(
-        {pipeline_cache.HELD_OUT_COHORT["n"], pipeline_cache.NOTEBOOK_HELD_OUT})
-    assert len(done) == 2 * len(pipeline_cache.WARM_TABLES) + cohorts + 1
-    assert sum("extra lesion rows" in name for name, _ in done) == len(
-        pipeline_cache.WARM_TABLES)
+    assert len(list(folder.glob("*.npz"))) == 2 * len(warmup.WARM_TABLES) + 1
+    assert len(built.extras) == len(warmup.WARM_TABLES) + 1
+    assert studies == [{"progress": False}]  # the study's own cohort
+    cohorts = 2 + len(stage3.ROLES) + len({64, training.NOTEBOOK_HELD_OUT})
+    assert len(done) == 2 * len(warmup.WARM_TABLES) + cohorts + 1
+    assert sum("extra lesion rows" in name for name, _ in done) == len(warmup.WARM_TABLES)
     assert lines[-1].startswith("done in")
     assert all(seconds >= 0 for _, seconds in done)
 
@@ -234,8 +233,8 @@ def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
 # ------------------------------------------------------------------------- stage 3's extra lesions
 def test_stage3_learns_from_the_extra_lesions_and_stage2_does_not(toy_cache):
     _, built = toy_cache
-    own = pipeline_cache.make_pipeline(label_source="exact", extra_lesions=False)
-    both = pipeline_cache.make_pipeline(label_source="exact")
+    own = default.make_pipeline(label_source="exact", extra_lesions=False)
+    both = default.make_pipeline(label_source="exact")
     own_lesions = sum(c.subtype is not None for c in toy_cohort(9))
     assert sum(own.classifier.training_counts.values()) == own_lesions == 6
     assert sum(both.classifier.training_counts.values()) == own_lesions + 6
@@ -254,15 +253,15 @@ def test_stage3_can_also_learn_from_stage2s_outlines(toy_cache):
     that stage 2 outlines in place (out-of-fold for its own patients; the fitted detector
     for the extra cohort); stage 2 itself is unchanged."""
     folder, built = toy_cache
-    labels = pipeline_cache.make_pipeline(label_source="exact")
-    both = pipeline_cache.make_pipeline(label_source="exact", stage3_outlines="labels+stage2")
+    labels = default.make_pipeline(label_source="exact")
+    both = default.make_pipeline(label_source="exact", stage3_outlines="labels+stage2")
     assert built.extras == ["typical", "typical"]  # the outline rows need the extra patients
     assert len(list(folder.glob("*.npz"))) == 3  # table, extra rows, outline rows
     extra = sum(both.classifier.training_counts.values()) - sum(
         labels.classifier.training_counts.values())
     assert 0 < extra <= 12  # at most one per lesion: 6 training and 6 extra lesions
     assert both.detector.operating_threshold == labels.detector.operating_threshold
-    again = pipeline_cache.make_pipeline(label_source="exact", stage3_outlines="labels+stage2")
+    again = default.make_pipeline(label_source="exact", stage3_outlines="labels+stage2")
     assert len(built.extras) == 2  # read from the cache this time
     assert again.classifier.training_counts == both.classifier.training_counts
     # the same rows when fitted straight from the patients (training cohort only)
@@ -272,33 +271,33 @@ def test_stage3_can_also_learn_from_stage2s_outlines(toy_cache):
 
 
 def test_outline_rows_come_only_from_outlines_that_touch_the_lesion():
-    model = pipeline.Pipeline(label_source="exact").fit(toy_cohort(9))
-    items = [model.lesion_items([case]).__next__() for case in toy_cohort(9, start=100)]
+    fitted = pipeline.Pipeline(label_source="exact").fit(toy_cohort(9))
+    items = [fitted.lesion_items([case]).__next__() for case in toy_cohort(9, start=100)]
     subtypes = [c.subtype or "" for c in toy_cohort(9, start=100)]
-    x, y = pipeline_model.detected_lesion_rows(model.detector, items, subtypes)
+    x, y = model.detected_lesion_rows(fitted.detector, items, subtypes)
     assert x.shape == (len(y), len(stage3.feature_names())) and "" not in set(y)
     assert 0 < len(y) <= sum(map(bool, subtypes))
     # a label moved away from what stage 2 outlined, or no label at all: no row
     moved = [(hu, gland, np.roll(label, 12, axis=2)) for hu, gland, label in items]
     empty = [(hu, gland, np.zeros_like(label)) for hu, gland, label in items]
     for labels in (moved, empty):
-        assert len(pipeline_model.detected_lesion_rows(model.detector, labels, subtypes)[1]) == 0
+        assert len(model.detected_lesion_rows(fitted.detector, labels, subtypes)[1]) == 0
 
 
 def test_stage3_outlines_without_the_scans_is_a_clear_error():
     with pytest.raises(ValueError, match="stage3_outlines"):
         pipeline.Pipeline(stage3_outlines="stage 2 only")
-    model = pipeline.Pipeline(label_source="exact", stage3_outlines="labels+stage2")
-    table, x, y = model.training_table(toy_cohort(9))
+    unfit = pipeline.Pipeline(label_source="exact", stage3_outlines="labels+stage2")
+    table, x, y = unfit.training_table(toy_cohort(9))
     with pytest.raises(ValueError, match="needs the training lesions' scans"):
-        model.fit_data(table, x, y)
+        unfit.fit_data(table, x, y)
 
 
 def test_extra_rows_are_measured_like_the_pipelines_own():
-    model = pipeline.Pipeline(label_source="exact")
+    unfit = pipeline.Pipeline(label_source="exact")
     cases = toy_cohort(9)
-    _, own_x, own_y = model.training_table(cases)
-    x, y = model.lesion_rows(cases)  # healthy patients are skipped
+    _, own_x, own_y = unfit.training_table(cases)
+    x, y = unfit.lesion_rows(cases)  # healthy patients are skipped
     np.testing.assert_array_equal(x, own_x)
     np.testing.assert_array_equal(y, own_y)
     contrast_x, _ = pipeline.Pipeline(image="contrast").lesion_rows(cases)
@@ -307,59 +306,12 @@ def test_extra_rows_are_measured_like_the_pipelines_own():
 
 def test_extra_lesion_rows_round_trip_through_the_cache(toy_cache):
     folder, built = toy_cache
-    model = pipeline.Pipeline(label_source="exact")
-    x, y = pipeline_cache.cached_extra_lesion_rows(model)
-    again_x, again_y = pipeline_cache.cached_extra_lesion_rows(model)
+    unfit = pipeline.Pipeline(label_source="exact")
+    x, y = training.cached_extra_lesion_rows(unfit)
+    again_x, again_y = training.cached_extra_lesion_rows(unfit)
     assert built.extras == ["typical"]
     np.testing.assert_array_equal(x, again_x)
     np.testing.assert_array_equal(y, again_y)
     assert x.shape == (6, len(stage3.feature_names())) and set(y) == {"cyst", "PDAC"}
-    (path,) = folder.glob("*.npz")
-    with pytest.warns(UserWarning, match="other settings"):
-        assert pipeline_cache.load_lesion_rows(path, "another key") is None
-    pipeline_cache.cached_extra_lesion_rows(model, use_cache=False)
+    training.cached_extra_lesion_rows(unfit, use_cache=False)
     assert len(built.extras) == 2 and len(list(folder.glob("*.npz"))) == 1
-
-
-def test_validation_patients_are_never_held_out_or_trained_on(monkeypatch):
-    from helpers import simulate
-
-    monkeypatch.setattr(simulate, "make_cohort", lambda n, seed, **kw: [
-        SimpleNamespace(seed=s) for s, _ in simulate.cohort_plan(n, seed)])
-    seeds = {c.seed for c in pipeline_cache.validation_cohort()}
-    assert len(seeds) == pipeline_cache.VALIDATION_COHORT["n"]
-    monkeypatch.setitem(pipeline_cache.VALIDATION_COHORT, "seed",
-                        pipeline_cache.HELD_OUT_COHORT["seed"])
-    with pytest.raises(ValueError, match="also held-out patients"):
-        pipeline_cache.validation_cohort()
-    monkeypatch.setitem(pipeline_cache.VALIDATION_COHORT, "seed",
-                        pipeline_cache.TRAINING_COHORT["seed"])
-    with pytest.raises(ValueError, match="validation patients .* are also training"):
-        pipeline_cache.validation_cohort()
-
-
-def test_extra_lesion_patients_are_in_no_test_cohort(monkeypatch):
-    from helpers import pipeline_figures, simulate
-
-    pipeline_cache.check_extra_lesions_disjoint()  # the real cohorts share no patient
-    extra = set(stage3.cohort_seeds(pipeline_cache.EXTRA_LESION_COHORT))
-    for name, used in pipeline_figures.cohorts_in_use().items():
-        if name != f"stage-3 {pipeline_cache.EXTRA_LESION_COHORT}":
-            assert not extra & used, name
-    role = pipeline_cache.EXTRA_LESION_COHORT
-    for seed, message in ((pipeline_figures.NEVER_SEEN_COHORT, "never-seen"),
-                          (pipeline_cache.HELD_OUT_COHORT["seed"], "pipeline held-out"),
-                          (stage3.COHORTS["held-out"]["seed"], "stage-3 held-out"),
-                          (pipeline.stage1.COHORTS["test"], "stage-3 training and the test")):
-        monkeypatch.setitem(stage3.COHORTS, role, {"n": 8, "seed": seed})
-        with pytest.raises(ValueError, match=message):
-            pipeline_cache.check_extra_lesions_disjoint()
-        with pytest.raises(ValueError, match=message):  # refused before building anything
-            pipeline_cache.cached_extra_lesion_rows(pipeline.Pipeline())
-    # and a held-out cohort that shares a patient with the extra lesions is refused too
-    monkeypatch.setitem(stage3.COHORTS, role, {"n": 8, "seed": 999})
-    monkeypatch.setitem(pipeline_cache.HELD_OUT_COHORT, "seed", 999)
-    monkeypatch.setattr(simulate, "make_cohort", lambda n, seed, **kw: [
-        SimpleNamespace(seed=s) for s, _ in simulate.cohort_plan(n, seed)])
-    with pytest.raises(ValueError, match="also training patients"):
-        pipeline_cache.held_out_cohort(8)

@@ -11,7 +11,7 @@ import pytest
 import SimpleITK as sitk
 
 from helpers import metrics, registration
-from helpers.registration import RegistrationInputError
+from helpers.registration import RegistrationInputError, align
 
 matplotlib.use("Agg")
 SHIFT_MM = (3.7, -2.6, 4.4)  # not a whole number of 3 mm voxels
@@ -83,7 +83,7 @@ def test_exclude_keeps_a_lesion_seen_on_one_scan_only_out_of_the_metric(scan):
     moving = shifted(enhanced(ct, lesion, hu=-80.0))
     on_moving = sitk.Cast(shifted(sitk.Cast(lesion, sitk.sitkFloat32), default=0) >= 0.5,
                           sitk.sitkUInt8)
-    keep = registration._metric_keep_mask(on_moving, moving)
+    keep = align._metric_keep_mask(on_moving, moving)
     grown = sitk.BinaryDilate(on_moving, [2, 2, 2])
     assert sitk.GetArrayViewFromImage(keep).sum() == keep.GetNumberOfPixels() - int(
         sitk.GetArrayViewFromImage(grown).sum())

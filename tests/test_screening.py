@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from helpers.screening import screening_outcome
+from helpers.pipeline.screening import screening_outcome
 
 
 def test_counts_add_up_and_match_bayes_rule():

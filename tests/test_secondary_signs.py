@@ -1,11 +1,12 @@
-"""The dilated duct upstream of a PDAC (helpers.secondary_signs) and its place in virtual
+"""The dilated duct upstream of a PDAC (helpers.simulate.secondary_signs) and its place in virtual
 patients."""
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from helpers import secondary_signs, simulate
+from helpers import simulate
+from helpers.simulate import secondary_signs
 
 
 def lps_of_index(idx):

@@ -9,6 +9,7 @@ import pytest
 import SimpleITK as sitk
 
 from helpers import simulate
+from helpers.simulate import patients
 
 FIELDS = ["plain", "contrast", "lesion_plain", "lesion_contrast", "pancreas_plain",
           "pancreas_contrast", "transform", "landmarks_plain", "landmarks_contrast", "subtype",
@@ -172,8 +173,8 @@ def test_cohort_is_deterministic_balanced_and_cached(tmp_path, monkeypatch):
     kinds = [s for _, s in plan]
     assert kinds.count(None) == 5 and {k for k in kinds if k} <= set(simulate.SUBTYPES)
     first = simulate.make_cohort(4, 3, progress=False, motion="none")
-    files = sorted(simulate.cache_folder().glob("*.npz"))
-    assert len(files) == 4 and str(simulate.cache_folder()).startswith(str(tmp_path))
+    files = sorted(patients.cache_folder().glob("*.npz"))
+    assert len(files) == 4 and str(patients.cache_folder()).startswith(str(tmp_path))
     with np.load(files[0], allow_pickle=False) as stored:  # plain arrays, no pickles
         assert stored["plain"].dtype == np.int16
     table = simulate.cohort_table(first)
@@ -197,7 +198,7 @@ def test_parallel_and_cached_single_cases_match_the_serial_build(tmp_path, monke
         np.testing.assert_array_equal(arr(a.plain), arr(b.plain))
     first = simulate.make_case(3, "cyst", cache=True)
     again = simulate.make_case(3, "cyst", cache=True)  # read back from the npz file
-    assert len(list(simulate.cache_folder().glob("*.npz"))) == 1
+    assert len(list(patients.cache_folder().glob("*.npz"))) == 1
     np.testing.assert_array_equal(arr(first.lesion_contrast), arr(again.lesion_contrast))
     np.testing.assert_array_equal(first.landmarks_contrast, again.landmarks_contrast)
 
@@ -205,9 +206,9 @@ def test_parallel_and_cached_single_cases_match_the_serial_build(tmp_path, monke
 def test_a_damaged_cache_file_is_rebuilt_with_a_warning(tmp_path, monkeypatch):
     monkeypatch.setenv("PLAINCT_DATA", str(tmp_path))
     good = simulate.make_case(4, cache=True, motion="none")
-    (path,) = simulate.cache_folder().glob("*.npz")
+    (path,) = patients.cache_folder().glob("*.npz")
     path.write_bytes(b"not a zip file")
-    with pytest.warns(UserWarning, match="unreadable cached case"):
+    with pytest.warns(UserWarning, match="ignoring the cached case"):
         rebuilt = simulate.make_case(4, cache=True, motion="none")
     np.testing.assert_array_equal(arr(good.plain), arr(rebuilt.plain))
     with np.load(path, allow_pickle=False) as stored:  # and the file was written again

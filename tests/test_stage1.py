@@ -1,4 +1,4 @@
-"""Stage 1 (helpers.pipeline / helpers.stage1): finding the pancreas on plain CT.
+"""Stage 1 (helpers.pipeline.stage1, .atlas, .voxel_classifier): finding the pancreas on plain CT.
 
 Small models keep these tests fast (a forest of a few trees on two patients, two atlases);
 the quality targets are measured by benchmarks/stage1.py, not here.
@@ -6,12 +6,15 @@ the quality targets are measured by benchmarks/stage1.py, not here.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from helpers import data, pipeline, simulate, stage1
+from helpers import cohorts, data, pipeline
 from helpers.metrics import dice
+from helpers.pipeline import atlas, evaluation, grid, stage1, voxel_classifier
 
 
 def arr(image):
@@ -25,7 +28,8 @@ def held_out():
 
 @pytest.fixture(scope="module")
 def small_forest():
-    return stage1.fit_voxel_classifier(stage1.cohort("labelled", 2), n_estimators=12, max_depth=10)
+    return voxel_classifier.fit_voxel_classifier(stage1.cohort("labelled", 2), n_estimators=12,
+                                                 max_depth=10)
 
 
 @pytest.fixture(scope="module")
@@ -109,14 +113,14 @@ def test_a_thin_slab_is_refused_before_any_work(held_out):
 
 @pytest.fixture(scope="module")
 def two_atlases():
-    return stage1.atlases_from_cases(stage1.cohort("labelled", 2))
+    return atlas.atlases_from_cases(stage1.cohort("labelled", 2))
 
 
 def test_a_pelvis_scan_says_the_pancreas_was_not_found(full_ct, small_forest, two_atlases):
     """The real scan's lowest 30 slices (pelvis, 90 mm): CT-like, but no pancreas there.
     Both methods must say so rather than return a mask of something else."""
     pelvis = full_ct[:, :, 0:30]
-    pipeline.check_ct_like(pelvis)  # it is a perfectly good CT ...
+    stage1.check_ct_like(pelvis)  # it is a perfectly good CT ...
     with pytest.raises(pipeline.PancreasNotFoundError, match="upper abdomen"):
         pipeline.segment_pancreas(pelvis, "classifier", classifier=small_forest)
     with pytest.raises(pipeline.PancreasNotFoundError, match="atlases could not be matched"):
@@ -137,9 +141,9 @@ def test_an_empty_result_is_an_error_not_an_empty_mask(small_forest):
     with pytest.raises(pipeline.PancreasNotFoundError, match="empty result"):
         pipeline.segment_pancreas(image, "classifier", classifier=small_forest)
     with pytest.raises(pipeline.PancreasNotFoundError, match="empty result"):
-        pipeline.check_result(np.zeros((4, 4, 4), bool), (3.0, 3.0, 3.0))
+        stage1.check_result(np.zeros((4, 4, 4), bool), (3.0, 3.0, 3.0))
     with pytest.raises(pipeline.PancreasNotFoundError, match="outside the plausible"):
-        pipeline.check_result(np.ones((2, 2, 2), bool), (3.0, 3.0, 3.0))
+        stage1.check_result(np.ones((2, 2, 2), bool), (3.0, 3.0, 3.0))
 
 
 # ------------------------------------------------------------------------- building blocks
@@ -160,14 +164,14 @@ def test_clean_mask_applies_the_intensity_and_morphology_rules():
 
 
 def test_working_grid_round_trip_is_exact_for_3mm_input(held_out):
-    working = stage1.to_working_grid(held_out.pancreas_plain)
-    back = stage1.to_input_grid(working, held_out.pancreas_plain)
+    working = grid.to_working_grid(held_out.pancreas_plain)
+    back = grid.to_input_grid(working, held_out.pancreas_plain)
     np.testing.assert_array_equal(arr(back), arr(held_out.pancreas_plain))
 
 
 def test_feature_names_match_the_feature_columns(held_out):
-    features = stage1.voxel_features(arr(held_out.plain))
-    assert features.shape == (*arr(held_out.plain).shape, len(stage1.feature_names()))
+    features = voxel_classifier.voxel_features(arr(held_out.plain))
+    assert features.shape == (*arr(held_out.plain).shape, len(voxel_classifier.feature_names()))
     position = features[..., -3:]
     assert position.min() < 0.05 and position.max() > 0.95  # body box spans 0..1
 
@@ -175,36 +179,37 @@ def test_feature_names_match_the_feature_columns(held_out):
 def test_position_features_point_the_way_their_names_say(held_out):
     """Whatever the input's orientation, the working grid runs left->right, back->front and
     foot->head (LPS: x falls, y falls, z rises as the feature grows)."""
-    working = stage1.to_working_grid(sitk.DICOMOrient(held_out.plain, "LPS"))
-    features = stage1.voxel_features(arr(working))
+    working = grid.to_working_grid(sitk.DICOMOrient(held_out.plain, "LPS"))
+    features = voxel_classifier.voxel_features(arr(working))
     for column, axis, sign in ((-3, 0, -1), (-2, 1, -1), (-1, 2, +1)):
         values = features[..., column]
         low = working.TransformIndexToPhysicalPoint(
             [int(v) for v in np.unravel_index(np.argmin(values), values.shape)[::-1]])
         high = working.TransformIndexToPhysicalPoint(
             [int(v) for v in np.unravel_index(np.argmax(values), values.shape)[::-1]])
-        assert sign * (high[axis] - low[axis]) > 0, stage1.feature_names()[column]
+        assert sign * (high[axis] - low[axis]) > 0, voxel_classifier.feature_names()[column]
 
 
 def test_classifier_fit_is_deterministic(held_out, small_forest):
-    again = stage1.fit_voxel_classifier(stage1.cohort("labelled", 2), n_estimators=12,
-                                        max_depth=10)
+    again = voxel_classifier.fit_voxel_classifier(stage1.cohort("labelled", 2), n_estimators=12,
+                                                  max_depth=10)
     hu = arr(held_out.plain)[10:14]
     np.testing.assert_array_equal(small_forest.probability(hu), again.probability(hu))
 
 
-def test_held_out_patients_were_never_atlases_or_training_data():
-    test_seeds = [c.seed for c in stage1.cohort("test", 3)]
-    stage1.check_disjoint({"test": test_seeds})  # no error
-    atlas_seed = simulate.cohort_plan(1, stage1.COHORTS["labelled"])[0][0]
-    with pytest.raises(ValueError, match="both the test and the labelled cohorts"):
-        stage1.check_disjoint({"test": [*test_seeds, atlas_seed]})
+def test_held_out_patients_were_never_atlases_or_training_data(monkeypatch):
+    test_seeds = {c.seed for c in stage1.cohort("test", 3)}
+    assert not test_seeds & set(cohorts.patient_seeds("stage1 labelled"))
+    same = replace(cohorts.cohort("stage1 test"), seed=cohorts.cohort("stage1 labelled").seed)
+    monkeypatch.setitem(cohorts.COHORTS, "stage1 test", same)
+    with pytest.raises(ValueError, match="both the 'stage1 labelled' and the 'stage1 test'"):
+        stage1.cohort("test", 3)
 
 
 def test_atlas_votes_count_the_atlases(held_out):
     """With an identity 'registration' the votes are the mean of the atlas masks."""
     cases = stage1.cohort("labelled", 3)
-    atlases = stage1.atlases_from_cases(cases)
+    atlases = atlas.atlases_from_cases(cases)
 
     def identity(fixed, moving, kind, initial):
         assert isinstance(initial, sitk.Transform)  # every atlas starts body-centre aligned
@@ -213,22 +218,22 @@ def test_atlas_votes_count_the_atlases(held_out):
     def warp(mask, transform, reference):
         return sitk.Resample(mask, reference, transform, sitk.sitkNearestNeighbor)
 
-    result = stage1.atlas_votes(held_out.plain, atlases, register=identity, warp=warp)
+    result = atlas.atlas_votes(held_out.plain, atlases, register=identity, warp=warp)
     expected = np.mean([arr(c.pancreas_plain) > 0 for c in cases], axis=0)
     np.testing.assert_allclose(result.votes, expected)
     assert len(result.masks) == len(result.transforms) == 3
     with pytest.raises(ValueError, match="no atlases"):
-        stage1.atlas_votes(held_out.plain, [], register=identity, warp=warp)
+        atlas.atlas_votes(held_out.plain, [], register=identity, warp=warp)
 
 
 def test_initial_alignment_puts_body_centres_together(held_out):
-    atlas = stage1.atlases_from_cases(stage1.cohort("labelled", 1))[0]
+    one = atlas.atlases_from_cases(stage1.cohort("labelled", 1))[0]
     moved = sitk.Image(held_out.plain)
     moved.SetOrigin(np.add(moved.GetOrigin(), (40.0, -25.0, 60.0)))  # another table position
-    shift = stage1.initial_alignment(moved, atlas)
-    centre = stage1.body_centroid_mm(moved)
+    shift = atlas.initial_alignment(moved, one)
+    centre = atlas.body_centroid_mm(moved)
     landed = np.array(shift.TransformPoint(tuple(centre)))
-    np.testing.assert_allclose(landed, atlas.centre_mm, atol=1e-6)
+    np.testing.assert_allclose(landed, one.centre_mm, atol=1e-6)
 
 
 def test_multi_atlas_finds_the_pancreas_after_a_change_of_table_position(held_out,
@@ -244,12 +249,12 @@ def test_multi_atlas_finds_the_pancreas_after_a_change_of_table_position(held_ou
 
 
 def test_atlas_similarity_is_high_for_a_matching_scan(held_out, two_atlases):
-    found = stage1.atlas_votes(held_out.plain, two_atlases)
-    assert min(found.similarity) > pipeline.MIN_ATLAS_SIMILARITY
+    found = atlas.atlas_votes(held_out.plain, two_atlases)
+    assert min(found.similarity) > stage1.MIN_ATLAS_SIMILARITY
     hu = arr(held_out.plain)
     region = arr(held_out.pancreas_plain) > 0
-    assert stage1.local_correlation(hu, hu, region) == pytest.approx(1.0)
-    assert stage1.local_correlation(hu, -hu, region) == pytest.approx(-1.0)
+    assert atlas.local_correlation(hu, hu, region) == pytest.approx(1.0)
+    assert atlas.local_correlation(hu, -hu, region) == pytest.approx(-1.0)
 
 
 def test_measure_reports_dice_hd95_volume_error_and_lesion_coverage():
@@ -275,10 +280,10 @@ def test_evaluate_counts_a_not_found_as_a_miss(held_out):
         raise pipeline.PancreasNotFoundError("nothing here")
 
     kept = {}
-    rows = pipeline.evaluate(refuse, [held_out], "refuses", keep=kept)
+    rows = evaluation.evaluate_stage1(refuse, [held_out], "refuses", keep=kept)
     assert rows[0]["dice"] == 0.0 and rows[0]["method"] == "refuses"
     assert arr(kept[held_out.seed]).sum() == 0
-    table = pipeline.summarise(__import__("pandas").DataFrame(rows))
+    table = evaluation.summarise_stage1(__import__("pandas").DataFrame(rows))
     assert table.loc["refuses", "median_dice"] == 0.0
 
 
@@ -293,7 +298,7 @@ def test_reframe_keeps_voxels_but_changes_the_framing(held_out):
 
 # ------------------------------------------------------------------------- exercise checkers
 def test_majority_vote_checker_accepts_the_rule_and_explains_common_slips(capsys):
-    from helpers import exercises_nb04 as ex
+    from helpers.exercises import nb04 as ex
 
     rng = np.random.default_rng(0)
     masks = [rng.random((4, 5, 6)) > 0.5 for _ in range(4)]  # 4 atlases: ties happen
@@ -310,7 +315,7 @@ def test_majority_vote_checker_accepts_the_rule_and_explains_common_slips(capsys
 
 
 def test_threshold_checker_accepts_the_best_grid_threshold(capsys):
-    from helpers import exercises_nb04 as ex
+    from helpers.exercises import nb04 as ex
 
     truth = np.zeros((10, 30, 30), bool)
     truth[3:7, 8:20, 8:20] = True
@@ -331,7 +336,7 @@ def test_threshold_checker_accepts_the_best_grid_threshold(capsys):
 
 
 def test_volume_checker_knows_units_and_signs(held_out, capsys):
-    from helpers import exercises_nb04 as ex
+    from helpers.exercises import nb04 as ex
 
     truth = held_out.pancreas_plain
     mask = sitk.BinaryErode(truth, [1, 1, 1])

@@ -1,4 +1,4 @@
-"""Stage 2 (helpers.features, helpers.stage2) and the evaluation helpers (pipeline_eval).
+"""Stage 2 (helpers.pipeline.features, .stage2) and the evaluation helpers (.evaluation).
 
 Tiny synthetic scans (tests/toy_cases.py) keep these fast; quality is measured by
 benchmarks/pipeline.py, not here.
@@ -11,7 +11,7 @@ import pytest
 import SimpleITK as sitk
 from toy_cases import small_voxel_model, toy_case, toy_cohort  # noqa: F401 (autouse fixture)
 
-from helpers import features, pipeline_eval, stage2
+from helpers.pipeline import evaluation, features, stage2
 
 
 def arrays(case):
@@ -141,23 +141,23 @@ def test_permutation_importances_name_every_feature(detector):
 def test_roc_and_sensitivity_at_specificity():
     labels = np.array([0, 0, 0, 0, 1, 1, 1, 1], bool)
     scores = np.array([0.1, 0.2, 0.3, 0.8, 0.4, 0.5, 0.9, 0.95])
-    assert pipeline_eval.roc(labels, scores)["auc"] == pytest.approx(14 / 16)
-    assert pipeline_eval.sensitivity_at_specificity(labels, scores, 0.95) == pytest.approx(0.5)
-    assert pipeline_eval.sensitivity_at_specificity(labels, scores, 0.75) == pytest.approx(1.0)
+    assert evaluation.roc(labels, scores)["auc"] == pytest.approx(14 / 16)
+    assert evaluation.sensitivity_at_specificity(labels, scores, 0.95) == pytest.approx(0.5)
+    assert evaluation.sensitivity_at_specificity(labels, scores, 0.75) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="both"):
-        pipeline_eval.roc(labels[:4], scores[:4])
+        evaluation.roc(labels[:4], scores[:4])
 
 
 def test_subtype_report_and_size_sensitivity():
     import pandas as pd
 
-    confusion, balanced = pipeline_eval.subtype_report(["PDAC", "PDAC", "cyst", "SPT"],
+    confusion, balanced = evaluation.subtype_report(["PDAC", "PDAC", "cyst", "SPT"],
                                                        ["PDAC", "cyst", "cyst", "SPT"])
     assert confusion.loc["PDAC", "cyst"] == 1 and balanced == pytest.approx((0.5 + 1 + 1) / 3)
     table = pd.DataFrame({"abnormal": [True, True, True, False], "hit": [True, False, True,
                                                                          False],
                           "diameter_mm": [7.0, 8.0, 35.0, 0.0]})
-    sizes = pipeline_eval.size_sensitivity(table)
+    sizes = evaluation.size_sensitivity(table)
     assert sizes["lesions"].sum() == 3 and sizes["sensitivity"].iloc[0] == 0.5
 
 
@@ -187,15 +187,15 @@ def test_auc_interval_and_auc_by_size():
 
     labels = np.r_[np.ones(20, bool), np.zeros(20, bool)]
     scores = np.r_[np.linspace(0.3, 1, 20), np.linspace(0, 0.7, 20)]
-    low, high = pipeline_eval.auc_interval(labels, scores, n_boot=500)
-    auc = pipeline_eval.roc(labels, scores)["auc"]
+    low, high = evaluation.auc_interval(labels, scores, n_boot=500)
+    auc = evaluation.roc(labels, scores)["auc"]
     assert low < auc < high and 0.5 < low and high <= 1
-    assert pipeline_eval.auc_interval(labels, scores, n_boot=500) == (low, high)  # seeded
-    perfect = pipeline_eval.auc_interval(labels, np.r_[np.ones(20), np.zeros(20)], n_boot=50)
+    assert evaluation.auc_interval(labels, scores, n_boot=500) == (low, high)  # seeded
+    perfect = evaluation.auc_interval(labels, np.r_[np.ones(20), np.zeros(20)], n_boot=50)
     assert perfect == (1.0, 1.0)
     table = pd.DataFrame({"abnormal": labels, "score": scores,
                           "diameter_mm": np.r_[np.linspace(5, 40, 20), np.zeros(20)]})
-    by_size = pipeline_eval.auc_by_size(table)
+    by_size = evaluation.auc_by_size(table)
     assert list(by_size.index) == ["0-20 mm (9 lesions)", "20-40 mm (11 lesions)"]
     assert by_size.iloc[0] < by_size.iloc[1]
 

@@ -1,4 +1,4 @@
-"""Stage 3 (helpers.stage3): lesion features and the subtype classifier, on toy lesions."""
+"""Stage 3 (helpers.pipeline.stage3): lesion features and the subtype classifier, on toy lesions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import SimpleITK as sitk
 from toy_cases import toy_case
 
-from helpers import stage3
+from helpers.pipeline import stage3
 from helpers.simulate import SUBTYPES
 
 
@@ -58,33 +58,16 @@ def test_classifier_needs_two_known_subtypes():
         stage3.fit_subtype_classifier(x, ["cyst", "PDAC", "healthy", "cyst"])
 
 
-def test_lesion_cohorts_are_lesion_only_balanced_and_disjoint():
-    from helpers import simulate
+def test_lesion_cohorts_are_lesion_only_and_balanced():
+    from helpers import cohorts, simulate
 
-    seeds = {role: stage3.cohort_seeds(role) for role in stage3.COHORTS}
-    assert {role: len(s) for role, s in seeds.items()} == {
-        role: spec["n"] for role, spec in stage3.COHORTS.items()}
-    plan = simulate.cohort_plan(stage3.COHORTS["held-out"]["n"],
-                                stage3.COHORTS["held-out"]["seed"], healthy_fraction=0)
-    subtypes = [t for _, t in plan]
-    assert None not in subtypes and {subtypes.count(s) for s in SUBTYPES} == {len(plan) // 4}
-    stage3.check_stage3_disjoint()
+    for role in stage3.ROLES:
+        spec = cohorts.cohort(f"stage3 {role}")
+        plan = simulate.cohort_plan(spec.n, spec.seed, healthy_fraction=spec.healthy_fraction)
+        subtypes = [t for _, t in plan]
+        assert None not in subtypes and {subtypes.count(s) for s in SUBTYPES} == {spec.n // 4}
     with pytest.raises(ValueError, match="unknown stage-3 cohort"):
-        stage3.cohort_seeds("validation")
-
-
-def test_a_shared_patient_is_refused(monkeypatch):
-    from helpers import pipeline_cache
-
-    monkeypatch.setitem(stage3.COHORTS, "held-out", {"n": 8, "seed": stage3.COHORTS[
-        "training"]["seed"]})
-    with pytest.raises(ValueError, match="in both the stage-3"):
-        stage3.check_stage3_disjoint()
-    spec = pipeline_cache.HELD_OUT_COHORT
-    monkeypatch.setitem(stage3.COHORTS, "held-out", {"n": 8, "seed": spec["seed"]})
-    # healthy_fraction differs, but the patient seeds of one cohort seed are the same
-    with pytest.raises(ValueError, match="pipeline held-out"):
-        stage3.check_stage3_disjoint({"held-out": 8})
+        stage3.lesion_cohort("validation")
 
 
 def test_stage3_figures_draw_labelled_axes():
@@ -93,10 +76,11 @@ def test_stage3_figures_draw_labelled_axes():
     matplotlib.use("Agg")
     import pandas as pd
 
-    from helpers import pipeline_eval, stage3_figures
+    from helpers.pipeline import evaluation
+    from helpers.pipeline import stage_figures as stage3_figures
 
     true = np.repeat(SUBTYPES, 3)
-    confusion, _ = pipeline_eval.subtype_report(true, true[::-1])
+    confusion, _ = evaluation.subtype_report(true, true[::-1])
     fig = stage3_figures.plot_confusions({"plain": confusion})
     assert fig.axes[0].get_xlabel() == "predicted subtype"
     assert fig.axes[0].get_ylabel() == "true subtype"

@@ -1,4 +1,4 @@
-"""helpers.viewer: the widget callbacks, called directly (no browser), and the montage."""
+"""helpers.display.viewer: the widget callbacks, called directly (no browser), and the montage."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from helpers import data, display, viewer
+from helpers import data, display
+from helpers.display import viewer
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from helpers import stage2
+from helpers.pipeline import stage2
 
 SHAPE = (16, 30, 36)
 DELTA = {"cyst": 35.0, "PDAC": -35.0}

@@ -1,0 +1,115 @@
+"""The series' one on-disk cache: plain arrays under a key hashed over every setting.
+
+Virtual patients, training tables, stage 3's lesion rows and the registration study are slow
+to build and fast to read, so each is stored once as an ``.npz`` file of plain arrays:
+
+* **keyed**: :func:`settings_key` hashes (SHA-256) every setting and version that changes the
+  arrays, and the key is stored inside the file too, so a file is only ever read back for
+  exactly the settings that made it;
+* **atomic**: :func:`atomic_write` writes a temporary file beside the target and renames it
+  into place, so an interrupted run never leaves a half-written file under a real name;
+* **safe**: :func:`read_arrays` uses ``allow_pickle=False``, so a cache file can never run
+  code; nothing here unpickles.
+
+:func:`load_or_build` is the one way the series uses it: read the file when it is good, else
+build, store and return. A damaged or foreign file is ignored with a warning and rebuilt; an
+unwritable cache only costs the speed-up. The folder is ``$PLAINCT_DATA`` if set, else
+``data_samples/cache/`` in the repository (:func:`cache_dir`); the downloaded CT samples of
+:mod:`helpers.data` live there too and use :func:`atomic_write` as well.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+_REPO_CACHE = Path(__file__).resolve().parents[1] / "data_samples" / "cache"
+# A damaged file is refused by any of these (np.load, a missing key, a truncated zip).
+UNREADABLE = (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile)
+
+
+def cache_dir() -> Path:
+    """The cache folder: ``$PLAINCT_DATA`` if set, else ``data_samples/cache/``."""
+    env = os.environ.get("PLAINCT_DATA")
+    return Path(env).expanduser() if env else _REPO_CACHE
+
+
+def settings_key(settings: dict) -> str:
+    """SHA-256 (hex) of ``settings`` as canonical JSON (sorted keys; other objects as str)."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def atomic_write(target: Path, write, check=None) -> Path:
+    """Write ``target`` through ``write(handle)`` into a temporary file beside it, call
+    ``check(temporary_path)`` (which may raise to refuse the content), then rename it into
+    place. The temporary file is removed whatever happens."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:40]}.",
+                                suffix=".part")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        if check is not None:
+            check(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def write_arrays(path: Path, key: str, arrays: dict) -> None:
+    """Store ``key`` and ``arrays`` (name -> array) at ``path`` atomically, compressed."""
+    if "key" in arrays:
+        raise ValueError("'key' is reserved for the settings key; rename that array")
+    atomic_write(path, lambda handle: np.savez_compressed(handle, key=np.str_(key), **arrays))
+
+
+def read_arrays(path: Path, key: str, names=None) -> dict:
+    """The arrays ``names`` (default: all) of a file :func:`write_arrays` made for ``key``,
+    read with ``allow_pickle=False``. Raises ValueError for a file of other settings (and one
+    of :data:`UNREADABLE` for a damaged file)."""
+    with np.load(path, allow_pickle=False) as stored:
+        if str(stored["key"]) != key:
+            raise ValueError("it was made with other settings")
+        names = [n for n in stored.files if n != "key"] if names is None else names
+        return {name: stored[name] for name in names}
+
+
+def load_or_build(path: Path, key: str, build, to_arrays=None, from_arrays=None,
+                  what: str = "cache file", use_cache: bool = True):
+    """The cached result for ``key`` at ``path``, else ``build()`` (then stored).
+
+    ``to_arrays(result) -> dict`` and ``from_arrays(dict) -> result`` translate between the
+    result and plain arrays (default: the result is the dict of arrays itself);
+    ``from_arrays`` may raise ValueError for arrays that do not fit together. A file that
+    cannot be used is ignored with a warning naming ``what``; ``use_cache=False`` neither
+    reads nor writes.
+    """
+    to_arrays = to_arrays or (lambda result: result)
+    from_arrays = from_arrays or (lambda arrays: arrays)
+    path = Path(path)
+    if use_cache and path.is_file():
+        try:
+            return from_arrays(read_arrays(path, key))
+        except UNREADABLE as exc:
+            warnings.warn(f"ignoring the {what} {path.name} ({exc}); rebuilding it",
+                          stacklevel=2)
+    result = build()
+    if use_cache:
+        try:
+            write_arrays(path, key, to_arrays(result))
+        except OSError as exc:
+            warnings.warn(f"could not write the {what} in {path.parent} ({exc}); set "
+                          "PLAINCT_DATA to a writable folder to keep it between runs",
+                          stacklevel=2)
+    return result

@@ -1,0 +1,338 @@
+"""Get the series' real CT samples: from the cache, a mirror, or their public URL.
+
+Public API
+----------
+``fetch(name) -> Path``
+    A verified local copy of a sample (a folder for the DICOM series).
+``load_ct(name) -> SimpleITK.Image``
+    A CT in Hounsfield units (float32).
+``load_labels(name) -> (SimpleITK.Image, dict[int, str])``
+    The TotalSegmentator label map and its id -> structure-name table.
+``python -m helpers.data prefetch | verify | list``
+    Download everything for an offline classroom; check every sample; show status.
+
+Look-up order for each file: the cache (``data_samples/cache/`` or ``$PLAINCT_DATA``),
+then the mirror named by ``$PLAINCT_MIRROR`` (a local folder laid out like
+``../shared/public_ct/`` or a base URL), then the pinned public URL (skipped when
+``$PLAINCT_OFFLINE=1``). Every file is checked against its SHA-256 before use. Files in
+a mirror are only ever read. Writes into the cache are atomic: a file appears under its
+final name only after its checksum matched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import pooch
+import SimpleITK as sitk
+from pydicom.data import get_testdata_file
+from tqdm.auto import tqdm
+
+from ..cache import atomic_write, cache_dir
+from .registry import SAMPLES, Sample, SampleFile
+from .totalseg_labels import LABELS, SOURCE
+
+FIX_HINT = (
+    "To fix it: on a machine with internet run `python -m helpers.data prefetch` and copy "
+    "its cache folder here (or point PLAINCT_DATA at it), or set PLAINCT_MIRROR to a folder "
+    "laid out like ../shared/public_ct/ (or to a URL your teacher serves on the class network)."
+)
+
+
+class DataError(RuntimeError):
+    """A sample could not be provided; the message says why and what to do."""
+
+
+class UnknownSampleError(DataError, LookupError):
+    """The name is not in the registry."""
+
+
+class ChecksumError(DataError):
+    """A file's SHA-256 does not match the registry."""
+
+
+def sample(name: str) -> Sample:
+    """The registry entry for ``name``, or a clear error listing the known names."""
+    try:
+        return SAMPLES[name]
+    except KeyError:
+        known = ", ".join(sorted(SAMPLES))
+        raise UnknownSampleError(f"unknown sample {name!r}. Known samples: {known}") from None
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _is_url(text: str) -> bool:
+    return text.startswith(("http://", "https://", "file://"))
+
+
+def _writable_cache(target: Path) -> None:
+    """Make the target's folder, or explain that the cache is not writable."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=target.parent, prefix=".write-test-")
+        probe.close()
+    except OSError as exc:
+        raise DataError(
+            f"the data cache folder {target.parent} is not writable ({exc.strerror}). "
+            "Set PLAINCT_DATA to a folder you can write to (e.g. export "
+            "PLAINCT_DATA=~/plainct-data), or fix the folder's permissions."
+        ) from exc
+
+
+def _atomic_write(target: Path, expected_sha: str, write) -> None:
+    """Write via ``write(handle)`` into a temporary file, verify, then rename into place."""
+    _writable_cache(target)
+
+    def verify(tmp: Path) -> None:
+        found = sha256_of(tmp)
+        if found != expected_sha:
+            raise ChecksumError(
+                f"the copy of {target.name} does not match its SHA-256 "
+                f"(expected {expected_sha}, found {found}); nothing was saved."
+            )
+
+    atomic_write(target, write, verify)
+
+
+def _from_mirror_folder(mirror: Path, entry: SampleFile, target: Path, problems: list[str]):
+    source = mirror / entry.path
+    if not source.is_file():
+        problems.append(f"the mirror {mirror} has no file {entry.path}")
+        return None
+    found = sha256_of(source)
+    if found != entry.sha256:
+        problems.append(
+            f"the mirror's file {source} does not match its SHA-256 (expected "
+            f"{entry.sha256}, found {found}); it was left untouched: replace it with a good copy"
+        )
+        return None
+    with open(source, "rb") as src:
+        _atomic_write(target, entry.sha256, lambda out: shutil.copyfileobj(src, out))
+    return target
+
+
+def _download(url: str, entry: SampleFile, target: Path, progress: bool, problems: list[str]):
+    pooch.get_logger().setLevel("WARNING")
+    _writable_cache(target)
+    try:
+        pooch.retrieve(
+            url,
+            known_hash=f"sha256:{entry.sha256}",
+            fname=target.name,
+            path=target.parent,
+            progressbar=progress,
+            downloader=pooch.HTTPDownloader(progressbar=progress, timeout=30),
+        )
+    except ValueError as exc:  # pooch's checksum mismatch; it has removed the partial file
+        problems.append(f"the download from {url} did not match its SHA-256 ({exc})")
+        return None
+    except Exception as exc:  # network errors come from requests, urllib or the OS
+        problems.append(f"downloading {url} failed ({type(exc).__name__}: {exc})")
+        return None
+    return target
+
+
+def _label_table_bytes() -> bytes:
+    """The label-table sample, rebuilt from helpers/data/totalseg_labels.py exactly as
+    published."""
+    table = {"source": SOURCE, "labels": {str(k): v for k, v in LABELS.items()}}
+    return json.dumps(table, indent=1).encode()
+
+
+def _rebuild_label_table(entry: SampleFile, target: Path):
+    data = _label_table_bytes()
+    _atomic_write(target, entry.sha256, lambda out: out.write(data))
+    return target
+
+
+def _bundled_pydicom_file(entry: SampleFile) -> Path:
+    path = Path(get_testdata_file(entry.path))
+    found = sha256_of(path)
+    if found != entry.sha256:
+        raise ChecksumError(
+            f"pydicom's bundled {entry.path} ({path}) does not match its SHA-256 (expected "
+            f"{entry.sha256}, found {found}). Reinstall the pinned pydicom from requirements.txt."
+        )
+    return path
+
+
+def _fetch_file(item: Sample, entry: SampleFile, progress: bool) -> Path:
+    if item.kind == "dicom-file":
+        return _bundled_pydicom_file(entry)
+    target = cache_dir() / entry.path
+    problems: list[str] = []
+    if target.is_file():
+        found = sha256_of(target)
+        if found == entry.sha256:
+            return target
+        # The cache is the project's own copy, so a damaged file may be replaced.
+        note = (
+            f"the cached file {target} does not match its SHA-256 (expected {entry.sha256}, "
+            f"found {found}): it was refused and removed"
+        )
+        warnings.warn(note + "; fetching a fresh copy.", stacklevel=3)
+        problems.append(note)
+        try:
+            target.unlink()
+        except OSError as exc:
+            raise ChecksumError(f"{note.replace(' and removed', '')}, but could not be "
+                                f"removed ({exc}). Delete it by hand and try again.") from exc
+
+    mirror = os.environ.get("PLAINCT_MIRROR", "").strip()
+    if mirror and _is_url(mirror):
+        got = _download(f"{mirror.rstrip('/')}/{entry.path}", entry, target, progress, problems)
+        if got:
+            return got
+    elif mirror:
+        folder = Path(mirror).expanduser()
+        if not folder.is_dir():
+            raise DataError(
+                f"PLAINCT_MIRROR is set to {mirror!r}, which is not an existing folder. "
+                "Correct the path (it should hold files like totalsegmentator_example_ct_sm"
+                ".nii.gz), or unset PLAINCT_MIRROR to use the cache and the internet."
+            )
+        got = _from_mirror_folder(folder, entry, target, problems)
+        if got:
+            return got
+
+    if item.kind == "table":
+        return _rebuild_label_table(entry, target)
+    if os.environ.get("PLAINCT_OFFLINE") == "1":
+        problems.append("downloads are switched off (PLAINCT_OFFLINE=1)")
+    elif entry.url:
+        got = _download(entry.url, entry, target, progress, problems)
+        if got:
+            return got
+    if not mirror:
+        problems.append("PLAINCT_MIRROR is not set")
+    raise DataError(
+        f"could not get {entry.path} (sample {item.name!r}):\n  - "
+        + "\n  - ".join(problems)
+        + "\n"
+        + FIX_HINT
+    )
+
+
+def fetch(name: str, progress: bool = False) -> Path:
+    """Return a verified local path for sample ``name``.
+
+    A single-file sample gives the file; the DICOM series gives its folder. Files come
+    from the cache, else ``$PLAINCT_MIRROR``, else the pinned public URL, and each one is
+    checked against its SHA-256 first. Raises :class:`DataError` (with what to do) when a
+    file cannot be had, and :class:`UnknownSampleError` for a name not in the registry.
+    """
+    item = sample(name)
+    paths = [_fetch_file(item, entry, progress) for entry in item.files]
+    return cache_dir() / item.folder if item.folder else paths[0]
+
+
+def load_ct(name: str = "totalsegmentator_example_ct_sm"):
+    """Load a CT sample as a float32 ``SimpleITK.Image`` in Hounsfield units.
+
+    NIfTI samples are stored in HU already; DICOM samples are rescaled with their
+    RescaleSlope/RescaleIntercept by SimpleITK's reader.
+    """
+    item = sample(name)
+    path = fetch(name)
+    if item.kind == "ct" or item.kind == "dicom-file":
+        return sitk.ReadImage(str(path), sitk.sitkFloat32)
+    if item.kind == "dicom-series":
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path)))
+        return sitk.Cast(reader.Execute(), sitk.sitkFloat32)
+    raise DataError(f"sample {name!r} is a {item.kind}, not a CT. Use load_labels() for labels.")
+
+
+def load_labels(name: str = "totalsegmentator_example_seg"):
+    """Load a TotalSegmentator label map and its table: ``(image, {id: structure name})``.
+
+    The image is an 8-bit ``SimpleITK.Image`` on the same grid as its CT; the table has
+    all 117 classes of the ``total`` class map, whether or not they occur in this image.
+    """
+    item = sample(name)
+    if item.kind != "labels":
+        raise DataError(f"sample {name!r} is a {item.kind}, not a label map. "
+                        "Label maps: " + ", ".join(n for n, s in SAMPLES.items()
+                                                   if s.kind == "labels"))
+    image = sitk.ReadImage(str(fetch(name)), sitk.sitkUInt8)
+    table = json.loads(fetch("totalsegmentator_total_labels").read_text())
+    return image, {int(k): v for k, v in table["labels"].items()}
+
+
+def status(name: str) -> str:
+    """Where a sample would come from right now, without downloading anything.
+
+    One of ``"bundled"``, ``"cached"``, ``"mirror"``, ``"rebuilt locally"`` or
+    ``"download needed"``.
+    """
+    item = sample(name)
+    if item.kind == "dicom-file":
+        return "bundled"
+    if all((cache_dir() / f.path).is_file() for f in item.files):
+        return "cached"
+    mirror = os.environ.get("PLAINCT_MIRROR", "")
+    if mirror and not _is_url(mirror) and all((Path(mirror) / f.path).is_file()
+                                              for f in item.files):
+        return "mirror"
+    return "rebuilt locally" if item.kind == "table" else "download needed"
+
+
+def verify() -> list[str]:
+    """Check that every sample can be had from the cache or the mirror with the right SHA-256.
+
+    Nothing is downloaded or written. Returns one line per problem (empty when all is well).
+    """
+    problems = []
+    mirror = os.environ.get("PLAINCT_MIRROR", "").strip()
+    mirror_dir = Path(mirror).expanduser() if mirror and not _is_url(mirror) else None
+    if mirror_dir is not None and not mirror_dir.is_dir():
+        problems.append(f"PLAINCT_MIRROR={mirror!r} is not an existing folder")
+        mirror_dir = None
+    for item in SAMPLES.values():
+        for entry in item.files:
+            if item.kind == "dicom-file":
+                try:
+                    _bundled_pydicom_file(entry)
+                except DataError as exc:
+                    problems.append(f"{item.name}: {exc}")
+                continue
+            if item.kind == "table":
+                rebuilt = hashlib.sha256(_label_table_bytes()).hexdigest()
+                if rebuilt != entry.sha256:
+                    problems.append(f"{item.name}: the built-in table no longer matches its "
+                                    f"SHA-256 (expected {entry.sha256}, rebuilt {rebuilt})")
+                continue
+            places = [cache_dir() / entry.path]
+            if mirror_dir is not None:
+                places.append(mirror_dir / entry.path)
+            found = [(p, sha256_of(p)) for p in places if p.is_file()]
+            if any(sha == entry.sha256 for _, sha in found):
+                continue
+            if found:
+                bad = ", ".join(f"{p} (found {sha[:12]}...)" for p, sha in found)
+                problems.append(f"{item.name}: {entry.path} has the wrong SHA-256 in {bad}; "
+                                f"expected {entry.sha256}")
+            else:
+                where = "the cache" + (" or the mirror" if mirror_dir else " (no mirror set)")
+                problems.append(f"{item.name}: {entry.path} is in neither {where}")
+    return problems
+
+
+def prefetch(progress: bool = True) -> list[Path]:
+    """Fetch every sample into the cache (for an offline classroom), with a progress bar."""
+    return [fetch(name, progress=False) for name in tqdm(SAMPLES, desc="samples",
+                                                          disable=not progress)]

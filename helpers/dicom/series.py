@@ -1,0 +1,157 @@
+"""Find the DICOM image files in a folder and pick one CT series out of them.
+
+:func:`read_folder` reads every file (naming any that is damaged; skipping what is not an image),
+:func:`group_series` and :func:`list_series` sort them by SeriesInstanceUID,
+:func:`select_series` picks one (a clear error when the choice is ambiguous) and
+:func:`check_modality` refuses what is not CT. Source files are only ever read.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+from .errors import (
+    CorruptFileError,
+    DicomWarning,
+    MixedSeriesError,
+    ModalityError,
+    NoDicomFilesError,
+)
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """One series found in a folder."""
+
+    uid: str
+    number: int | None
+    description: str
+    modality: str
+    files: tuple[Path, ...] = field(repr=False)
+
+    def __str__(self) -> str:
+        uid = self.uid or "(empty SeriesInstanceUID)"
+        return (f"{uid}: series number {self.number}, {self.description or 'no description'!r},"
+                f" modality {self.modality or '?'}, {len(self.files)} file(s)")
+
+
+def file_name(ds) -> str:
+    return Path(getattr(ds, "filename", "") or "<in memory>").name
+
+
+def _read_file(path: Path):
+    """A dataset with its pixel bytes, None if the file is not DICOM at all."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = pydicom.dcmread(path)
+    except InvalidDicomError:
+        return None
+    except Exception as exc:  # pydicom raises many types on damaged bytes
+        raise CorruptFileError(
+            f"{path.name} could not be read as DICOM ({type(exc).__name__}: {exc}). It is "
+            "probably truncated or damaged: copy it again from the source, or move it out "
+            f"of {path.parent}.", path) from exc
+    for warning in caught:
+        if "end of file" in str(warning.message).lower():  # pydicom read past the end
+            raise CorruptFileError(
+                f"{path.name} ends too early ({warning.message}): it is truncated. Copy it "
+                f"again from the source, or move it out of {path.parent}.", path)
+        warnings.warn(warning.message, warning.category, stacklevel=2)
+    if "PixelData" not in ds:
+        sop = getattr(ds.get("SOPClassUID"), "name", "")
+        if sop and "Image Storage" not in sop:
+            return None  # a report or structure set: not part of any image volume
+        raise CorruptFileError(
+            f"{path.name} has a DICOM header but no pixel data ({path.stat().st_size} bytes): "
+            "it is probably truncated. Copy it again from the source, or move it out of "
+            f"{path.parent}.", path)
+    return ds
+
+
+def read_folder(folder) -> list:
+    """Every DICOM image dataset in a folder (not recursive); other files are skipped."""
+    folder = Path(folder)
+    if folder.is_file():
+        raise NoDicomFilesError(f"{folder} is a file, not a folder. Pass the folder that holds "
+                                "the series, or read one file with pydicom.dcmread().")
+    if not folder.is_dir():
+        raise NoDicomFilesError(f"the folder {folder} does not exist. Check the path "
+                                "(for the course data use helpers.data.fetch(name)).")
+    paths = sorted(p for p in folder.iterdir()
+                   if p.is_file() and not p.name.startswith(".") and p.name != "DICOMDIR")
+    datasets = [ds for ds in map(_read_file, paths) if ds is not None]
+    if not datasets:
+        seen = ": " + ", ".join(p.name for p in paths[:5]) if paths else ""
+        seen += " ..." if len(paths) > 5 else ""
+        raise NoDicomFilesError(
+            f"no DICOM image files in {folder} (looked at {len(paths)} file(s){seen}). DICOM "
+            "files start with a 128-byte preamble and 'DICM'; check that you "
+            "picked the folder of the series itself, not its parent.")
+    return datasets
+
+
+def group_series(datasets) -> list[SeriesInfo]:
+    """Group datasets by SeriesInstanceUID, in order of first appearance."""
+    groups: dict[str, list] = {}
+    for ds in datasets:
+        groups.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append(ds)
+    infos = []
+    for uid, members in groups.items():
+        first = members[0]
+        number = first.get("SeriesNumber")
+        infos.append(SeriesInfo(uid, None if number in (None, "") else int(number),
+                                str(first.get("SeriesDescription", "")),
+                                str(first.get("Modality", "")),
+                                tuple(Path(ds.filename) for ds in members)))
+    return infos
+
+
+def list_series(folder) -> list[SeriesInfo]:
+    """The series in a folder, with UID, number, description, modality and files."""
+    return group_series(read_folder(folder))
+
+
+def select_series(datasets, series_uid: str | None = None) -> list:
+    """The datasets of one series; a clear error if that choice is ambiguous or wrong."""
+    infos = group_series(datasets)
+    listing = "\n".join(f"  - {info}" for info in infos)
+    if series_uid is None:
+        if len(infos) > 1:
+            raise MixedSeriesError(
+                f"the folder holds {len(infos)} series:\n{listing}\nChoose one with "
+                "read_series(folder, series_uid=...), or put each series in its own folder.",
+                infos)
+        return list(datasets)
+    chosen = [ds for ds in datasets if str(ds.get("SeriesInstanceUID", "")) == series_uid]
+    if not chosen:
+        raise MixedSeriesError(f"no series with UID {series_uid!r} here. Series found:\n"
+                               f"{listing}", infos)
+    return chosen
+
+
+def check_modality(datasets, allow_non_ct: bool = False) -> None:
+    """Refuse (or, with ``allow_non_ct``, warn about) slices that are not CT."""
+    found = Counter(str(ds.get("Modality", "")) for ds in datasets)
+    if set(found) == {"CT"}:
+        return
+    if set(found) == {""}:
+        warnings.warn("the files have no Modality tag; assumed they are CT, so the rescaled "
+                      "values are treated as HU.", DicomWarning, stacklevel=3)
+        return
+    other = next(ds for ds in datasets if ds.get("Modality", "") != "CT")
+    what = ", ".join(f"{m or 'none'} ({n} file(s))" for m, n in found.items())
+    message = (f"the series is not (only) CT: modality {what}, e.g. {file_name(other)}. Only CT "
+               "values are Hounsfield units")
+    if not allow_non_ct:
+        raise ModalityError(message + "; read_series refuses it. Pass allow_non_ct=True to "
+                            "read the rescaled values anyway (they will not be HU).")
+    warnings.warn(message + "; read anyway (allow_non_ct=True): the values are NOT HU.",
+                  DicomWarning, stacklevel=3)
+

@@ -1,0 +1,54 @@
+"""Show CT as radiologists read it: orientation, windows in HU, overlays, figures, a viewer.
+
+The shared picture layer beneath every other part of the series. Modules:
+
+* :mod:`.slices`: pure functions: windows, reorienting to LPS, display-ready slices, the
+  mapping between a displayed pixel and its voxel;
+* :mod:`.colours`: colours for labels and outlines, and blending them over a slice;
+* :mod:`.figures`: three planes, the HU scale, windows side by side, slabs;
+* :mod:`.viewer`: :class:`SliceViewer` (ipywidgets) and :func:`montage`, its static twin.
+"""
+
+from .colours import OUTLINE_COLORS, composite_overlay, label_colors, outline_colors
+from .figures import (
+    add_edge_letters,
+    add_letters,
+    compare_windows,
+    hu_colorbar,
+    panel_grid,
+    show_hu_scale,
+    show_planes,
+    show_raw_vs_radiological,
+    show_slabs,
+)
+from .slices import (
+    EDGE_LETTERS,
+    PLANES,
+    TISSUE_BANDS,
+    WINDOW_PRESETS,
+    apply_window,
+    display_to_index,
+    edge_letters_from_directions,
+    extract_slice,
+    index_to_display,
+    label_centroid_mm,
+    orient_slice,
+    pixel_aspect,
+    plane_axis,
+    point_to_slice_indices,
+    raw_edge_letters,
+    resolve_window,
+    tissue_class_map,
+    to_lps,
+    window_bounds,
+)
+from .viewer import SliceViewer, montage
+
+__all__ = ["EDGE_LETTERS", "OUTLINE_COLORS", "PLANES", "TISSUE_BANDS", "WINDOW_PRESETS",
+           "SliceViewer", "add_edge_letters", "add_letters", "apply_window", "compare_windows",
+           "composite_overlay", "display_to_index", "edge_letters_from_directions",
+           "extract_slice", "hu_colorbar", "index_to_display", "label_centroid_mm",
+           "label_colors", "montage", "orient_slice", "outline_colors", "panel_grid",
+           "pixel_aspect", "plane_axis", "point_to_slice_indices", "raw_edge_letters",
+           "resolve_window", "show_hu_scale", "show_planes", "show_raw_vs_radiological",
+           "show_slabs", "tissue_class_map", "to_lps", "window_bounds"]

@@ -1,0 +1,129 @@
+"""Checkers for notebook 01 (CT fundamentals).
+
+Each checker prints instant feedback through :func:`helpers.exercises.feedback` and
+returns True/False; it never raises on an unfinished answer. Expected values are computed
+from the data passed in, never typed in, so the checks follow the data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+
+from ..display import apply_window, resolve_window
+from .feedback import close_to, feedback, is_answered
+
+FAT_HU = (-190.0, -30.0)  # the usual fat segmentation window
+MIN_CONTRAST = 0.3  # grey-level gap between pancreas and fat, as a fraction of black..white
+MAX_CLIPPED = 0.2  # at most this fraction of pancreas pixels pure black or pure white
+
+
+def check_stored_to_hu(answer, stored, slope, intercept) -> bool:
+    """Exercise 1: a stored pixel value converted to Hounsfield units."""
+    expected = float(stored) * float(slope) + float(intercept)
+    if close_to(answer, expected, 0.5):
+        return feedback(True, f"{stored} x {slope} + ({intercept}) = {expected:.0f} HU.", "")
+    if close_to(answer, stored, 0.5):
+        hint = "that is the stored value itself; apply RescaleSlope and RescaleIntercept."
+    elif close_to(answer, float(stored) * float(slope) - float(intercept), 0.5):
+        hint = "check the sign: HU = stored x slope + intercept (the intercept is negative)."
+    else:
+        hint = "HU = stored value x RescaleSlope + RescaleIntercept."
+    return feedback(False, "", hint)
+
+
+def check_slice_spacing(answer, positions_mm, slice_thickness=None) -> bool:
+    """Exercise 2: the distance between slice centres, from the sorted positions."""
+    steps = np.diff(np.sort(np.asarray(positions_mm, dtype=float)))
+    expected = float(np.median(steps))
+    if close_to(answer, expected, 0.01):
+        return feedback(True, f"the slices are {expected:.2f} mm apart.", "")
+    if slice_thickness is not None and close_to(answer, float(slice_thickness), 0.01) \
+            and abs(float(slice_thickness) - expected) > 0.01:
+        hint = ("that is SliceThickness, how thick each reconstructed slab is. Slabs may "
+                "overlap or leave gaps; the spacing comes from the positions.")
+    elif close_to(answer, -expected, 0.01):
+        hint = "a spacing is a distance: sort the positions first, or take the absolute value."
+    else:
+        hint = "sort the positions along the slice normal and take the difference of neighbours."
+    return feedback(False, "", hint)
+
+
+def check_point_to_index(index, hu, image, point_mm) -> bool:
+    """Exercise 3: the voxel index (i, j, k) of a physical point, and the HU there."""
+    expected = image.TransformPhysicalPointToIndex(tuple(float(v) for v in point_mm))
+    expected_hu = float(image.GetPixel(expected))
+    if not is_answered(index) or not close_to(index, expected, 0):
+        if is_answered(index) and close_to(index, expected[::-1], 0):
+            hint = ("you gave (k, j, i), the NumPy order. SimpleITK indices are (i, j, k) = "
+                    "(x, y, z): use image.TransformPhysicalPointToIndex(point).")
+        else:
+            hint = ("use image.TransformPhysicalPointToIndex(point); the point is in LPS mm "
+                    "(do not negate x and y).")
+        return feedback(False, "", hint)
+    if not close_to(hu, expected_hu, 0.5):
+        return feedback(False, "", f"the index {tuple(expected)} is right; now read the value "
+                        "there: image[index] (SimpleITK order) or array[k, j, i] (NumPy order).")
+    return feedback(True, f"voxel {tuple(expected)} holds {expected_hu:.0f} HU.", "")
+
+
+def window_contrast(window, hu2d, labels2d, label: int = 7, ring_px: int = 4) -> dict:
+    """How well a window separates a labelled organ from the fat around it.
+
+    Fat is the pixels within ``ring_px`` of the organ, outside every label, with HU in
+    :data:`FAT_HU`. Returns the median grey level (0..1) of each, their difference
+    (``contrast``), and the fraction of the organ's pixels clipped to pure black or white.
+    """
+    organ = np.asarray(labels2d) == label
+    if not organ.any():
+        raise ValueError(f"label {label} is not on this slice; pick a slice that shows it")
+    near = ndimage.binary_dilation(organ, iterations=ring_px) & ~organ & (labels2d == 0)
+    fat = near & (hu2d >= FAT_HU[0]) & (hu2d < FAT_HU[1])
+    gray = apply_window(hu2d, window)
+    organ_gray, fat_gray = float(np.median(gray[organ])), float(np.median(gray[fat]))
+    clipped = float(np.mean((gray[organ] <= 0) | (gray[organ] >= 1)))
+    return {"organ_gray": organ_gray, "fat_gray": fat_gray,
+            "contrast": organ_gray - fat_gray, "clipped": clipped,
+            "organ_hu": float(np.median(hu2d[organ])), "fat_hu": float(np.median(hu2d[fat]))}
+
+
+def check_pancreas_window(window, hu2d, labels2d, label: int = 7) -> bool:
+    """Exercise 4: a (width, level) window in which pancreas and nearby fat look different.
+
+    Passes when the median pancreas pixel is at least :data:`MIN_CONTRAST` of the grey
+    range brighter than the median fat pixel nearby, with at most :data:`MAX_CLIPPED` of
+    the pancreas pixels clipped (clipped pixels hide differences inside the gland).
+    """
+    try:
+        width, level = resolve_window(window)
+    except (TypeError, ValueError):
+        return feedback(False, "", "give the window as (width, level) in HU, e.g. (400, 40).")
+    m = window_contrast((width, level), hu2d, labels2d, label)
+    summary = (f"pancreas grey {m['organ_gray']:.2f}, fat grey {m['fat_gray']:.2f}, "
+               f"gap {m['contrast']:.2f}, pancreas clipped {m['clipped']:.0%}")
+    if m["contrast"] >= MIN_CONTRAST and m["clipped"] <= MAX_CLIPPED:
+        return feedback(True, f"W {width:.0f} / L {level:.0f}: {summary}.", "")
+    if m["clipped"] > MAX_CLIPPED:
+        hint = "too many pancreas pixels are pure black or white: widen the window."
+    elif m["fat_gray"] <= 0 and m["organ_gray"] < 0.5:
+        hint = ("the fat is all black and the pancreas still dark: lower the level towards "
+                "the middle of the two HU values.")
+    else:
+        hint = ("narrow the window (smaller width) and put the level between the pancreas "
+                "and fat HU values.")
+    return feedback(False, "", f"{summary}. Need a gap of at least {MIN_CONTRAST} with at "
+                    f"most {MAX_CLIPPED:.0%} clipped; {hint}")
+
+
+def pancreas_target_point(labels, label: int = 7) -> np.ndarray:
+    """A physical point (LPS, whole mm) inside a label, for exercise 3.
+
+    The middle voxel of the label in scan order, so the point is surely inside (a curved
+    organ's centroid may not be), rounded to whole mm so it is not a voxel centre.
+    """
+    inside = np.argwhere(sitk.GetArrayViewFromImage(labels) == label)  # rows are [k, j, i]
+    if inside.size == 0:
+        raise ValueError(f"label {label} does not occur in this label map")
+    k, j, i = (int(v) for v in inside[len(inside) // 2])
+    return np.round(labels.TransformIndexToPhysicalPoint((i, j, k)))

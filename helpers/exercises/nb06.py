@@ -1,0 +1,137 @@
+"""Checkers for notebook 06 (stage 3: naming the lesion's subtype).
+
+Each checker prints instant feedback through :func:`helpers.exercises.feedback` and returns
+True/False; it never raises on an unfinished answer. Expected values are computed from the
+data passed in (a confusion matrix, a feature table), never typed in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from ..simulate import SUBTYPES
+from .feedback import close_to, feedback, is_answered
+
+TOLERANCE = 0.005
+
+
+def _matrix(confusion):
+    """(counts as a float array, class names) of a confusion matrix (rows: true)."""
+    names = list(getattr(confusion, "index", SUBTYPES))
+    return np.asarray(confusion, float), [str(n) for n in names]
+
+
+def per_class_recall(confusion) -> np.ndarray:
+    """Recall of each class: correct / all lesions that truly are that class (row sums)."""
+    counts, _ = _matrix(confusion)
+    return np.diag(counts) / np.maximum(counts.sum(1), 1)
+
+
+def per_class_precision(confusion) -> np.ndarray:
+    """Precision of each class: correct / all lesions predicted as that class (column sums)."""
+    counts, _ = _matrix(confusion)
+    return np.diag(counts) / np.maximum(counts.sum(0), 1)
+
+
+def _as_vector(answer, names):
+    """The answer as floats in the matrix's class order, or None if it cannot be read."""
+    try:
+        if hasattr(answer, "items"):  # dict or pandas Series
+            found = {str(k): v for k, v in answer.items()}
+            if set(found) != set(names):
+                return None
+            answer = [found[n] for n in names]
+        vector = np.asarray(answer, float).ravel()
+    except (TypeError, ValueError):
+        return None
+    return vector if vector.size == len(names) and np.all(np.isfinite(vector)) else None
+
+
+def check_recall(answer, confusion) -> bool:
+    """Exercise 1: per-class recall from a confusion matrix (rows: true, columns: predicted)."""
+    counts, names = _matrix(confusion)
+    expected = per_class_recall(confusion)
+    if not is_answered(answer):
+        return feedback(False, "", "replace None with one recall per subtype (a dict, a pandas "
+                        "Series or an array in the order " + ", ".join(names) + ").")
+    vector = _as_vector(answer, names)
+    if vector is None:
+        return feedback(False, "", f"give {len(names)} numbers, one per subtype ("
+                        + ", ".join(names) + "); a dict or Series must use exactly these "
+                        "names as keys.")
+    if close_to(vector, expected, TOLERANCE):
+        worst = ", ".join(n for n, r in zip(names, expected, strict=True)
+                          if r <= expected.min() + 1e-9)
+        return feedback(True, "recall = correct / all lesions that truly are that subtype. "
+                        f"Lowest here: {worst} ({expected.min():.2f}).", "")
+    if close_to(vector, 100 * expected, 100 * TOLERANCE):
+        hint = "those are percentages; give fractions between 0 and 1."
+    elif close_to(vector, per_class_precision(confusion), TOLERANCE):
+        hint = ("you divided by the column sums: that is *precision* (of all lesions called "
+                "PDAC, how many were PDAC). Recall divides by the row sums: of all true PDACs, "
+                "how many were called PDAC.")
+    elif close_to(vector, np.diag(counts), TOLERANCE):
+        hint = ("those are the counts on the diagonal; divide each by the number of lesions "
+                "that truly are that subtype (its row sum).")
+    else:
+        hint = "recall of a subtype = diagonal cell / sum of its row (rows are the truth)."
+    return feedback(False, "", hint)
+
+
+def check_balanced_accuracy(answer, confusion) -> bool:
+    """Exercise 2: balanced accuracy (mean per-class recall) from a confusion matrix."""
+    counts, _ = _matrix(confusion)
+    expected = float(per_class_recall(confusion).mean())
+    accuracy = float(np.trace(counts) / max(counts.sum(), 1))
+    if not is_answered(answer):
+        return feedback(False, "", "replace None with one number between 0 and 1.")
+    if close_to(answer, expected, TOLERANCE):
+        return feedback(True, f"balanced accuracy {expected:.3f} (plain accuracy "
+                        f"{accuracy:.3f}). Every subtype counts the same, however many "
+                        "lesions of it there are.", "")
+    if close_to(answer, 100 * expected, 100 * TOLERANCE):
+        hint = "that is a percentage; give a fraction between 0 and 1."
+    elif close_to(answer, accuracy, TOLERANCE):
+        hint = ("that is plain accuracy (all correct / all lesions): the common subtypes "
+                "dominate it. Average the per-class recalls instead.")
+    elif close_to(answer, float(per_class_precision(confusion).mean()), TOLERANCE):
+        hint = ("that is the mean precision (column sums). Balanced accuracy averages recall: "
+                "divide by the row sums.")
+    else:
+        hint = "compute each subtype's recall (diagonal / row sum) and take their mean."
+    return feedback(False, "", hint)
+
+
+def separation(table, feature: str, image: str = "plain") -> dict[str, float]:
+    """How well ``feature`` sets each subtype apart from the other three on ``image``: the
+    one-versus-rest AUC folded to 0.5..1 (0.5: no separation, 1: no overlap at all)."""
+    part = table[table["image"] == image]
+    out = {}
+    for subtype in SUBTYPES:
+        labels = (part["subtype"] == subtype).to_numpy()
+        if labels.all() or not labels.any():
+            continue
+        auc = roc_auc_score(labels, part[feature].to_numpy(float))
+        out[subtype] = float(max(auc, 1 - auc))
+    return out
+
+
+def check_separated_subtype(answer, table, feature: str, image: str = "plain") -> bool:
+    """Exercise 3: which subtype does ``feature`` set apart from the others on ``image``?"""
+    scores = separation(table, feature, image)
+    best = max(scores, key=scores.get)
+    if not is_answered(answer) or not isinstance(answer, str):
+        return feedback(False, "", "replace None with one subtype name as a string, e.g. "
+                        f"\"{SUBTYPES[0]}\".")
+    chosen = {s.lower(): s for s in SUBTYPES}.get(answer.strip().lower())
+    if chosen is None:
+        return feedback(False, "", f"{answer!r} is not a subtype here; choose one of "
+                        + ", ".join(SUBTYPES) + ".")
+    table_text = ", ".join(f"{s} {v:.2f}" for s, v in scores.items())
+    if chosen == best:
+        return feedback(True, f"'{feature}' on {image} CT sets {best} apart best (one-vs-rest "
+                        f"AUC, 0.5 = no separation: {table_text}).", "")
+    return feedback(False, "", f"{chosen} overlaps the other subtypes more (one-vs-rest AUC "
+                    f"{scores.get(chosen, 0.5):.2f}). Look at the {image} panel of the "
+                    "figure: which subtype's box sits clear of the other three?")

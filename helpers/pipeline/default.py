@@ -1,0 +1,99 @@
+"""The default trained pipeline, and stages 2 and 3 one at a time (notebooks 05-07)::
+
+    from helpers.pipeline import default_pipeline, detect_lesion, classify_subtype
+    score, lesion = detect_lesion(plain_ct, mask)        # 0..1, lesion mask (maybe empty)
+    probs = classify_subtype(plain_ct, lesion)           # {"PDAC": .., "PNET": .., ...}
+    result = default_pipeline().predict(plain_ct)        # stages 1 -> 2 -> 3, a PipelineResult
+
+:func:`make_pipeline` fits a :class:`helpers.pipeline.model.Pipeline` of any settings on the
+cached training data of :mod:`.training` (models refitted deterministically in seconds);
+:func:`default_pipeline` is the one the notebooks use. Not for clinical use.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import SimpleITK as sitk
+
+from ..checks import check_same_grid
+from .grid import as_image, mask_on_working, to_input_grid, to_working
+from .model import Pipeline
+from .stage1 import segment_pancreas
+from .stage3 import lesion_features
+from .training import cached_detected_rows, cached_extra_lesion_rows, cached_training_table
+
+# The default pipeline's stage 3 also learns from stage 2's outlines of the training lesions:
+# on the validation cohort's lesions as stage 2 outlined them, balanced accuracy 0.66 -> 0.80
+# (3 seeds), at 0.78 -> 0.71 on their exact outlines (benchmarks/stage3_outlines.py; the
+# held-out figures are in benchmarks/pipeline.py's output).
+DEFAULT_STAGE3_OUTLINES = "labels+stage2"
+
+
+def make_pipeline(seed: int = 0, progress: bool = False, use_cache: bool = True, *,
+                  motion: str = "typical", extra_lesions: bool = True,
+                  **settings) -> Pipeline:
+    """A pipeline with ``settings`` (label_source, image, training_pancreas) fitted on the
+    default training cohort (data cached, models refitted deterministically); stage 3 also
+    on the lesions of the cohort "stage3 training" unless ``extra_lesions=False``, and with
+    ``stage3_outlines="labels+stage2"`` also on those lesions measured in stage 2's outlines
+    (:func:`cached_detected_rows`). ``motion="hard"``: train on the same patients scanned
+    with larger breathing motion."""
+    pipeline = Pipeline(seed=seed, **settings)
+    table, lesion_x, lesion_y = cached_training_table(pipeline, progress=progress,
+                                                      use_cache=use_cache, motion=motion)
+    if extra_lesions:
+        more_x, more_y = cached_extra_lesion_rows(pipeline, progress, use_cache, motion)
+        lesion_x, lesion_y = np.concatenate([lesion_x, more_x]), np.concatenate([lesion_y,
+                                                                                 more_y])
+    return pipeline.fit_data(table, lesion_x, lesion_y, lambda detector, maps: (
+        cached_detected_rows(pipeline, table, detector, maps, extra_lesions, progress,
+                             use_cache, motion)))
+
+
+@functools.lru_cache(maxsize=2)
+def default_pipeline(seed: int = 0) -> Pipeline:
+    """The default pipeline: registration-transferred labels, plain CT, reference pancreas
+    at training, stage 1 at prediction; stage 3 also learns from stage 3's training cohort,
+    and from every training lesion measured in the outline stage 2 reports for it (what it
+    is handed when chained); fitted once per process (see :func:`make_pipeline`)."""
+    return make_pipeline(seed, stage3_outlines=DEFAULT_STAGE3_OUTLINES)
+
+
+def detect_lesion(plain_ct: sitk.Image, pancreas_mask: sitk.Image, detector=None):
+    """Stage 2: ``(score, lesion_mask)`` for a plain CT and its pancreas mask.
+
+    ``score`` is the case-level abnormality (0..1); ``lesion_mask`` a uint8 image on the
+    input's grid, empty when the score is below the detector's operating threshold (chosen
+    on training patients). ``detector``: a fitted :class:`helpers.pipeline.stage2.Detector`
+    (default: the default pipeline's). Raises :class:`helpers.checks.GridMismatchError` when
+    the mask is on another grid and :class:`helpers.pipeline.features.EmptyPancreasError` when
+    it is empty.
+    """
+    check_same_grid(pancreas_mask, plain_ct, "pancreas mask")
+    detector = detector or default_pipeline().detector
+    hu, gland, working = to_working(plain_ct, pancreas_mask)
+    score, lesion, _ = detector.detect(hu, gland)
+    return score, to_input_grid(as_image(lesion, working), plain_ct)
+
+
+def classify_subtype(plain_ct: sitk.Image, lesion_mask: sitk.Image, classifier=None,
+                     pancreas_mask: sitk.Image | None = None) -> dict[str, float]:
+    """Stage 3: probabilities over :data:`helpers.simulate.SUBTYPES` for one lesion.
+
+    ``lesion_mask``: on the scan's grid, not empty
+    (:class:`helpers.pipeline.stage3.EmptyLesionError` otherwise). The gland's HU level is
+    measured in ``pancreas_mask`` (default: stage 1's :func:`segment_pancreas`).
+    ``classifier``: a fitted
+    :class:`helpers.pipeline.stage3.SubtypeClassifier` (default: the default pipeline's).
+    """
+    check_same_grid(lesion_mask, plain_ct, "lesion mask")
+    if pancreas_mask is None:
+        pancreas_mask = segment_pancreas(plain_ct)
+    check_same_grid(pancreas_mask, plain_ct, "pancreas mask")
+    classifier = classifier or default_pipeline().classifier
+    hu, lesion, working = to_working(plain_ct, lesion_mask)
+    gland = mask_on_working(pancreas_mask, working)  # the CT is resampled once, above
+    return classifier.predict_proba(lesion_features(hu, lesion, gland))[0]
+

@@ -1,0 +1,247 @@
+"""The chained toy pipeline: stage 1 (pancreas) -> stage 2 (lesion?) -> stage 3 (subtype).
+
+Import it from :mod:`helpers.pipeline`::
+
+    from helpers.pipeline import default_pipeline
+    result = default_pipeline().predict(plain_ct)     # PipelineResult
+    result.score, result.subtype_probs                 # 0..1, {"PDAC": ..., ...}
+
+``Pipeline(label_source=..., image=...)`` is fitted on virtual patients with
+:meth:`Pipeline.fit` (or :meth:`Pipeline.fit_data` on a table already built, e.g. from the
+cache of :mod:`.training`, whose :func:`helpers.pipeline.make_pipeline` also gives stage 3 the
+lesions of stage 3's own training cohort, measured by :meth:`Pipeline.lesion_rows`, and with
+``stage3_outlines="labels+stage2"`` the same lesions as stage 2 outlines them,
+:func:`detected_lesion_rows`). Training uses the
+**reference** pancreas by default (``training_pancreas="stage1"`` trains on stage 1's masks
+instead); prediction finds the pancreas with stage 1
+(:func:`helpers.pipeline.segment_pancreas`) unless a mask is given. Not for clinical use.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import SimpleITK as sitk
+from tqdm.auto import tqdm
+
+from ..checks import check_same_grid
+from . import stage2, stage3
+from .grid import as_image, to_input_grid, to_working
+from .stage1 import segment_pancreas
+
+TRAINING_PANCREAS = ("reference", "stage1")
+# What stage 3 learns from: the lesions' label outlines only, or also the outlines stage 2
+# reports for them, which is what stage 3 is handed when the stages are chained (stage 2's
+# outlines run larger or smaller than the lesion, and that shifts every lesion feature).
+STAGE3_OUTLINES = ("labels", "labels+stage2")
+
+
+class NotFittedError(RuntimeError):
+    """The pipeline was asked to predict before it was fitted."""
+
+
+@dataclass
+class PipelineResult:
+    """What the pipeline found in one scan; masks on the input scan's grid (uint8)."""
+
+    pancreas: sitk.Image
+    lesion: sitk.Image  # empty when no lesion was found
+    score: float  # case-level abnormality, 0..1
+    subtype_probs: dict[str, float]  # empty when no lesion was found
+    probability: sitk.Image | None = None  # stage 2's P(lesion) map on the 3 mm working grid
+    seconds: float = 0.0
+
+    @property
+    def found(self) -> bool:
+        """True when stage 2 reported a lesion (score at or above the operating threshold)."""
+        return bool(sitk.GetArrayViewFromImage(self.lesion).any())
+
+
+def lesion_training_rows(items, subtypes):
+    """Stage 3's training rows: lesion features for every case whose label mask is not
+    empty. ``items``: ``(hu, pancreas, lesion)`` triples (any iterable, one per case).
+    Returns ``(x, subtypes)``."""
+    rows, names = [], []
+    for (hu, gland, lesion), subtype in zip(items, subtypes, strict=True):
+        if subtype and lesion.any():
+            rows.append(stage3.lesion_features(hu, lesion, gland))
+            names.append(subtype)
+    return as_lesion_rows(rows, names)
+
+
+def as_lesion_rows(rows, names):
+    """Stage 3's ``(x, subtypes)`` arrays from lists of feature vectors and subtype names."""
+    return (np.asarray(rows, np.float64).reshape(-1, len(stage3.feature_names())),
+            np.asarray(names, str))
+
+
+def detected_lesion_rows(detector: stage2.Detector, items, subtypes, maps=None):
+    """Stage 3's training rows measured inside the outline **stage 2 reports** for each
+    lesion patient, as the chained pipeline would hand it to stage 3 (the connected region
+    above the voxel threshold around the map's peak, whatever the case score). A patient
+    counts only when that outline overlaps its lesion label (a region found elsewhere is
+    not this lesion). ``items``: one ``(hu, pancreas, label)`` triple per patient (None is
+    allowed for healthy ones: they are skipped); ``maps``: their probability maps, e.g. the
+    out-of-fold maps of stage 2's own training patients (None: ``detector``'s maps, for
+    patients it never trained on). Returns ``(x, subtypes)``."""
+    rows, names = [], []
+    for n, (item, subtype) in enumerate(zip(items, subtypes, strict=True)):
+        if not subtype:
+            continue
+        hu, gland, label = item
+        probability = detector.probability_map(hu, gland) if maps is None else maps[n]
+        found = stage2.lesion_from_map(probability, detector.voxel_threshold)
+        if (found & label).any():
+            rows.append(stage3.lesion_features(hu, found, gland))
+            names.append(subtype)
+    return as_lesion_rows(rows, names)
+
+
+@dataclass
+class Pipeline:
+    """Stages 1-3 chained. ``label_source``: see :func:`.stage2.lesion_labels`;
+    ``image``: train (and predict) on "plain" or "contrast" CT; ``training_pancreas``:
+    "reference" masks or "stage1" masks at training time; ``seed``: all randomness;
+    ``stage3_outlines``: stage 3 learns from the lesions' label outlines ("labels") or also
+    from the outlines stage 2 reports for them ("labels+stage2", see
+    :func:`detected_lesion_rows`; out-of-fold for stage 2's own training patients)."""
+
+    label_source: str = "registered"
+    image: str = "plain"
+    training_pancreas: str = "reference"
+    seed: int = 0
+    stage3_outlines: str = "labels"
+    stage1_method: str = "atlas"
+    detector: stage2.Detector | None = None
+    classifier: stage3.SubtypeClassifier | None = None
+    fit_seconds: float = field(default=0.0, repr=False)
+
+    def __post_init__(self):
+        stage2.check_choice(self.label_source, stage2.LABEL_SOURCES, "label_source")
+        stage2.check_choice(self.image, stage2.IMAGES, "image")
+        stage2.check_choice(self.training_pancreas, TRAINING_PANCREAS, "training_pancreas")
+        stage2.check_choice(self.stage3_outlines, STAGE3_OUTLINES, "stage3_outlines")
+
+    # ------------------------------------------------------------------ training
+    def training_pancreas_masks(self, cases):
+        """The plain-grid pancreas masks training uses for ``cases``: stage 1's for
+        ``training_pancreas="stage1"`` on plain CT, else None (the reference masks)."""
+        if self.training_pancreas == "stage1" and self.image == "plain":
+            return [segment_pancreas(c.plain, self.stage1_method) for c in cases]
+        return None
+
+    def training_table(self, cases, progress: bool = False):
+        """``(TrainingData, lesion_x, lesion_subtypes)`` for ``cases`` with this pipeline's
+        label source, image and training pancreas (the slow part: registration)."""
+        table, lesion_x, lesion_y, _ = self.training_data(cases, progress)
+        return table, lesion_x, lesion_y
+
+    def training_data(self, cases, progress: bool = False):
+        """:meth:`training_table` plus the ``(hu, pancreas, label)`` arrays of every case."""
+        cases = list(cases)
+        check_mixed(cases)
+        table, items = stage2.training_data(cases, self.label_source, self.image,
+                                            self.training_pancreas_masks(cases), progress)
+        lesion_x, lesion_y = lesion_training_rows(items, table.subtypes)
+        return table, lesion_x, lesion_y, items
+
+    def lesion_rows(self, cases, progress: bool = False):
+        """Stage 3's ``(lesion_x, lesion_subtypes)`` for the lesion patients among ``cases``
+        (healthy ones are skipped), measured exactly as :meth:`training_table` measures its
+        own: same label source, image and training pancreas. Builds no voxel table, so it
+        suits lesion-only cohorts (:func:`.stage3.lesion_cohort`)."""
+        cases = [c for c in cases if c.subtype is not None]
+        return lesion_training_rows(self.lesion_items(cases, progress),
+                                    [c.subtype for c in cases])
+
+    def lesion_items(self, cases, progress: bool = False):
+        """The ``(hu, pancreas, label)`` arrays of ``cases`` (a generator), measured as
+        :meth:`training_table` measures its own."""
+        masks = self.training_pancreas_masks(cases) or [None] * len(cases)
+        for case, gland in zip(tqdm(cases, desc="lesion patients", disable=not progress),
+                               masks, strict=True):
+            yield stage2.case_arrays(case, self.label_source, self.image, gland)
+
+    def fit(self, cases, progress: bool = False) -> Pipeline:
+        """Fit stages 2 and 3 on virtual patients (stage 1 is the default of
+        :mod:`helpers.pipeline`, fitted on its own labelled patients). Returns ``self``."""
+        table, lesion_x, lesion_y, items = self.training_data(cases, progress)
+        return self.fit_data(table, lesion_x, lesion_y, lambda detector, maps:
+                             detected_lesion_rows(detector, items, table.subtypes, maps))
+
+    def fit_data(self, table: stage2.TrainingData, lesion_x, lesion_subtypes,
+                 detected=None) -> Pipeline:
+        """Fit stage 2 on ``table`` and stage 3 on the lesion rows (those of
+        :meth:`training_table`, optionally followed by more from :meth:`lesion_rows`);
+        deterministic. With ``stage3_outlines="labels+stage2"``, ``detected(detector, maps)``
+        must return the extra ``(x, subtypes)`` rows measured in stage 2's outlines (``maps``:
+        the training patients' out-of-fold probability maps), e.g. with
+        :func:`detected_lesion_rows`."""
+        start = time.perf_counter()
+        maps = stage2.out_of_fold_maps(table, self.seed)
+        self.detector = stage2.fit_detector(table, self.seed, maps=maps)
+        if self.stage3_outlines == "labels+stage2":
+            if detected is None:
+                raise ValueError("stage3_outlines='labels+stage2' needs the training lesions' "
+                                 "scans to measure stage 2's outlines: use fit(cases), or "
+                                 "helpers.pipeline.make_pipeline, which passes them")
+            more_x, more_y = detected(self.detector, maps)
+            lesion_x = np.concatenate([lesion_x, more_x])
+            lesion_subtypes = np.concatenate([lesion_subtypes, more_y])
+        self.classifier = stage3.fit_subtype_classifier(lesion_x, lesion_subtypes, self.seed)
+        self.fit_seconds = time.perf_counter() - start
+        return self
+
+    # ------------------------------------------------------------------ prediction
+    def check_fitted(self) -> None:
+        if self.detector is None or self.classifier is None:
+            raise NotFittedError("this Pipeline has not been fitted yet: call "
+                                 ".fit(cases) with virtual patients first, or use "
+                                 "helpers.pipeline.default_pipeline() for a trained one")
+
+    def predict_arrays(self, hu: np.ndarray, pancreas: np.ndarray):
+        """Stages 2-3 on working-grid arrays: ``(score, lesion, subtype_probs, probability)``."""
+        self.check_fitted()
+        score, lesion, probability = self.detector.detect(hu, pancreas)
+        probs = {}
+        if lesion.any():
+            probs = self.classifier.predict_proba(stage3.lesion_features(hu, lesion,
+                                                                         pancreas))[0]
+        return score, lesion, probs, probability
+
+    def predict(self, scan: sitk.Image, pancreas: sitk.Image | None = None) -> PipelineResult:
+        """Run the chain on one scan (a plain CT, or a contrast CT for ``image="contrast"``).
+
+        ``pancreas``: a mask on the scan's grid to use instead of stage 1 (e.g. the reference,
+        to study stage 2 alone). Raises :class:`NotFittedError` before :meth:`fit`,
+        :class:`helpers.checks.GridMismatchError` for a mask on another grid, and
+        :class:`helpers.pipeline.features.EmptyPancreasError` for an empty mask.
+        """
+        self.check_fitted()
+        start = time.perf_counter()
+        if pancreas is None:
+            pancreas = segment_pancreas(scan, self.stage1_method)
+        else:
+            check_same_grid(pancreas, scan, "pancreas mask")
+        hu, gland, working = to_working(scan, pancreas)
+        score, lesion, probs, probability = self.predict_arrays(hu, gland)
+        lesion_image = to_input_grid(as_image(lesion, working), scan)
+        return PipelineResult(sitk.Cast(pancreas > 0, sitk.sitkUInt8), lesion_image, score,
+                              probs, as_image(probability, working),
+                              time.perf_counter() - start)
+
+
+def check_mixed(cases) -> None:
+    """Raise a clear error unless the cohort holds both healthy and lesion patients."""
+    if not cases:
+        raise ValueError("no training patients given; pass virtual patients, e.g. "
+                         "helpers.simulate.make_cohort(40, seed=1)")
+    kinds = {c.subtype is None for c in cases}
+    if len(kinds) < 2:
+        what = "healthy" if kinds == {True} else "lesion"
+        raise ValueError(f"all {len(cases)} training patients are {what} cases: stage 2 needs "
+                         "both healthy and lesion patients to learn what is abnormal. Use a "
+                         "mixed cohort, e.g. helpers.simulate.make_cohort(n, seed) (half "
+                         "healthy by default).")

@@ -1,0 +1,313 @@
+"""Stage 1 of the toy pipeline: find the pancreas on a plain (non-contrast) CT (notebook 04).
+
+PANDA's first stage segments the pancreas so that the later stages only look at a small
+region::
+
+    from helpers.pipeline import segment_pancreas
+    mask = segment_pancreas(plain_ct)   # SimpleITK uint8 image, 1 = pancreas, input's grid
+
+Two methods a student can follow, both fitted or assembled from virtual patients: multi-atlas
+segmentation (:mod:`.atlas`, the default) and a voxel classifier (:mod:`.voxel_classifier`).
+Both produce a score per voxel that :func:`clean_mask` turns into a mask with the same
+intensity and morphology rules, on the 3 mm working grid of :mod:`.grid`. This module checks
+the input, picks the method, fits or assembles the default model once per process, and checks
+the result. Bad input gets a clear error: :class:`NotCTError` (not a CT in Hounsfield units,
+or not 3D) and :class:`PancreasNotFoundError` (the scan does not cover the upper abdomen, or
+nothing pancreas-like was found).
+
+Who is who: the *labelled* patients (the atlases of one method, the training data of the
+other), *validation* patients (for choosing settings) and held-out *test* patients are the
+cohorts "stage1 labelled", "stage1 validation" and "stage1 test" of :mod:`helpers.cohorts`,
+checked to share no patient. Not for clinical use.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage as ndi
+
+from ..checks import InputError
+from ..simulate import named_cohort
+from .atlas import Atlas, atlas_votes, atlases_from_cases
+from .grid import WORK_SPACING_MM, to_input_grid, to_working_grid
+from .voxel_classifier import VoxelClassifier, fit_voxel_classifier
+
+METHODS = ("classifier", "atlas")
+
+DEFAULT_METHOD = "atlas"  # notebook 04 compares the two and explains the choice
+
+# Score thresholds, both chosen by median Dice on ten validation patients (never test patients;
+# benchmarks/stage1.py prints the curves). Atlas: a strict majority, more than half the atlases
+# (4 of 6; counting a 3-3 tie as pancreas over-segmented by about 9 %). Classifier: 0.65 (it
+# was trained on a balanced sample, so its probabilities run high).
+THRESHOLDS = {"classifier": 0.65, "atlas": 0.51}
+
+N_LABELLED = 6  # virtual patients with a reference pancreas: atlases, or training data
+
+AIR_HU, SOFT_TISSUE_HU = -500.0, (-200.0, 200.0)
+MIN_COVERAGE_MM = 45.0  # head-to-foot; the pancreas alone spans about 50-60 mm here
+MAX_COVERAGE_MM = 200.0  # the toy models know ~90 mm slabs of upper abdomen, not whole trunks
+MIN_WIDTH_MM = 150.0  # left-right and front-back: a whole abdominal cross-section
+PLAUSIBLE_ML = (4.0, 250.0)  # wide on purpose: the toy gland is ~17 mL, real adults more
+# Atlases that really matched correlate with the scan around the pancreas (median over the
+# atlases 0.78-0.90 on virtual patients); on real pelvis and lower-abdomen slabs they do not
+# (medians -0.2 to 0.01). Calibrated on this toy data only.
+MIN_ATLAS_SIMILARITY = 0.4
+KEEP_FRACTION = 0.2  # keep connected pieces with >= this fraction of the largest piece
+
+TISSUE_HU = (-120.0, 200.0)  # after light smoothing, pancreas (even fatty) lies in here
+
+MIN_PIECE_ML = 0.5  # pieces smaller than this are noise, whatever the rules above say
+
+
+
+class NotCTError(InputError):
+    """The image is not a 3D CT in Hounsfield units; the message says what was found."""
+
+
+class PancreasNotFoundError(RuntimeError):
+    """No plausible pancreas: the scan misses the upper abdomen, or the result is empty."""
+
+
+
+# ------------------------------------------------------------------------- input checks
+
+def check_ct_like(image) -> None:
+    """Raise :class:`NotCTError` unless ``image`` looks like a 3D CT in Hounsfield units.
+
+    A CT in HU has air (about -1000 HU) around or inside the body, lots of soft tissue
+    (-200..200 HU) and almost nothing above about 3000 HU. A 0..1 image (normalised) or a
+    0..4095 image (raw stored values, rescale not applied) fails with an explanation.
+    """
+    if not isinstance(image, sitk.Image):
+        raise NotCTError(f"expected a SimpleITK image, got {type(image).__name__}. A NumPy array "
+                         "has no voxel spacing or orientation: load the scan with "
+                         "helpers.data.load_ct or SimpleITK.ReadImage instead.")
+    if image.GetDimension() != 3 or min(image.GetSize()) < 2:
+        raise NotCTError(f"stage 1 needs a 3D scan; this image has size {image.GetSize()}.")
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise NotCTError("this image has several values per voxel (colour or vector); a CT has "
+                         "one Hounsfield value per voxel.")
+    hu = sitk.GetArrayViewFromImage(image)
+    low, high = (float(v) for v in np.percentile(hu, [1, 99.5]))
+    found = f"values run from {float(hu.min()):g} to {float(hu.max()):g}"
+    if hu.min() >= -1.0 and hu.max() <= 1.0 + 1e-6:
+        raise NotCTError(f"{found}: this looks like a normalised (0..1) image, not Hounsfield "
+                         "units. Pass the CT in HU (helpers.data.load_ct returns HU).")
+    if low > AIR_HU:
+        hint = (" No negative values at all: these look like raw stored values (e.g. 0..4095); "
+                "convert with HU = stored x RescaleSlope + RescaleIntercept."
+                if hu.min() >= 0 else "")
+        raise NotCTError(f"{found}, and almost nothing is below {AIR_HU:g} HU: a CT in HU has "
+                         f"air at about -1000 HU around the patient.{hint}")
+    soft = np.mean((hu >= SOFT_TISSUE_HU[0]) & (hu <= SOFT_TISSUE_HU[1]))
+    if high > 3100 or hu.min() < -3100 or soft < 0.05:
+        raise NotCTError(f"{found} ({100 * soft:.0f} % of voxels in soft tissue, "
+                         f"-200..200 HU): not the range of a CT in Hounsfield units "
+                         "(about -1024..3071 HU, mostly soft tissue in an abdomen).")
+
+
+def head_foot_extent_mm(image: sitk.Image) -> float:
+    """How far the scan reaches head-to-foot, in mm (any orientation)."""
+    direction = np.reshape(image.GetDirection(), (3, 3))
+    axis = int(np.argmax(np.abs(direction[2])))  # the index axis closest to superior
+    return float(image.GetSize()[axis] * image.GetSpacing()[axis])
+
+
+def check_coverage(image: sitk.Image) -> None:
+    """Raise :class:`PancreasNotFoundError` if the scan is too short or too narrow to hold an
+    upper abdomen (a pancreas is about 15 cm long and lies across the middle of the body)."""
+    extent = head_foot_extent_mm(image)
+    if extent < MIN_COVERAGE_MM:
+        raise PancreasNotFoundError(
+            f"the scan covers only {extent:.0f} mm head-to-foot; stage 1 needs at least "
+            f"{MIN_COVERAGE_MM:.0f} mm of upper abdomen to find the pancreas.")
+    if extent > MAX_COVERAGE_MM:
+        raise PancreasNotFoundError(
+            f"the scan covers {extent:.0f} mm head-to-foot; this toy stage 1 was built from "
+            f"slabs of about 90 mm of upper abdomen and handles at most {MAX_COVERAGE_MM:.0f} "
+            "mm. Crop the scan to the upper abdomen first (e.g. image[:, :, first:last] "
+            "around the level of the kidneys' upper halves).")
+    direction = np.abs(np.reshape(image.GetDirection(), (3, 3)))
+    widths = [image.GetSize()[int(np.argmax(direction[row]))]
+              * image.GetSpacing()[int(np.argmax(direction[row]))] for row in (0, 1)]
+    if min(widths) < MIN_WIDTH_MM:
+        raise PancreasNotFoundError(
+            f"the field of view is only {widths[0]:.0f} x {widths[1]:.0f} mm; stage 1 needs a "
+            f"whole abdominal cross-section (at least {MIN_WIDTH_MM:.0f} mm each way).")
+
+
+
+# ------------------------------------------------------------------------- the mask
+
+def clean_mask(score: np.ndarray, hu: np.ndarray, threshold: float = 0.5,
+               spacing_mm=(WORK_SPACING_MM,) * 3, tissue_hu=TISSUE_HU) -> np.ndarray:
+    """Turn a score map (atlas votes or probabilities, 0..1) into a plausible pancreas mask.
+
+    1. threshold the score; 2. intensity: drop voxels whose lightly smoothed HU is outside
+    :data:`TISSUE_HU` (fat, air, bone: never pancreas, even a fatty one); 3. morphology: keep
+    the large connected pieces (26-connected, at least :data:`KEEP_FRACTION` of the largest:
+    the gland can show up as two pieces at 3 mm) and fill holes slice by slice.
+    """
+    smooth = ndi.gaussian_filter(np.asarray(hu, np.float32), 0.7)
+    mask = (score >= threshold) & (smooth >= tissue_hu[0]) & (smooth <= tissue_hu[1])
+    labels, n = ndi.label(mask, np.ones((3, 3, 3)))
+    if n == 0:
+        return mask
+    sizes = ndi.sum(mask, labels, range(1, n + 1))
+    voxel_ml = float(np.prod(spacing_mm)) / 1000
+    keep = np.flatnonzero((sizes >= KEEP_FRACTION * sizes.max())
+                          & (sizes * voxel_ml >= MIN_PIECE_ML)) + 1
+    mask = np.isin(labels, keep)
+    return np.stack([ndi.binary_fill_holes(s) for s in mask])
+
+
+
+
+
+def check_result(mask_zyx: np.ndarray, spacing_mm) -> float:
+    """The mask's volume in mL; :class:`PancreasNotFoundError` if empty or implausible."""
+    volume = float(mask_zyx.sum()) * float(np.prod(spacing_mm)) / 1000
+    where = ("Does the scan cover the upper abdomen (liver, spleen and both kidneys in view) "
+             "and is it framed like the training scans (about 90 mm around the pancreas)?")
+    if volume == 0:
+        raise PancreasNotFoundError(f"stage 1 found no pancreas-like tissue (empty result). "
+                                    f"{where}")
+    if not PLAUSIBLE_ML[0] <= volume <= PLAUSIBLE_ML[1]:
+        raise PancreasNotFoundError(
+            f"stage 1 found {volume:.1f} mL of pancreas-like tissue, outside the plausible "
+            f"{PLAUSIBLE_ML[0]:g}-{PLAUSIBLE_ML[1]:g} mL: the pancreas was not found. {where}")
+    return volume
+
+
+
+# ------------------------------------------------------------------------- default models
+
+def cohort(role: str, n: int, progress: bool = False):
+    """``n`` virtual patients of stage 1's cohort ``role`` ("labelled", "validation" or
+    "test"; the cohorts "stage1 <role>" of :mod:`helpers.cohorts`), cached on disk. Half are
+    healthy, half carry a lesion (every subtype in turn), as stage 1 meets both. The first
+    ``n`` patient seeds of a role are always the same; their lesions follow
+    :func:`helpers.simulate.cohort_plan` for that ``n``."""
+    if role not in ("labelled", "validation", "test"):
+        raise ValueError(f"unknown role {role!r}; choose one of labelled, validation, test")
+    return named_cohort(f"stage1 {role}", n, progress=progress)
+
+
+
+@functools.lru_cache(maxsize=2)
+def default_classifier(n: int = N_LABELLED, seed: int = 0) -> VoxelClassifier:
+    """The voxel classifier fitted on the ``n`` labelled patients (once per process)."""
+    return fit_voxel_classifier(cohort("labelled", n), seed=seed)
+
+
+@functools.lru_cache(maxsize=2)
+def default_atlases(n: int = N_LABELLED) -> tuple[Atlas, ...]:
+    """The ``n`` labelled patients as atlases (built once per process, cached on disk)."""
+    return tuple(atlases_from_cases(cohort("labelled", n)))
+
+
+
+# ------------------------------------------------------------------------- stage 1
+
+@dataclass
+class Stage1Result:
+    """What stage 1 produced: the mask on the input's grid plus what led to it."""
+
+    mask: sitk.Image  # uint8 on the input's grid
+    score: sitk.Image  # votes or probability (0..1) on the working grid
+    working: sitk.Image  # the scan on the 3 mm working grid
+    method: str
+    threshold: float
+    volume_ml: float
+    seconds: float
+
+
+def run_stage1(plain_ct: sitk.Image, method: str = DEFAULT_METHOD, *, classifier=None,
+               atlases=None, threshold: float | None = None, **options) -> Stage1Result:
+    """Stage 1 with everything kept: see :func:`segment_pancreas` for the arguments.
+
+    ``options`` go to :func:`helpers.pipeline.atlas.atlas_votes` and on to notebook 03's
+    :func:`helpers.registration.register` (e.g. ``samples=2000``).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    check_ct_like(plain_ct)
+    check_coverage(plain_ct)
+    start = time.perf_counter()
+    working = to_working_grid(plain_ct)
+    hu = sitk.GetArrayFromImage(working)
+    if method == "classifier":
+        model = classifier or default_classifier()
+        score = model.probability(hu)
+    else:
+        found = atlas_votes(working, atlases or default_atlases(), **options)
+        score, similarity = found.votes, float(np.median(found.similarity))
+        if similarity < MIN_ATLAS_SIMILARITY:
+            raise PancreasNotFoundError(
+                "the atlases could not be matched to this scan: around where the pancreas "
+                f"should be, they correlate about {similarity:.1f} with it (matched scans: over "
+                f"{MIN_ATLAS_SIMILARITY}). Does the scan show the upper abdomen (liver, spleen, "
+                "kidneys)? The pancreas was not found.")
+    threshold = THRESHOLDS[method] if threshold is None else float(threshold)
+    mask = clean_mask(score, hu, threshold, working.GetSpacing()[::-1])
+    volume = check_result(mask, working.GetSpacing())
+    mask_image = sitk.GetImageFromArray(mask.astype(np.uint8))
+    mask_image.CopyInformation(working)
+    score_image = sitk.GetImageFromArray(score.astype(np.float32))
+    score_image.CopyInformation(working)
+    return Stage1Result(to_input_grid(mask_image, plain_ct), score_image, working,
+                        method, threshold, volume, time.perf_counter() - start)
+
+
+def segment_pancreas(plain_ct: sitk.Image, method: str = DEFAULT_METHOD, **options) -> sitk.Image:
+    """Segment the pancreas on a plain (non-contrast) CT: a binary mask on the input's grid.
+
+    ``plain_ct``: a 3D SimpleITK image in Hounsfield units covering the upper abdomen (any
+    orientation and voxel size; it is reoriented and resampled to 3 mm internally, never
+    modified). ``method``: ``"atlas"`` (default: six labelled virtual patients registered
+    affinely with notebook 03's helpers, strict majority vote) or ``"classifier"`` (the random
+    forest of :mod:`.voxel_classifier`). ``atlases=`` / ``classifier=`` replace the default
+    model (assembled or fitted once per process from virtual patients); ``threshold=`` the
+    score threshold; other keywords go to the registration. Returns a uint8 image (1 =
+    pancreas, 0 = not) with the input's size, spacing, origin and direction.
+
+    Raises :class:`NotCTError` for an image that is not a 3D CT in HU, and
+    :class:`PancreasNotFoundError` when the scan does not cover the upper abdomen or no
+    plausible pancreas was found (rather than returning a meaningless mask).
+    """
+    return run_stage1(plain_ct, method, **options).mask
+
+
+
+# ------------------------------------------------------------------------- test variants
+
+def reframe(image: sitk.Image, top: int = 6, side: int = 12,
+            shift_mm=(40.0, -25.0, 60.0)) -> sitk.Image:
+    """The same scan framed like another patient's: ``top`` slices fewer at the head end,
+    ``side`` columns fewer at the first x index (the patient's left flank on the virtual
+    patients' grid), and the header origin moved by ``shift_mm`` (another table position).
+
+    Apply it to a scan and to its reference mask alike. Anatomy and voxels are unchanged:
+    only the framing a method might have memorised differs.
+    """
+    size = image.GetSize()
+    out = image[side:, :, :size[2] - top]
+    out.SetOrigin(tuple(float(v) for v in np.add(out.GetOrigin(), shift_mm)))
+    return out
+
+
+def reframe_case(case):
+    """A virtual patient's plain scan, reference pancreas and lesion, all :func:`reframe`-d
+    (a light stand-in for the case with the fields evaluation needs)."""
+
+    return SimpleNamespace(plain=reframe(case.plain), pancreas_plain=reframe(
+        case.pancreas_plain), lesion_plain=reframe(case.lesion_plain), seed=case.seed,
+        subtype=case.subtype, lesion_diameter_mm=case.lesion_diameter_mm)
+

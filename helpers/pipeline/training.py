@@ -1,0 +1,211 @@
+"""The training data of the default pipeline, kept in the series' cache.
+
+Stage 2 learns from the cohort "training" of :mod:`helpers.cohorts`; stage 3 learns from that
+cohort's lesions **plus** those of the lesion-only cohort "stage3 training" (the one notebook 06
+trains on), measured the same way (same label source, image, training pancreas and motion), so
+it sees about three times as many lesions. The default pipeline's stage 3 also learns every one
+of those lesions as stage 2 outlines it (:func:`cached_detected_rows`), since that outline is
+what it is handed when the stages are chained. Building this data is the slow part (virtual
+patients, and one registration per lesion patient to transfer its label); fitting
+scikit-learn models on it takes seconds. So the cache (:mod:`helpers.cache`) stores only
+**arrays** (features, labels, lesion features; never a pickle of a model) under
+``<data cache>/pipeline/<key>.npz``, where ``key`` is a SHA-256 of every setting that changes
+the arrays: one file for the training table, one for the extra lesion rows, one for the rows
+in stage 2's outlines (keyed also by what decides stage 2's fit). On load the models are
+refitted deterministically (:mod:`.default`). Not for clinical use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import sklearn
+
+from .. import cache, cohorts
+from ..simulate import CASE_VERSION, named_cohort
+from . import features, stage2, stage3
+from .model import Pipeline, detected_lesion_rows
+
+CACHE_VERSION = "pipeline-v1"  # change when features or labels change: old files are ignored
+TRAINING = "training"  # the cohort stages 2 and 3 learn from (helpers.cohorts)
+HELD_OUT = "held-out"  # the cohort they are tested on
+VALIDATION = "validation"  # the cohort designs are chosen on, never tested on
+NOTEBOOK_HELD_OUT = 48  # notebook 05 tests on the first 48 held-out patients: faster
+MOTION_LEVELS = ("typical", "hard")  # breathing motion between the two scans of a patient
+# Virtual patients are built in this many processes when not cached yet (each case is the same
+# whichever process builds it); two keeps a 2-core laptop responsive.
+COHORT_JOBS = min(2, os.cpu_count() or 1)
+TABLE_FIELDS = ("x", "y", "case", "coords", "shapes", "seeds", "subtypes", "diameters_mm")
+# Stage 3 also learns from the lesions of stage 3's own training cohort ("stage3 training");
+# stage 2 does not.
+EXTRA_LESION_ROLE = "training"
+
+
+def cache_folder() -> Path:
+    """Where training tables are cached: ``<data cache>/pipeline/``."""
+    return cache.cache_dir() / "pipeline"
+
+
+def table_key(settings: dict) -> str:
+    """SHA-256 of every setting, the versions and the feature lists."""
+    return cache.settings_key({"version": CACHE_VERSION, "cases": CASE_VERSION,
+                               "voxel_features": features.feature_names(),
+                               "lesion_features": stage3.feature_names(),
+                               "register": stage2.REGISTER_OPTIONS, **settings})
+
+
+def cohort_settings(name: str) -> dict:
+    """A cohort's seed, size and healthy share, as they enter the cache keys."""
+    spec = cohorts.cohort(name)
+    return {"n": spec.n, "seed": spec.seed, "healthy_fraction": spec.healthy_fraction}
+
+
+def pipeline_settings(pipeline: Pipeline) -> dict:
+    """The settings of ``pipeline`` that change what its training data holds."""
+    return {"label_source": pipeline.label_source, "image": pipeline.image,
+            "training_pancreas": pipeline.training_pancreas,
+            "stage1_method": pipeline.stage1_method}
+
+
+# ------------------------------------------------------------------------- the cohorts
+def training_cohort(progress: bool = False, motion: str = "typical"):
+    """The training patients (cached on disk), checked to share no patient with any other
+    cohort. ``motion="hard"``: the same patients (same anatomy and lesions) with larger
+    breathing motion between their plain and contrast scans."""
+    stage2.check_choice(motion, MOTION_LEVELS, "motion")
+    return named_cohort(TRAINING, motion=motion, progress=progress, n_jobs=COHORT_JOBS)
+
+
+def held_out_cohort(n: int | None = None, progress: bool = False):
+    """Held-out test patients (half healthy; cached on disk), checked to share no patient
+    with any other cohort. ``n``: default the cohort's 64 (the benchmark's; notebook 05 uses
+    :data:`NOTEBOOK_HELD_OUT`)."""
+    return named_cohort(HELD_OUT, n, progress=progress, n_jobs=COHORT_JOBS)
+
+
+def validation_cohort(progress: bool = False):
+    """Validation patients for choosing between model designs (benchmarks/stage2_features.py),
+    so that the held-out patients stay unseen; checked like every cohort."""
+    return named_cohort(VALIDATION, progress=progress, n_jobs=COHORT_JOBS)
+
+
+def extra_lesion_cohort(progress: bool = False, motion: str = "typical"):
+    """The lesion-only patients stage 3 learns from besides the training cohort's (the cohort
+    "stage3 training", cached on disk), with ``motion`` between their two scans."""
+    stage2.check_choice(motion, MOTION_LEVELS, "motion")
+    return stage3.lesion_cohort(EXTRA_LESION_ROLE, progress=progress, motion=motion)
+
+
+# ------------------------------------------------------------------------- the cached arrays
+def table_to_arrays(found) -> dict:
+    """``(table, lesion_x, lesion_y)`` (a training table and its lesion rows) as arrays."""
+    table, lesion_x, lesion_y = found
+    return {"lesion_x": lesion_x, "lesion_y": lesion_y, **table.arrays()}
+
+
+def table_from_arrays(stored: dict):
+    """``(table, lesion_x, lesion_y)`` back from :func:`table_to_arrays`; a ValueError when
+    the arrays do not fit together."""
+    table = stage2.TrainingData(*(stored[name] for name in TABLE_FIELDS))
+    lesion_x, lesion_y = rows_from_arrays(stored)
+    n = len(table.y)
+    if not (table.x.shape == (n, len(features.feature_names())) and len(table.case) == n
+            and len(table.coords) == n and table.case.max() < len(table.seeds)):
+        raise ValueError("its arrays do not fit together")
+    return table, lesion_x, lesion_y
+
+
+def rows_to_arrays(found) -> dict:
+    """Stage 3's ``(lesion_x, lesion_y)`` as arrays."""
+    return {"lesion_x": found[0], "lesion_y": found[1]}
+
+
+def rows_from_arrays(stored: dict):
+    """``(lesion_x, lesion_y)`` back from :func:`rows_to_arrays`; a ValueError when they do
+    not fit together."""
+    lesion_x, lesion_y = stored["lesion_x"], stored["lesion_y"]
+    if not (lesion_x.shape == (len(lesion_y), len(stage3.feature_names()))
+            and lesion_y.dtype.kind == "U"):
+        raise ValueError("its lesion rows do not fit together")
+    return lesion_x, lesion_y
+
+
+def cached_training_table(pipeline: Pipeline, progress: bool = False, use_cache: bool = True,
+                          motion: str = "typical"):
+    """The training table of ``pipeline``'s settings on the training cohort (with ``motion``
+    between each patient's two scans), from the cache when present (else built and stored).
+    Returns ``(table, lesion_x, lesion_y)``."""
+    stage2.check_choice(motion, MOTION_LEVELS, "motion")
+    cohort = cohort_settings(TRAINING)
+    if motion != "typical":  # only then: the keys of the typical tables stay as they were
+        cohort["motion"] = motion
+    key = table_key({"cohort": cohort, **pipeline_settings(pipeline)})
+
+    def build():
+        return pipeline.training_table(training_cohort(progress, motion), progress)
+
+    return cache.load_or_build(cache_folder() / f"{key}.npz", key, build, table_to_arrays,
+                               table_from_arrays, "cached training table", use_cache)
+
+
+def cached_extra_lesion_rows(pipeline: Pipeline, progress: bool = False,
+                             use_cache: bool = True, motion: str = "typical"):
+    """Stage 3's extra training rows ``(lesion_x, lesion_y)``: the lesions of the cohort
+    "stage3 training" measured as ``pipeline``'s own (:meth:`Pipeline.lesion_rows`: same label
+    source, image, training pancreas; ``motion`` between the scans). From the cache when
+    present, else built and stored (a file of its own)."""
+    stage2.check_choice(motion, MOTION_LEVELS, "motion")
+    spec = cohorts.cohort(f"stage3 {EXTRA_LESION_ROLE}")
+    cohort = {"role": EXTRA_LESION_ROLE, "n": spec.n, "seed": spec.seed, "motion": motion}
+    key = table_key({"extra lesions": cohort, **pipeline_settings(pipeline)})
+
+    def build():
+        return pipeline.lesion_rows(extra_lesion_cohort(progress, motion), progress)
+
+    return cache.load_or_build(cache_folder() / f"{key}.npz", key, build, rows_to_arrays,
+                               rows_from_arrays, "cached lesion rows", use_cache)
+
+
+def detector_settings(seed: int) -> dict:
+    """Everything besides the training table that decides the fitted stage 2 (so also the
+    outlines it reports)."""
+    return {"seed": seed, "voxel_model": stage2.VOXEL_MODEL,
+            "negative_share": stage2.NEGATIVE_SHARE, "thresholds": stage2.VOXEL_THRESHOLDS,
+            "specificity": stage2.TARGET_SPECIFICITY, "score_sigma": stage2.SCORE_SIGMA_VOX,
+            "scikit-learn": sklearn.__version__}
+
+
+def cached_detected_rows(pipeline: Pipeline, table, detector, maps, extra_lesions: bool = True,
+                         progress: bool = False, use_cache: bool = True,
+                         motion: str = "typical"):
+    """Stage 3's rows measured in the outlines stage 2 reports
+    (:func:`helpers.pipeline.model.detected_lesion_rows`): the training cohort's lesions from
+    their out-of-fold ``maps`` (labels from ``table``, the cached training table), then, with
+    ``extra_lesions``, the lesions of "stage3 training" from ``detector``, which never trained
+    on them. Cached like the other rows, keyed by the settings that decide the detector
+    (:func:`detector_settings`)."""
+    cohort = dict(cohort_settings(TRAINING), motion=motion,
+                  extra=extra_lesions and EXTRA_LESION_ROLE)
+    key = table_key({"stage 2 outlines": cohort, "detector": detector_settings(pipeline.seed),
+                     **pipeline_settings(pipeline)})
+
+    def build():
+        cases = training_cohort(progress, motion)
+        if [c.seed for c in cases] != table.seeds.tolist():
+            raise ValueError("the training table is not of the training cohort's patients")
+        masks = pipeline.training_pancreas_masks(cases) or [None] * len(cases)
+        items = ((*stage2.scan_arrays(case, pipeline.image, gland), stage2.label_mask(table, n))
+                 if case.subtype else None
+                 for n, (case, gland) in enumerate(zip(cases, masks, strict=True)))
+        x, y = detected_lesion_rows(detector, items, table.subtypes, maps)
+        if extra_lesions:
+            extra = [c for c in extra_lesion_cohort(progress, motion) if c.subtype]
+            more_x, more_y = detected_lesion_rows(detector, pipeline.lesion_items(extra),
+                                                  [c.subtype for c in extra])
+            x, y = np.concatenate([x, more_x]), np.concatenate([y, more_y])
+        return x, y
+
+    return cache.load_or_build(cache_folder() / f"{key}.npz", key, build, rows_to_arrays,
+                               rows_from_arrays, "cached lesion rows", use_cache)

@@ -1,0 +1,191 @@
+"""Virtual patients from a seed: one (:func:`make_case`), many (:func:`make_cohort`) or a named
+cohort of :mod:`helpers.cohorts` (:func:`named_cohort`), cached on disk.
+
+Every case is built by :func:`helpers.simulate.case.build_record` and stored as plain arrays
+in the series' cache (:mod:`helpers.cache`), keyed by every parameter. Not for clinical use.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+from tqdm.auto import tqdm
+
+from .. import cache, cohorts
+from .case import (
+    CASE_VERSION,
+    CT_SAMPLE,
+    LABEL_SAMPLE,
+    VirtualCase,
+    build_record,
+    case_from_record,
+    check_args,
+)
+from .lesions import SUBTYPES, check_subtype, conspicuity
+from .motion import Breathing, invert_field
+
+
+def case_conspicuity(case: VirtualCase, scan: str = "contrast", noise_hu=None) -> dict:
+    """:func:`conspicuity` of a case's lesion on its ``"plain"`` or ``"contrast"`` scan.
+
+    ``noise_hu`` defaults to the case's simulated noise level, so ``cnr`` is the lesion's
+    contrast against the surrounding gland in units of image noise.
+    """
+    if scan not in ("plain", "contrast"):
+        raise ValueError(f"scan must be 'plain' or 'contrast', got {scan!r}")
+    arrays = [sitk.GetArrayViewFromImage(getattr(case, f"{name}_{scan}" if name else scan))
+              for name in ("", "lesion", "pancreas")]
+    return conspicuity(*arrays, noise_hu=case.noise_hu if noise_hu is None else noise_hu,
+                       spacing_zyx=case.plain.GetSpacing()[::-1])
+
+
+def inverse_transform(case: VirtualCase) -> sitk.Transform:
+    """Contrast -> plain physical points: the numerical inverse of ``case.transform``.
+
+    Used to carry points (or, with ``sitk.Resample``, plain-scan images) into the contrast
+    scan's space. Accurate to well under a voxel (see tests/test_simulate.py).
+    """
+    rigid = case.transform.GetNthTransform(0).Downcast()
+    field = case.transform.GetNthTransform(1).Downcast().GetDisplacementField()
+    breathing = Breathing(field, rigid, invert_field(field))
+    return breathing.inverse_transform()
+
+
+def make_case(seed: int, subtype: str | None = None, *, phase: str = "pancreatic",
+              lesion_diameter_mm: float | None = None, motion: str = "typical",
+              noise_hu: float | None = None, vary_anatomy: bool = True,
+              cache: bool = False) -> VirtualCase:
+    """Build one virtual patient, deterministically from ``seed``.
+
+    ``subtype``: one of :data:`SUBTYPES`, or None for a healthy pancreas. ``phase``: the
+    contrast scan's phase (:data:`PHASES`). ``lesion_diameter_mm``: nominal longest diameter
+    (default: drawn from 5-40 mm). ``motion``: "none", "typical" or "hard" breathing motion
+    between the scans. ``noise_hu``: noise standard deviation (default: drawn per seed between
+    0.8x and 1.5x the real scan's measured noise). ``vary_anatomy``: warp and scale the real
+    anatomy per seed (False: every seed shares the real anatomy). ``cache``: reuse/store the
+    case on disk (see :func:`make_cohort`). The same seed always gives the same patient;
+    changing only the subtype keeps the anatomy and motion of that seed.
+    """
+    params = dict(seed=int(seed), subtype=subtype, phase=phase,
+                  lesion_diameter_mm=lesion_diameter_mm, motion_level=motion,
+                  noise_hu=noise_hu, vary_anatomy=bool(vary_anatomy))
+    check_args(seed, subtype, phase, motion, lesion_diameter_mm, noise_hu)
+    return case_from_record(cached_record(params) if cache else build_record(**params))
+
+
+def cache_folder() -> Path:
+    """Where cases are cached: ``<data cache>/virtual_patients/<CASE_VERSION>/``."""
+    return cache.cache_dir() / "virtual_patients" / CASE_VERSION
+
+
+def case_key(params: dict) -> str:
+    """A file name for one case: SHA-256 of every parameter, the version and the base scan."""
+    return cache.settings_key({"version": CASE_VERSION, "ct": CT_SAMPLE, "labels": LABEL_SAMPLE,
+                               **params})
+
+
+def case_path(params: dict) -> Path:
+    """Where the case of ``params`` is (or would be) cached."""
+    return cache_folder() / f"{case_key(params)}.npz"
+
+
+def cached_record(params: dict) -> dict:
+    """The record for ``params`` from the cache (:mod:`helpers.cache`), building and storing
+    it if needed."""
+    return cache.load_or_build(case_path(params), case_key(params),
+                               lambda: build_record(**params), what="cached case")
+
+
+def cohort_plan(n: int, seed: int, subtypes=SUBTYPES, healthy_fraction: float = 0.5):
+    """The (case seed, subtype) pairs of a cohort: ``round(n * healthy_fraction)`` healthy
+    cases, the rest shared evenly among ``subtypes``, in a seeded random order."""
+    if not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not 0 <= healthy_fraction <= 1:
+        raise ValueError(f"healthy_fraction must be within 0..1, got {healthy_fraction}")
+    for subtype in subtypes:
+        check_subtype(subtype)
+    n_healthy = round(n * healthy_fraction) if subtypes else n
+    kinds = [None] * n_healthy + [subtypes[i % len(subtypes)] for i in range(n - n_healthy)]
+    order = np.random.default_rng(np.random.SeedSequence(seed)).permutation(n)
+    seeds = np.random.SeedSequence(seed).generate_state(n)
+    return [(int(seeds[i]), kinds[order[i]]) for i in range(n)]
+
+
+def _record_job(params: dict, cache: bool) -> dict:
+    return cached_record(params) if cache else build_record(**params)
+
+
+def make_cohort(n: int, seed: int, *, subtypes=SUBTYPES, healthy_fraction: float = 0.5,
+                phase: str = "pancreatic", motion: str = "typical",
+                lesion_diameter_mm: float | None = None, vary_anatomy: bool = True,
+                cache: bool = True, progress: bool = True, n_jobs: int = 1) -> list[VirtualCase]:
+    """Build ``n`` virtual patients, deterministically from ``seed`` (see :func:`cohort_plan`).
+
+    Other arguments are passed to :func:`make_case`. With ``cache`` every case is kept on disk
+    under :func:`cache_folder` (keyed by all its parameters), so a second call is fast.
+    ``n_jobs`` > 1 builds cases in that many processes. Shows a progress bar if ``progress``.
+    """
+    plan = cohort_plan(n, seed, subtypes, healthy_fraction)
+    jobs = []
+    for case_seed, subtype in plan:
+        check_args(case_seed, subtype, phase, motion,
+                    lesion_diameter_mm if subtype else None, None)
+        jobs.append(dict(seed=case_seed, subtype=subtype, phase=phase,
+                         lesion_diameter_mm=lesion_diameter_mm if subtype else None,
+                         motion_level=motion, noise_hu=None, vary_anatomy=bool(vary_anatomy)))
+    bar = tqdm(total=n, desc="virtual patients", disable=not progress)
+    records = [None] * n
+    # Only cases not on disk yet go to worker processes: reading a cached case is faster
+    # than shipping it back from another process.
+    to_build = [i for i, params in enumerate(jobs)
+                if not (cache and case_path(params).is_file())]
+    if n_jobs > 1 and len(to_build) > 1:
+        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+            built = pool.map(_record_job, [jobs[i] for i in to_build], [cache] * len(to_build))
+            for i, record in zip(to_build, built, strict=True):
+                records[i] = record
+                bar.update()
+    for i, params in enumerate(jobs):
+        if records[i] is None:
+            records[i] = _record_job(params, cache)
+            bar.update()
+    bar.close()
+    return [case_from_record(r) for r in records]
+
+
+def cohort_table(cases):
+    """One row per case: seed, subtype, nominal diameter and the diameter of a sphere of the
+    mask's volume (lobes and dents make it smaller), noise, lesion voxels and how far the
+    landmarks moved between the scans (mm)."""
+    rows = []
+    for case in cases:
+        shift = np.linalg.norm(case.landmarks_contrast - case.landmarks_plain, axis=1)
+        voxels = int(sitk.GetArrayViewFromImage(case.lesion_plain).sum())
+        volume = voxels * float(np.prod(case.plain.GetSpacing()))
+        rows.append({"seed": case.seed, "subtype": case.subtype or "healthy",
+                     "diameter_mm": round(case.lesion_diameter_mm, 1),
+                     "sphere_equiv_mm": round(float(np.cbrt(6 * volume / np.pi)), 1),
+                     "noise_hu": round(case.noise_hu, 1), "lesion_voxels": voxels,
+                     "motion_mean_mm": round(float(shift.mean()), 1),
+                     "motion_max_mm": round(float(shift.max()), 1)})
+    return pd.DataFrame(rows)
+
+
+def named_cohort(name: str, n: int | None = None, *, motion: str = "typical",
+                 progress: bool = False, n_jobs: int = 1) -> list[VirtualCase]:
+    """The virtual patients of cohort ``name`` in :mod:`helpers.cohorts` (its seed and share
+    of healthy patients; ``n``: default its usual size), checked first to share no patient
+    with any other cohort. ``motion``: the breathing motion between each patient's scans."""
+    spec = cohorts.cohort(name)
+    if spec.consecutive:
+        raise ValueError(f"the {name!r} cohort is a list of consecutive seeds, not a drawn "
+                         "cohort; build its patients with make_case(seed)")
+    n = spec.n if n is None else n
+    cohorts.check_disjoint(sizes={name: n})
+    return make_cohort(n, spec.seed, healthy_fraction=spec.healthy_fraction, motion=motion,
+                       progress=progress, n_jobs=n_jobs)
