@@ -39,9 +39,7 @@ def main() -> None:
     from helpers.pipeline.model import Pipeline
 
     model = Pipeline()
-    table, x, y = pipeline_cache.cached_training_table(model)
-    more_x, more_y = pipeline_cache.cached_extra_lesion_rows(model)
-    labels_x, labels_y = np.concatenate([x, more_x]), np.concatenate([y, more_y])
+    table, labels_x, labels_y = pipeline_cache.cached_training_table(model)  # both cohorts
     maps = stage2.out_of_fold_maps(table, model.seed)
     detector = stage2.fit_detector(table, model.seed, maps=maps)
     outline_x, outline_y = pipeline_cache.cached_detected_rows(model, table, detector, maps)

@@ -37,6 +37,7 @@ class Cohort:
     healthy_fraction: float
     purpose: str
     consecutive: bool = False  # patient seeds seed, seed + 1, ... instead of drawn ones
+    appearance: str = "standard"  # "random": each lesion's look drawn per patient (training)
 
 
 COHORTS: dict[str, Cohort] = {c.name: c for c in (
@@ -46,21 +47,29 @@ COHORTS: dict[str, Cohort] = {c.name: c for c in (
            "choosing stage 1's thresholds (benchmarks/stage1.py)"),
     Cohort("stage1 test", 4404, 20, 0.5,
            "testing stage 1 (notebook 04, benchmarks/stage1.py)"),
-    Cohort("training", 5505, 48, 1 / 3,
-           "training stages 2 and 3 (notebooks 05-07); a third healthy, so stage 3 gets more "
-           "lesions"),
+    Cohort("training", 5505, 64, 0.5,
+           "training stages 2 and 3 (notebooks 05-07), with the lesions of 'stage3 training'; "
+           "each lesion's look and each scan's dose drawn at random", appearance="random"),
     Cohort("held-out", 6606, 64, 0.5,
            "testing stages 2 and 3 (notebook 05 uses the first 48, benchmarks/pipeline.py 64)"),
     Cohort("validation", 9909, 64, 0.5,
            "choosing between stage-2 designs (benchmarks/stage2_features.py), never tested on"),
     Cohort("stage3 training", 6161, 64, 0.0,
-           "lesions only: stage 3 learns from them (notebook 06 and the default pipeline)"),
+           "lesions only: stage 3 learns from them (notebook 06), and stages 2 and 3 of the "
+           "pipeline; each lesion's look and each scan's dose drawn at random",
+           appearance="random"),
     Cohort("stage3 held-out", 6262, 32, 0.0, "lesions only: testing stage 3 (notebook 06)"),
     Cohort("never seen", 7707, 10, 0.5, "notebook 07's patients that no stage has seen"),
     Cohort("registration study", 0, 10, 0.0,
            "notebook 03's comparison of registration methods (every subtype in turn)",
            consecutive=True),
     Cohort("demo", 2024, 12, 0.5, "notebook 02's first cohort, a demonstration"),
+    Cohort("foreign", 8808, 64, 0.5,
+           "testing only: patients made by a second, independent simulator "
+           "(helpers.simulate.foreign), never trained or tuned on"),
+    Cohort("foreign validation", 8909, 64, 0.5,
+           "choosing designs that must hold on foreign patients (benchmarks/foreign.py); made "
+           "like the foreign cohort, never tested on"),
 )}
 
 

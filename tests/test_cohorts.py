@@ -62,4 +62,4 @@ def test_the_table_lists_every_cohort_with_its_purpose():
     table = cohorts.cohort_table()
     assert list(table.index) == list(cohorts.COHORTS)
     assert table["purpose"].str.len().min() > 10
-    assert np.isclose(table.loc["training", "healthy share"], 0.33)
+    assert np.isclose(table.loc["training", "healthy share"], 0.5)

@@ -12,7 +12,7 @@ import SimpleITK as sitk
 from toy_cases import small_voxel_model, toy_case, toy_cohort  # noqa: F401 (autouse fixture)
 
 from helpers import pipeline
-from helpers.pipeline import default, features, model, stage3, training, warmup
+from helpers.pipeline import default, features, model, stage2, stage3, training, warmup
 from helpers.simulate import SUBTYPES
 
 
@@ -146,14 +146,24 @@ def stored_names(path):
         return set(stored.files)
 
 
+def kinds(folder) -> list[str]:
+    """What each cached file in ``folder`` holds, sorted: "table" (a training table), "maps"
+    (out-of-fold maps), "rows" (stage 3's rows in stage 2's outlines), "masks" (stage 1's)."""
+    found = []
+    for path in folder.glob("*.npz"):
+        names = stored_names(path)
+        found.append("table" if "x" in names else "maps" if "values" in names else
+                     "masks" if "masks" in names else "rows")
+    return sorted(found)
+
+
 def test_cache_holds_arrays_only_and_refits_identically(toy_cache):
     folder, built = toy_cache
     first = default.make_pipeline(label_source="exact")
-    files = list(folder.glob("*.npz"))
-    assert len(files) == 2 and len(built.tables) == 1 and len(built.extras) == 1
-    names = sorted(stored_names(f) for f in files)  # the extra lesion rows, then the table
-    assert names[0] == {"key", "lesion_x", "lesion_y"}
-    assert {"x", "y", "lesion_x", "lesion_y", "key"} <= names[1]
+    assert kinds(folder) == ["maps", "table"]  # one table: training and extra lesion patients
+    assert len(built.tables) == 1 and len(built.extras) == 1
+    (path,) = (p for p in folder.glob("*.npz") if "x" in stored_names(p))
+    assert {"x", "y", "lesion_x", "lesion_y", "key"} <= stored_names(path)
     second = default.make_pipeline(label_source="exact")
     assert len(built.tables) == 1 and len(built.extras) == 1  # read from the cache
     case = toy_case(60, "cyst")
@@ -165,17 +175,18 @@ def test_cache_holds_arrays_only_and_refits_identically(toy_cache):
 
 def test_corrupted_cache_is_rebuilt_with_a_warning(toy_cache):
     folder, built = toy_cache
-    default.make_pipeline(label_source="exact")
+    default.make_pipeline(label_source="exact", stage3_outlines="labels+stage2")
     files = list(folder.glob("*.npz"))
+    assert kinds(folder) == ["maps", "rows", "table"]  # the rows in stage 2's outlines too
     for path in files:
         path.write_bytes(b"not a zip file at all")
     with pytest.warns(UserWarning, match="rebuilding") as warned:
-        default.make_pipeline(label_source="exact")
+        default.make_pipeline(label_source="exact", stage3_outlines="labels+stage2")
     messages = " ".join(str(w.message) for w in warned)
     assert "cached training table" in messages and "cached lesion rows" in messages
-    assert len(built.tables) == 2 and len(built.extras) == 2
-    for path in files:
-        assert "lesion_x" in stored_names(path)  # good files again
+    assert "cached out-of-fold maps" in messages
+    assert len(built.tables) == 4  # the table, then the outline rows, then both again
+    assert kinds(folder) == ["maps", "rows", "table"]  # good files again
 
 
 def test_pickled_cache_is_never_unpickled(toy_cache):
@@ -185,14 +196,14 @@ def test_pickled_cache_is_never_unpickled(toy_cache):
     np.savez(path, key=np.array([{"a": 1}], dtype=object))  # what a pickle would need
     with pytest.warns(UserWarning, match="ignoring the cached training table"):
         table, _, _ = training.cached_training_table(pipeline.Pipeline(label_source="exact"))
-    assert len(built.tables) == 2 and len(table.seeds) == 9  # rebuilt, never unpickled
+    assert len(built.tables) == 2 and len(table.seeds) == 15  # rebuilt, never unpickled
 
 
 def test_motion_gets_its_own_table_and_bad_motion_is_refused(toy_cache):
     folder, built = toy_cache
     default.make_pipeline(label_source="exact")
     default.make_pipeline(label_source="exact", motion="hard")
-    assert len(list(folder.glob("*.npz"))) == 4
+    assert kinds(folder) == ["maps", "maps", "table", "table"]
     assert built.tables == built.extras == ["typical", "hard"]
     with pytest.raises(ValueError, match="typical, hard"):
         default.make_pipeline(label_source="exact", motion="wild")
@@ -206,6 +217,25 @@ def test_typical_motion_keeps_the_existing_cache_key(toy_cache, monkeypatch):
     training.cached_training_table(pipeline.Pipeline(label_source="exact"))
     training.cached_training_table(pipeline.Pipeline(label_source="exact"), motion="hard")
     assert "motion" not in keys[0]["cohort"] and keys[1]["cohort"]["motion"] == "hard"
+    assert keys[0]["cohort"]["appearance"] == "random"  # the training cohort's lesions vary
+
+
+def test_stage1_masks_are_computed_once_for_every_table_that_needs_them(toy_cache,
+                                                                        monkeypatch):
+    folder, built = toy_cache
+    calls = []
+
+    def stage_1(scan, method="atlas"):
+        calls.append(method)
+        return sitk.Cast(scan > -1000, sitk.sitkUInt8)  # a stand-in: not the reference mask
+
+    monkeypatch.setattr(model, "segment_pancreas", stage_1)
+    unfit = pipeline.Pipeline(label_source="exact", training_pancreas="stage1")
+    reference, _, _ = training.cached_training_table(pipeline.Pipeline(label_source="exact"))
+    table, _, _ = training.cached_training_table(unfit)
+    assert len(calls) == 15 and len(table.y) > len(reference.y)  # a larger region of interest
+    training.cached_training_table(unfit, motion="hard")  # another table, the same masks
+    assert len(calls) == 15 and len(list(folder.glob("*.npz"))) == 4
 
 
 def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
@@ -213,25 +243,26 @@ def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
     monkeypatch.setattr(warmup, "held_out_cohort", lambda n=None, progress=False: [])
     monkeypatch.setattr(warmup.stage1, "cohort", lambda role, n, progress=False: [])
     monkeypatch.setattr(warmup.stage3, "lesion_cohort", lambda role, progress=False: [])
+    monkeypatch.setattr(model, "segment_pancreas",
+                        lambda scan, method="atlas": sitk.Cast(scan > -1000, sitk.sitkUInt8))
     studies = []
     monkeypatch.setattr(warmup.study, "method_comparison",
                         lambda **settings: studies.append(settings))
     lines = []
     done = warmup.warm_caches(report=lines.append)
-    # each warm setting: its training table and stage 3's extra lesion rows; and the default
-    # pipeline's stage-3 rows measured in stage 2's outlines
-    assert len(list(folder.glob("*.npz"))) == 2 * len(warmup.WARM_TABLES) + 1
-    assert len(built.extras) == len(warmup.WARM_TABLES) + 1
+    # each warm setting's training table; and the default pipeline's: its stage 1 masks, its
+    # table, its stage-3 rows in stage 2's outlines
+    assert kinds(folder).count("table") == len(warmup.WARM_TABLES) + 1
+    assert kinds(folder).count("masks") == kinds(folder).count("rows") == 1
     assert studies == [{"progress": False}]  # the study's own cohort
     cohorts = 2 + len(stage3.ROLES) + len({64, training.NOTEBOOK_HELD_OUT})
-    assert len(done) == 2 * len(warmup.WARM_TABLES) + cohorts + 1
-    assert sum("extra lesion rows" in name for name, _ in done) == len(warmup.WARM_TABLES)
+    assert len(done) == len(warmup.WARM_TABLES) + cohorts + 1
     assert lines[-1].startswith("done in")
     assert all(seconds >= 0 for _, seconds in done)
 
 
 # ------------------------------------------------------------------------- stage 3's extra lesions
-def test_stage3_learns_from_the_extra_lesions_and_stage2_does_not(toy_cache):
+def test_stages_2_and_3_learn_from_the_extra_lesions(toy_cache):
     _, built = toy_cache
     own = default.make_pipeline(label_source="exact", extra_lesions=False)
     both = default.make_pipeline(label_source="exact")
@@ -239,32 +270,26 @@ def test_stage3_learns_from_the_extra_lesions_and_stage2_does_not(toy_cache):
     assert sum(own.classifier.training_counts.values()) == own_lesions == 6
     assert sum(both.classifier.training_counts.values()) == own_lesions + 6
     assert built.extras == ["typical"]  # only the pipeline that wanted them built them
-    # stage 2 is trained exactly as before: same thresholds, same probability map
-    assert (both.detector.operating_threshold, both.detector.voxel_threshold) == (
-        own.detector.operating_threshold, own.detector.voxel_threshold)
     case = toy_case(61, "PDAC")
-    np.testing.assert_array_equal(
-        arr(both.predict(case.plain, case.pancreas_plain).probability),
-        arr(own.predict(case.plain, case.pancreas_plain).probability))
+    assert not np.array_equal(arr(both.predict(case.plain, case.pancreas_plain).probability),
+                              arr(own.predict(case.plain, case.pancreas_plain).probability))
 
 
 def test_stage3_can_also_learn_from_stage2s_outlines(toy_cache):
     """With stage3_outlines="labels+stage2", stage 3 gets one more row per training lesion
-    that stage 2 outlines in place (out-of-fold for its own patients; the fitted detector
-    for the extra cohort); stage 2 itself is unchanged."""
+    that stage 2 outlines in place (out-of-fold); stage 2 itself is unchanged."""
     folder, built = toy_cache
     labels = default.make_pipeline(label_source="exact")
     both = default.make_pipeline(label_source="exact", stage3_outlines="labels+stage2")
-    assert built.extras == ["typical", "typical"]  # the outline rows need the extra patients
-    assert len(list(folder.glob("*.npz"))) == 3  # table, extra rows, outline rows
+    assert kinds(folder) == ["maps", "rows", "table"]
     extra = sum(both.classifier.training_counts.values()) - sum(
         labels.classifier.training_counts.values())
     assert 0 < extra <= 12  # at most one per lesion: 6 training and 6 extra lesions
     assert both.detector.operating_threshold == labels.detector.operating_threshold
     again = default.make_pipeline(label_source="exact", stage3_outlines="labels+stage2")
-    assert len(built.extras) == 2  # read from the cache this time
+    assert len(built.tables) == 2  # the table once, the outline rows once: then the cache
     assert again.classifier.training_counts == both.classifier.training_counts
-    # the same rows when fitted straight from the patients (training cohort only)
+    # the same kind of rows when fitted straight from the patients
     direct = pipeline.Pipeline(label_source="exact", stage3_outlines="labels+stage2")
     direct.fit(toy_cohort(9))
     assert sum(direct.classifier.training_counts.values()) >= 6
@@ -272,7 +297,7 @@ def test_stage3_can_also_learn_from_stage2s_outlines(toy_cache):
 
 def test_outline_rows_come_only_from_outlines_that_touch_the_lesion():
     fitted = pipeline.Pipeline(label_source="exact").fit(toy_cohort(9))
-    items = [fitted.lesion_items([case]).__next__() for case in toy_cohort(9, start=100)]
+    items = [stage2.case_arrays(case, "exact") for case in toy_cohort(9, start=100)]
     subtypes = [c.subtype or "" for c in toy_cohort(9, start=100)]
     x, y = model.detected_lesion_rows(fitted.detector, items, subtypes)
     assert x.shape == (len(y), len(stage3.feature_names())) and "" not in set(y)
@@ -291,27 +316,3 @@ def test_stage3_outlines_without_the_scans_is_a_clear_error():
     table, x, y = unfit.training_table(toy_cohort(9))
     with pytest.raises(ValueError, match="needs the training lesions' scans"):
         unfit.fit_data(table, x, y)
-
-
-def test_extra_rows_are_measured_like_the_pipelines_own():
-    unfit = pipeline.Pipeline(label_source="exact")
-    cases = toy_cohort(9)
-    _, own_x, own_y = unfit.training_table(cases)
-    x, y = unfit.lesion_rows(cases)  # healthy patients are skipped
-    np.testing.assert_array_equal(x, own_x)
-    np.testing.assert_array_equal(y, own_y)
-    contrast_x, _ = pipeline.Pipeline(image="contrast").lesion_rows(cases)
-    assert contrast_x.shape == own_x.shape
-
-
-def test_extra_lesion_rows_round_trip_through_the_cache(toy_cache):
-    folder, built = toy_cache
-    unfit = pipeline.Pipeline(label_source="exact")
-    x, y = training.cached_extra_lesion_rows(unfit)
-    again_x, again_y = training.cached_extra_lesion_rows(unfit)
-    assert built.extras == ["typical"]
-    np.testing.assert_array_equal(x, again_x)
-    np.testing.assert_array_equal(y, again_y)
-    assert x.shape == (6, len(stage3.feature_names())) and set(y) == {"cyst", "PDAC"}
-    training.cached_extra_lesion_rows(unfit, use_cache=False)
-    assert len(built.extras) == 2 and len(list(folder.glob("*.npz"))) == 1

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
 import SimpleITK as sitk
 
 from ..checks import check_same_grid
@@ -22,43 +21,44 @@ from .grid import as_image, mask_on_working, to_input_grid, to_working
 from .model import Pipeline
 from .stage1 import segment_pancreas
 from .stage3 import lesion_features
-from .training import cached_detected_rows, cached_extra_lesion_rows, cached_training_table
+from .training import cached_detected_rows, cached_out_of_fold_maps, cached_training_table
 
 # The default pipeline's stage 3 also learns from stage 2's outlines of the training lesions:
 # on the validation cohort's lesions as stage 2 outlined them, balanced accuracy 0.66 -> 0.80
 # (3 seeds), at 0.78 -> 0.71 on their exact outlines (benchmarks/stage3_outlines.py; the
 # held-out figures are in benchmarks/pipeline.py's output).
 DEFAULT_STAGE3_OUTLINES = "labels+stage2"
+# The default pipeline's stage 2 trains on the masks stage 1 finds, as it is used when chained.
+DEFAULT_TRAINING_PANCREAS = "stage1"
 
 
 def make_pipeline(seed: int = 0, progress: bool = False, use_cache: bool = True, *,
                   motion: str = "typical", extra_lesions: bool = True,
                   **settings) -> Pipeline:
-    """A pipeline with ``settings`` (label_source, image, training_pancreas) fitted on the
-    default training cohort (data cached, models refitted deterministically); stage 3 also
-    on the lesions of the cohort "stage3 training" unless ``extra_lesions=False``, and with
-    ``stage3_outlines="labels+stage2"`` also on those lesions measured in stage 2's outlines
-    (:func:`cached_detected_rows`). ``motion="hard"``: train on the same patients scanned
-    with larger breathing motion."""
+    """A pipeline with ``settings`` (label_source, image, training_pancreas, stage3_outlines)
+    fitted on the training patients (:func:`.training.training_patients`: the training cohort
+    and, unless ``extra_lesions=False``, the lesions of the cohort "stage3 training"; data
+    cached, models refitted deterministically). With ``stage3_outlines="labels+stage2"``
+    stage 3 also learns those lesions in stage 2's outlines (:func:`cached_detected_rows`).
+    ``motion="hard"``: train on the same patients scanned with larger breathing motion."""
     pipeline = Pipeline(seed=seed, **settings)
-    table, lesion_x, lesion_y = cached_training_table(pipeline, progress=progress,
-                                                      use_cache=use_cache, motion=motion)
-    if extra_lesions:
-        more_x, more_y = cached_extra_lesion_rows(pipeline, progress, use_cache, motion)
-        lesion_x, lesion_y = np.concatenate([lesion_x, more_x]), np.concatenate([lesion_y,
-                                                                                 more_y])
+    table, lesion_x, lesion_y = cached_training_table(pipeline, progress, use_cache, motion,
+                                                      extra_lesions)
+    maps = cached_out_of_fold_maps(pipeline, table, motion, extra_lesions, use_cache)
     return pipeline.fit_data(table, lesion_x, lesion_y, lambda detector, maps: (
         cached_detected_rows(pipeline, table, detector, maps, extra_lesions, progress,
-                             use_cache, motion)))
+                             use_cache, motion)), maps=maps)
 
 
 @functools.lru_cache(maxsize=2)
 def default_pipeline(seed: int = 0) -> Pipeline:
-    """The default pipeline: registration-transferred labels, plain CT, reference pancreas
-    at training, stage 1 at prediction; stage 3 also learns from stage 3's training cohort,
-    and from every training lesion measured in the outline stage 2 reports for it (what it
-    is handed when chained); fitted once per process (see :func:`make_pipeline`)."""
-    return make_pipeline(seed, stage3_outlines=DEFAULT_STAGE3_OUTLINES)
+    """The default pipeline: registration-transferred labels, plain CT, stage 1's pancreas
+    masks at training as at prediction (a detector trained on reference masks called healthy
+    scans abnormal when handed stage 1's: benchmarks/foreign.py), stage 3 also learning every
+    training lesion in the outline stage 2 reports for it (what it is handed when chained);
+    fitted once per process (see :func:`make_pipeline`)."""
+    return make_pipeline(seed, training_pancreas=DEFAULT_TRAINING_PANCREAS,
+                         stage3_outlines=DEFAULT_STAGE3_OUTLINES)
 
 
 def detect_lesion(plain_ct: sitk.Image, pancreas_mask: sitk.Image, detector=None):

@@ -8,10 +8,8 @@ Import it from :mod:`helpers.pipeline`::
 
 ``Pipeline(label_source=..., image=...)`` is fitted on virtual patients with
 :meth:`Pipeline.fit` (or :meth:`Pipeline.fit_data` on a table already built, e.g. from the
-cache of :mod:`.training`, whose :func:`helpers.pipeline.make_pipeline` also gives stage 3 the
-lesions of stage 3's own training cohort, measured by :meth:`Pipeline.lesion_rows`, and with
-``stage3_outlines="labels+stage2"`` the same lesions as stage 2 outlines them,
-:func:`detected_lesion_rows`). Training uses the
+cache of :mod:`.training`; with ``stage3_outlines="labels+stage2"`` stage 3 also learns the
+training lesions as stage 2 outlines them, :func:`detected_lesion_rows`). Training uses the
 **reference** pancreas by default (``training_pancreas="stage1"`` trains on stage 1's masks
 instead); prediction finds the pancreas with stage 1
 (:func:`helpers.pipeline.segment_pancreas`) unless a mask is given. Not for clinical use.
@@ -125,44 +123,36 @@ class Pipeline:
         stage2.check_choice(self.stage3_outlines, STAGE3_OUTLINES, "stage3_outlines")
 
     # ------------------------------------------------------------------ training
-    def training_pancreas_masks(self, cases):
+    def training_pancreas_masks(self, cases, progress: bool = False):
         """The plain-grid pancreas masks training uses for ``cases``: stage 1's for
         ``training_pancreas="stage1"`` on plain CT, else None (the reference masks)."""
-        if self.training_pancreas == "stage1" and self.image == "plain":
-            return [segment_pancreas(c.plain, self.stage1_method) for c in cases]
+        if self.uses_stage1_masks:
+            return [segment_pancreas(c.plain, self.stage1_method)
+                    for c in tqdm(cases, desc="stage 1 masks", disable=not progress)]
         return None
 
-    def training_table(self, cases, progress: bool = False):
+    @property
+    def uses_stage1_masks(self) -> bool:
+        """True when training sees stage 1's pancreas masks instead of the reference ones."""
+        return self.training_pancreas == "stage1" and self.image == "plain"
+
+    def training_table(self, cases, progress: bool = False, masks=None):
         """``(TrainingData, lesion_x, lesion_subtypes)`` for ``cases`` with this pipeline's
-        label source, image and training pancreas (the slow part: registration)."""
-        table, lesion_x, lesion_y, _ = self.training_data(cases, progress)
+        label source, image and training pancreas (the slow part: registration). ``masks``:
+        the training pancreas masks when already known (else :meth:`training_pancreas_masks`)."""
+        table, lesion_x, lesion_y, _ = self.training_data(cases, progress, masks)
         return table, lesion_x, lesion_y
 
-    def training_data(self, cases, progress: bool = False):
+    def training_data(self, cases, progress: bool = False, masks=None):
         """:meth:`training_table` plus the ``(hu, pancreas, label)`` arrays of every case."""
         cases = list(cases)
         check_mixed(cases)
-        table, items = stage2.training_data(cases, self.label_source, self.image,
-                                            self.training_pancreas_masks(cases), progress)
+        if masks is None:
+            masks = self.training_pancreas_masks(cases, progress)
+        table, items = stage2.training_data(cases, self.label_source, self.image, masks,
+                                            progress)
         lesion_x, lesion_y = lesion_training_rows(items, table.subtypes)
         return table, lesion_x, lesion_y, items
-
-    def lesion_rows(self, cases, progress: bool = False):
-        """Stage 3's ``(lesion_x, lesion_subtypes)`` for the lesion patients among ``cases``
-        (healthy ones are skipped), measured exactly as :meth:`training_table` measures its
-        own: same label source, image and training pancreas. Builds no voxel table, so it
-        suits lesion-only cohorts (:func:`.stage3.lesion_cohort`)."""
-        cases = [c for c in cases if c.subtype is not None]
-        return lesion_training_rows(self.lesion_items(cases, progress),
-                                    [c.subtype for c in cases])
-
-    def lesion_items(self, cases, progress: bool = False):
-        """The ``(hu, pancreas, label)`` arrays of ``cases`` (a generator), measured as
-        :meth:`training_table` measures its own."""
-        masks = self.training_pancreas_masks(cases) or [None] * len(cases)
-        for case, gland in zip(tqdm(cases, desc="lesion patients", disable=not progress),
-                               masks, strict=True):
-            yield stage2.case_arrays(case, self.label_source, self.image, gland)
 
     def fit(self, cases, progress: bool = False) -> Pipeline:
         """Fit stages 2 and 3 on virtual patients (stage 1 is the default of
@@ -172,15 +162,15 @@ class Pipeline:
                              detected_lesion_rows(detector, items, table.subtypes, maps))
 
     def fit_data(self, table: stage2.TrainingData, lesion_x, lesion_subtypes,
-                 detected=None) -> Pipeline:
+                 detected=None, maps=None) -> Pipeline:
         """Fit stage 2 on ``table`` and stage 3 on the lesion rows (those of
-        :meth:`training_table`, optionally followed by more from :meth:`lesion_rows`);
-        deterministic. With ``stage3_outlines="labels+stage2"``, ``detected(detector, maps)``
-        must return the extra ``(x, subtypes)`` rows measured in stage 2's outlines (``maps``:
-        the training patients' out-of-fold probability maps), e.g. with
-        :func:`detected_lesion_rows`."""
+        :meth:`training_table`); deterministic. ``maps``: the training patients' out-of-fold
+        probability maps when already known (:func:`.stage2.out_of_fold_maps` for this table
+        and seed: they choose the thresholds). With ``stage3_outlines="labels+stage2"``,
+        ``detected(detector, maps)`` must return the extra ``(x, subtypes)`` rows measured in
+        stage 2's outlines, e.g. with :func:`detected_lesion_rows`."""
         start = time.perf_counter()
-        maps = stage2.out_of_fold_maps(table, self.seed)
+        maps = stage2.out_of_fold_maps(table, self.seed) if maps is None else maps
         self.detector = stage2.fit_detector(table, self.seed, maps=maps)
         if self.stage3_outlines == "labels+stage2":
             if detected is None:

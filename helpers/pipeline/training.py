@@ -1,17 +1,19 @@
 """The training data of the default pipeline, kept in the series' cache.
 
-Stage 2 learns from the cohort "training" of :mod:`helpers.cohorts`; stage 3 learns from that
-cohort's lesions **plus** those of the lesion-only cohort "stage3 training" (the one notebook 06
-trains on), measured the same way (same label source, image, training pancreas and motion), so
-it sees about three times as many lesions. The default pipeline's stage 3 also learns every one
-of those lesions as stage 2 outlines it (:func:`cached_detected_rows`), since that outline is
-what it is handed when the stages are chained. Building this data is the slow part (virtual
+Stages 2 and 3 learn from the cohort "training" of :mod:`helpers.cohorts` **plus** the
+lesion-only cohort "stage3 training" (the one notebook 06 trains on), measured the same way
+(same label source, image, training pancreas and motion): about three times as many lesions
+as the training cohort holds. Both cohorts draw each lesion's look at random (mass effect, HU
+difference to the gland, shape, margin, texture, position), so that no single cue of the
+simulator gives a lesion away. The default pipeline's stage 3 also learns every one of those
+lesions as stage 2 outlines it (:func:`cached_detected_rows`), since that outline is what it
+is handed when the stages are chained. Building this data is the slow part (virtual
 patients, and one registration per lesion patient to transfer its label); fitting
 scikit-learn models on it takes seconds. So the cache (:mod:`helpers.cache`) stores only
 **arrays** (features, labels, lesion features; never a pickle of a model) under
 ``<data cache>/pipeline/<key>.npz``, where ``key`` is a SHA-256 of every setting that changes
-the arrays: one file for the training table, one for the extra lesion rows, one for the rows
-in stage 2's outlines (keyed also by what decides stage 2's fit). On load the models are
+the arrays: one file for the training table and one for the rows in stage 2's outlines (keyed
+also by what decides stage 2's fit). On load the models are
 refitted deterministically (:mod:`.default`). Not for clinical use.
 """
 
@@ -21,11 +23,12 @@ import os
 from pathlib import Path
 
 import numpy as np
+import SimpleITK as sitk
 import sklearn
 
 from .. import cache, cohorts
 from ..simulate import CASE_VERSION, named_cohort
-from . import features, stage2, stage3
+from . import features, stage1, stage2, stage3
 from .model import Pipeline, detected_lesion_rows
 
 CACHE_VERSION = "pipeline-v1"  # change when features or labels change: old files are ignored
@@ -38,8 +41,7 @@ MOTION_LEVELS = ("typical", "hard")  # breathing motion between the two scans of
 # whichever process builds it); two keeps a 2-core laptop responsive.
 COHORT_JOBS = min(2, os.cpu_count() or 1)
 TABLE_FIELDS = ("x", "y", "case", "coords", "shapes", "seeds", "subtypes", "diameters_mm")
-# Stage 3 also learns from the lesions of stage 3's own training cohort ("stage3 training");
-# stage 2 does not.
+# Stages 2 and 3 also learn from the lesions of stage 3's own training cohort ("stage3 training").
 EXTRA_LESION_ROLE = "training"
 
 
@@ -57,16 +59,23 @@ def table_key(settings: dict) -> str:
 
 
 def cohort_settings(name: str) -> dict:
-    """A cohort's seed, size and healthy share, as they enter the cache keys."""
+    """A cohort's seed, size, healthy share and (when not the standard one) the lesions'
+    appearance, as they enter the cache keys."""
     spec = cohorts.cohort(name)
-    return {"n": spec.n, "seed": spec.seed, "healthy_fraction": spec.healthy_fraction}
+    settings = {"n": spec.n, "seed": spec.seed, "healthy_fraction": spec.healthy_fraction}
+    return settings if spec.appearance == "standard" else {**settings,
+                                                            "appearance": spec.appearance}
 
 
 def pipeline_settings(pipeline: Pipeline) -> dict:
-    """The settings of ``pipeline`` that change what its training data holds."""
-    return {"label_source": pipeline.label_source, "image": pipeline.image,
-            "training_pancreas": pipeline.training_pancreas,
-            "stage1_method": pipeline.stage1_method}
+    """The settings of ``pipeline`` that change what its training data holds (with stage 1's
+    own settings when training sees stage 1's masks)."""
+    settings = {"label_source": pipeline.label_source, "image": pipeline.image,
+                "training_pancreas": pipeline.training_pancreas,
+                "stage1_method": pipeline.stage1_method}
+    if pipeline.uses_stage1_masks:
+        settings["stage1"] = stage1.stage1_settings(pipeline.stage1_method)
+    return settings
 
 
 # ------------------------------------------------------------------------- the cohorts
@@ -76,6 +85,23 @@ def training_cohort(progress: bool = False, motion: str = "typical"):
     breathing motion between their plain and contrast scans."""
     stage2.check_choice(motion, MOTION_LEVELS, "motion")
     return named_cohort(TRAINING, motion=motion, progress=progress, n_jobs=COHORT_JOBS)
+
+
+def extra_lesion_cohort(progress: bool = False, motion: str = "typical"):
+    """The lesion-only patients of the cohort "stage3 training" (cached on disk), with
+    ``motion`` between their two scans: stages 2 and 3 learn from them too."""
+    stage2.check_choice(motion, MOTION_LEVELS, "motion")
+    return stage3.lesion_cohort(EXTRA_LESION_ROLE, progress=progress, motion=motion)
+
+
+def training_patients(progress: bool = False, motion: str = "typical",
+                      extra_lesions: bool = True):
+    """Everyone stages 2 and 3 learn from: the training cohort, then (``extra_lesions``) the
+    lesion-only patients of "stage3 training". Measured on validation patients, the extra
+    lesions raised stage 2's AUC most where lesions look unlike the simulator's usual ones
+    (benchmarks/foreign.py)."""
+    cases = training_cohort(progress, motion)
+    return cases + (extra_lesion_cohort(progress, motion) if extra_lesions else [])
 
 
 def held_out_cohort(n: int | None = None, progress: bool = False):
@@ -91,11 +117,15 @@ def validation_cohort(progress: bool = False):
     return named_cohort(VALIDATION, progress=progress, n_jobs=COHORT_JOBS)
 
 
-def extra_lesion_cohort(progress: bool = False, motion: str = "typical"):
-    """The lesion-only patients stage 3 learns from besides the training cohort's (the cohort
-    "stage3 training", cached on disk), with ``motion`` between their two scans."""
-    stage2.check_choice(motion, MOTION_LEVELS, "motion")
-    return stage3.lesion_cohort(EXTRA_LESION_ROLE, progress=progress, motion=motion)
+def training_key(pipeline: Pipeline, motion: str, extra_lesions: bool) -> dict:
+    """The settings of a training table: its patients and ``pipeline``'s label settings."""
+    cohort = cohort_settings(TRAINING)
+    if motion != "typical":  # only then: the keys of the typical tables stay as they were
+        cohort["motion"] = motion
+    patients = {"cohort": cohort, **pipeline_settings(pipeline)}
+    if extra_lesions:
+        patients["extra lesions"] = cohort_settings(f"stage3 {EXTRA_LESION_ROLE}")
+    return patients
 
 
 # ------------------------------------------------------------------------- the cached arrays
@@ -132,40 +162,45 @@ def rows_from_arrays(stored: dict):
     return lesion_x, lesion_y
 
 
-def cached_training_table(pipeline: Pipeline, progress: bool = False, use_cache: bool = True,
-                          motion: str = "typical"):
-    """The training table of ``pipeline``'s settings on the training cohort (with ``motion``
-    between each patient's two scans), from the cache when present (else built and stored).
-    Returns ``(table, lesion_x, lesion_y)``."""
-    stage2.check_choice(motion, MOTION_LEVELS, "motion")
-    cohort = cohort_settings(TRAINING)
-    if motion != "typical":  # only then: the keys of the typical tables stay as they were
-        cohort["motion"] = motion
-    key = table_key({"cohort": cohort, **pipeline_settings(pipeline)})
+def cached_stage1_masks(pipeline: Pipeline, cases, progress: bool = False):
+    """Stage 1's pancreas masks of ``cases`` (their plain scans), when ``pipeline`` trains on
+    them (else None), cached once for every table that needs them: a plain scan is the same
+    at every motion level and for every label source."""
+    if not pipeline.uses_stage1_masks:
+        return None
+    key = table_key({"stage 1 masks": [int(c.seed) for c in cases],
+                     "subtypes": [c.subtype or "" for c in cases],
+                     "stage1": stage1.stage1_settings(pipeline.stage1_method)})
 
     def build():
-        return pipeline.training_table(training_cohort(progress, motion), progress)
+        masks = pipeline.training_pancreas_masks(cases, progress)
+        return {"masks": np.stack([sitk.GetArrayFromImage(m) for m in masks])}
+
+    stored = cache.load_or_build(cache_folder() / f"{key}.npz", key, build,
+                                 what="cached stage 1 masks")
+    out = []
+    for case, array in zip(cases, stored["masks"], strict=True):
+        mask = sitk.GetImageFromArray(array.astype(np.uint8))
+        mask.CopyInformation(case.plain)
+        out.append(mask)
+    return out
+
+
+def cached_training_table(pipeline: Pipeline, progress: bool = False, use_cache: bool = True,
+                          motion: str = "typical", extra_lesions: bool = True):
+    """The training table of ``pipeline``'s settings on :func:`training_patients` (with
+    ``motion`` between each patient's two scans), from the cache when present (else built and
+    stored). Returns ``(table, lesion_x, lesion_y)``: the voxel table and stage 3's rows."""
+    stage2.check_choice(motion, MOTION_LEVELS, "motion")
+    key = table_key(training_key(pipeline, motion, extra_lesions))
+
+    def build():
+        cases = training_patients(progress, motion, extra_lesions)
+        return pipeline.training_table(cases, progress,
+                                       cached_stage1_masks(pipeline, cases, progress))
 
     return cache.load_or_build(cache_folder() / f"{key}.npz", key, build, table_to_arrays,
                                table_from_arrays, "cached training table", use_cache)
-
-
-def cached_extra_lesion_rows(pipeline: Pipeline, progress: bool = False,
-                             use_cache: bool = True, motion: str = "typical"):
-    """Stage 3's extra training rows ``(lesion_x, lesion_y)``: the lesions of the cohort
-    "stage3 training" measured as ``pipeline``'s own (:meth:`Pipeline.lesion_rows`: same label
-    source, image, training pancreas; ``motion`` between the scans). From the cache when
-    present, else built and stored (a file of its own)."""
-    stage2.check_choice(motion, MOTION_LEVELS, "motion")
-    spec = cohorts.cohort(f"stage3 {EXTRA_LESION_ROLE}")
-    cohort = {"role": EXTRA_LESION_ROLE, "n": spec.n, "seed": spec.seed, "motion": motion}
-    key = table_key({"extra lesions": cohort, **pipeline_settings(pipeline)})
-
-    def build():
-        return pipeline.lesion_rows(extra_lesion_cohort(progress, motion), progress)
-
-    return cache.load_or_build(cache_folder() / f"{key}.npz", key, build, rows_to_arrays,
-                               rows_from_arrays, "cached lesion rows", use_cache)
 
 
 def detector_settings(seed: int) -> dict:
@@ -177,35 +212,59 @@ def detector_settings(seed: int) -> dict:
             "scikit-learn": sklearn.__version__}
 
 
+def cached_out_of_fold_maps(pipeline: Pipeline, table, motion: str = "typical",
+                            extra_lesions: bool = True, use_cache: bool = True):
+    """The training patients' out-of-fold probability maps (:func:`.stage2.out_of_fold_maps`:
+    three of the four fits that refitting a pipeline costs), cached as one value per row of
+    ``table``, keyed like the table and by what decides stage 2's fit."""
+    key = table_key({"out-of-fold maps": training_key(pipeline, motion, extra_lesions),
+                     "detector": detector_settings(pipeline.seed)})
+
+    def build():
+        maps = stage2.out_of_fold_maps(table, pipeline.seed)
+        values = np.empty(len(table.y), np.float32)
+        for n, volume in enumerate(maps):
+            rows = table.case == n
+            values[rows] = volume[tuple(table.coords[rows].T)]
+        return {"values": values}
+
+    def check(stored):
+        if stored["values"].shape != (len(table.y),):
+            raise ValueError("its maps are not of this table")
+        return stored
+
+    values = cache.load_or_build(cache_folder() / f"{key}.npz", key, build, from_arrays=check,
+                                 what="cached out-of-fold maps", use_cache=use_cache)["values"]
+    maps = []
+    for n, shape in enumerate(table.shapes):
+        volume = np.zeros(tuple(int(v) for v in shape), np.float32)
+        rows = table.case == n
+        volume[tuple(table.coords[rows].T)] = values[rows]
+        maps.append(volume)
+    return maps
+
+
 def cached_detected_rows(pipeline: Pipeline, table, detector, maps, extra_lesions: bool = True,
                          progress: bool = False, use_cache: bool = True,
                          motion: str = "typical"):
     """Stage 3's rows measured in the outlines stage 2 reports
-    (:func:`helpers.pipeline.model.detected_lesion_rows`): the training cohort's lesions from
-    their out-of-fold ``maps`` (labels from ``table``, the cached training table), then, with
-    ``extra_lesions``, the lesions of "stage3 training" from ``detector``, which never trained
-    on them. Cached like the other rows, keyed by the settings that decide the detector
+    (:func:`helpers.pipeline.model.detected_lesion_rows`) for every training lesion, from the
+    out-of-fold ``maps`` of the training patients (labels from ``table``, the cached training
+    table; ``detector``'s voxel threshold outlines them). Cached like the table, keyed also by
+    the settings that decide the detector
     (:func:`detector_settings`)."""
-    cohort = dict(cohort_settings(TRAINING), motion=motion,
-                  extra=extra_lesions and EXTRA_LESION_ROLE)
-    key = table_key({"stage 2 outlines": cohort, "detector": detector_settings(pipeline.seed),
-                     **pipeline_settings(pipeline)})
+    key = table_key({"stage 2 outlines": training_key(pipeline, motion, extra_lesions),
+                     "detector": detector_settings(pipeline.seed)})
 
     def build():
-        cases = training_cohort(progress, motion)
+        cases = training_patients(progress, motion, extra_lesions)
         if [c.seed for c in cases] != table.seeds.tolist():
-            raise ValueError("the training table is not of the training cohort's patients")
-        masks = pipeline.training_pancreas_masks(cases) or [None] * len(cases)
+            raise ValueError("the training table is not of the training patients")
+        masks = cached_stage1_masks(pipeline, cases, progress) or [None] * len(cases)
         items = ((*stage2.scan_arrays(case, pipeline.image, gland), stage2.label_mask(table, n))
                  if case.subtype else None
                  for n, (case, gland) in enumerate(zip(cases, masks, strict=True)))
-        x, y = detected_lesion_rows(detector, items, table.subtypes, maps)
-        if extra_lesions:
-            extra = [c for c in extra_lesion_cohort(progress, motion) if c.subtype]
-            more_x, more_y = detected_lesion_rows(detector, pipeline.lesion_items(extra),
-                                                  [c.subtype for c in extra])
-            x, y = np.concatenate([x, more_x]), np.concatenate([y, more_y])
-        return x, y
+        return detected_lesion_rows(detector, items, table.subtypes, maps)
 
     return cache.load_or_build(cache_folder() / f"{key}.npz", key, build, rows_to_arrays,
                                rows_from_arrays, "cached lesion rows", use_cache)

@@ -11,13 +11,12 @@ import time
 from .. import cache, cohorts
 from ..registration import study
 from . import stage1, stage3
-from .default import DEFAULT_STAGE3_OUTLINES, make_pipeline
+from .default import DEFAULT_STAGE3_OUTLINES, DEFAULT_TRAINING_PANCREAS, make_pipeline
 from .model import Pipeline
 from .stage1 import N_LABELLED
 from .training import (
     HELD_OUT,
     NOTEBOOK_HELD_OUT,
-    cached_extra_lesion_rows,
     cached_training_table,
     held_out_cohort,
 )
@@ -35,7 +34,7 @@ def warm_caches(progress: bool = False, report=print) -> list[tuple[str, float]]
     registration table (:func:`helpers.registration.study.method_comparison`), stage 1's
     labelled patients, notebook 06's lesion-only cohorts, the held-out cohorts (the
     benchmark's and notebook 05's), for each of :data:`WARM_TABLES` the training table
-    and stage 3's extra lesion rows (:func:`cached_extra_lesion_rows`), and the default
+    (of the training cohort and stage 3's lesion-only training cohort), and the default
     pipeline's rows in stage 2's outlines (:func:`cached_detected_rows`). Reports
     each item and its seconds through ``report`` and returns ``[(item, seconds), ...]``.
     Slow only the first time (simulating a patient takes about a second, an affine label
@@ -68,10 +67,10 @@ def warm_caches(progress: bool = False, report=print) -> list[tuple[str, float]]
                 if image == "plain" else f"training table: {image} CT, {motion} motion")
         step(name, lambda p=pipeline, m=motion: cached_training_table(p, progress=progress,
                                                                       motion=m))
-        step(name.replace("training table", "stage 3's extra lesion rows"),
-             lambda p=pipeline, m=motion: cached_extra_lesion_rows(p, progress, motion=m))
-    step("stage 3's rows in stage 2's outlines (the default pipeline)",
-         lambda: make_pipeline(progress=progress, stage3_outlines=DEFAULT_STAGE3_OUTLINES))
+    step("the default pipeline (stage 1's masks of its training patients, stage 3's rows in "
+         "stage 2's outlines)", lambda: make_pipeline(
+             progress=progress, training_pancreas=DEFAULT_TRAINING_PANCREAS,
+             stage3_outlines=DEFAULT_STAGE3_OUTLINES))
     report(f"done in {sum(s for _, s in done):.1f} s")
     return done
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import ndimage as ndi
 
 from ..checks import check_same_grid
 from ..data import load_ct, load_labels
@@ -33,6 +34,9 @@ from .phases import measure_noise
 CT_SAMPLE = "totalsegmentator_example_ct_sm"
 LABEL_SAMPLE = "totalsegmentator_example_seg"
 DOSE_RANGE = (0.8, 1.5)  # noise_hu is drawn between these multiples of the real scan's noise
+# A randomised appearance also varies the dose more widely (an assumption: another scanner,
+# protocol or reconstruction kernel), so that image noise is no cue either.
+RANDOM_DOSE_RANGE = (0.5, 1.6)
 CASE_VERSION = "nb02-v5"  # change when the simulation changes: old cache entries are ignored
 
 
@@ -110,8 +114,14 @@ def _components(phase: str, ct_name: str = CT_SAMPLE, label_name: str = LABEL_SA
     return phases.enhancement_components(base.native, base.labels, phase)
 
 
-def check_args(seed, subtype, phase, motion_level, diameter, noise_hu):
+APPEARANCES = ("standard", "random")
+
+
+def check_args(seed, subtype, phase, motion_level, diameter, noise_hu, appearance="standard"):
     """Raise a ValueError naming the bad argument (and the valid choices) before any work."""
+    if appearance not in APPEARANCES:
+        raise ValueError(f"unknown appearance {appearance!r}; choose one of "
+                         f"{', '.join(APPEARANCES)}")
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if subtype is not None:
@@ -139,17 +149,23 @@ class _Lesion:
     texture: np.ndarray | None = None
     duct: np.ndarray | None = None  # duct occupancy on the plain grid (None: no duct)
     duct_hu: float = 0.0
+    appearance: dict | None = None  # the randomised appearance (None: the standard one)
 
 
 def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm=None,
-                 motion_level="typical", noise_hu=None, vary_anatomy=True) -> dict:
-    """Everything that defines one case, as plain numpy arrays (what the cache stores)."""
+                 motion_level="typical", noise_hu=None, vary_anatomy=True,
+                 appearance: str = "standard") -> dict:
+    """Everything that defines one case, as plain numpy arrays (what the cache stores).
+    ``appearance="random"``: the lesion's look (:func:`.lesions.random_appearance`) and the
+    dose are drawn per case, from a stream of their own."""
     base = load_base()
     spacing = np.asarray(base.reference.GetSpacing())[::-1]
     # A stream of its own per step (spawned children depend on their index only, so adding
     # the duct's stream left every earlier case as it was).
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
-    r_anat, r_lesion, r_motion, r_enh, r_noise, r_land, r_duct = streams
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
+    r_anat, r_lesion, r_motion, r_enh, r_noise, r_land, r_duct, r_look = streams
+    look = (lesions.random_appearance(subtype, r_look)
+            if appearance == "random" and subtype is not None else None)
     grid = np.indices(base.native.shape, dtype=np.float32)
 
     # 1. A different patient: scale and warp the real anatomy.
@@ -158,7 +174,8 @@ def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm
     labels = motion.sample(base.labels, np.moveaxis(grid + pull, 0, -1), order=0)
     anatomy_labels = labels.copy()  # the motion depends on these only, not on the lesion
     # 2. The lesion, grown inside the pancreas (pushing the tissue aside when larger).
-    lesion, pull = _grow_lesion(base, grid, labels, pull, subtype, lesion_diameter_mm, r_lesion)
+    lesion, pull = _grow_lesion(base, grid, labels, pull, subtype, lesion_diameter_mm, r_lesion,
+                                look)
     src = np.moveaxis(grid + pull, 0, -1)
     # 3. Clean intensities in plain space; lesion values relative to the gland around it.
     enhanced = base.smooth + phases.combine_components(_components(phase), phase, r_enh)
@@ -172,8 +189,9 @@ def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm
     contrast, lesion_c, pancreas_c = _contrast_scan(base, breathing, pull, enhanced, pancreas,
                                                     lesion, phase)
     # 5. Independent noise at this patient's dose, stored as whole HU like real CT.
-    if noise_hu is None:
-        noise_hu = float(r_noise.uniform(*DOSE_RANGE) * base.noise_hu)
+    if noise_hu is None:  # a randomised appearance draws the dose from a wider range
+        dose = (r_look, RANDOM_DOSE_RANGE) if appearance == "random" else (r_noise, DOSE_RANGE)
+        noise_hu = float(dose[0].uniform(*dose[1]) * base.noise_hu)
     add = np.sqrt(max(noise_hu**2 - base.residual_hu**2, 0.0))
 
     def finish(clean):
@@ -196,25 +214,40 @@ def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm
             "phase": np.str_(phase), "noise_hu": np.float64(noise_hu), "seed": np.int64(seed)}
 
 
-def _grow_lesion(base, grid, labels, pull, subtype, diameter_mm, rng):
+def _grow_lesion(base, grid, labels, pull, subtype, diameter_mm, rng, look=None):
     """Step 2: choose the lesion's size, centre and shape; push the tissue aside when it is
-    larger than the gland (``labels`` is updated in place). Returns ``(lesion, pull)``."""
+    larger than the gland (``labels`` is updated in place; ``look``: a randomised appearance,
+    which scales the push and may put the lesion anywhere). Returns ``(lesion, pull)``."""
     if subtype is None:
         return _Lesion(), pull
     shape, spacing = base.native.shape, np.asarray(base.reference.GetSpacing())[::-1]
     diameter = float(diameter_mm if diameter_mm is not None
                      else rng.uniform(*lesions.DIAMETER_RANGE_MM))
-    center, r0 = lesion_shape.choose_center(labels == 7, spacing, diameter / 2, rng)
-    outline = lesion_shape.LesionShape.random(center, diameter / 2, subtype, rng)
+    look_shape = {} if look is None else {"dent": look["dent"], "axes_low": look["axes_low"]}
+    center, r0 = lesion_shape.choose_center(labels == 7, spacing, diameter / 2, rng,
+                                            anywhere=bool(look and look["anywhere"]))
+    outline = lesion_shape.LesionShape.random(center, diameter / 2, subtype, rng, **look_shape)
     if r0 < diameter / 2:
         push = lesion_shape.mass_effect_pullback(shape, spacing, center, r0, outline)
+        if look is not None:
+            push = push * np.float32(look["mass_effect"])
         pull = motion.compose_pullbacks(pull, push)
         box = _box(np.any(push != 0, axis=0))
         labels[box] = motion.sample(base.labels, np.moveaxis(grid[(slice(None), *box)]
                                                              + pull[(slice(None), *box)],
                                                              0, -1), order=0)
     _, comps = outline.occupancy(shape, spacing)
-    return _Lesion(subtype, diameter, center, outline, comps), pull
+    return _Lesion(subtype, diameter, center, outline, _blurred(comps, look), appearance=look), pull
+
+
+def _blurred(comps: dict, look) -> dict:
+    """A randomised appearance's ill-defined margin: each component's occupancy blurred (not
+    for a lesion so small that blurring would leave no voxel at least half covered)."""
+    if look is None or look["margin_sigma_vox"] <= 0:
+        return comps
+    blurred = {name: ndi.gaussian_filter(frac, look["margin_sigma_vox"]).astype(np.float32)
+               for name, frac in comps.items()}
+    return blurred if sum(blurred.values()).max() >= 0.5 else comps
 
 
 def _plain_scan(base, src, labels, enhanced, lesion: _Lesion, phase, r_lesion, r_duct):
@@ -231,9 +264,13 @@ def _plain_scan(base, src, labels, enhanced, lesion: _Lesion, phase, r_lesion, r
     ring = lesions.surrounding_gland(labels == 7, lesion_mask, spacing)
     gland = {"native": float(plain[ring].mean()),
              phase: float(motion.sample(enhanced, src[ring]).mean())}
-    lesion.values = lesions.component_values(lesion.subtype, gland, r_lesion)
+    look = lesion.appearance
+    lesion.values = lesions.component_values(lesion.subtype, gland, r_lesion,
+                                             None if look is None else look["plain_delta"])
     lesion.texture = lesions.lesion_texture(labels.shape, r_lesion, lesion.comps,
                                             lesions.gland_texture_sd(plain, ring))
+    if look is not None:
+        lesion.texture = lesion.texture * np.float32(look["texture_scale"])
     duct_draw = secondary_signs.draw_duct(lesion.subtype, r_duct)
     if duct_draw is not None:  # drawn before the tumour, which then covers its end
         lesion.duct = secondary_signs.upstream_duct(
@@ -265,6 +302,7 @@ def _contrast_scan(base, breathing, pull, enhanced, pancreas, lesion: _Lesion, p
         _, comps_c = lesion.shape.occupancy(shape, np.asarray(ref.GetSpacing())[::-1],
                                             to_lesion_space=to_plain,
                                             center=where_of(breathing, ref, lesion.center))
+        comps_c = _blurred(comps_c, lesion.appearance)
         contrast = lesions.composite(contrast, comps_c, lesion.values,
                                      _sample_near(lesion.texture, where, lesion.texture != 0),
                                      phase)

@@ -32,13 +32,16 @@ INFILTRATION = {"PDAC": 0.8}
 
 
 # ---------------------------------------------------------------------------- placement
-def choose_center(pancreas_zyx, spacing_zyx, radius_mm, rng, mass_effect=True, center=None):
+def choose_center(pancreas_zyx, spacing_zyx, radius_mm, rng, mass_effect=True, center=None,
+                  anywhere: bool = False):
     """Pick a lesion centre (voxel index z, y, x) inside the pancreas, and the radius r0 (mm)
     of the ball of gland around it that the lesion grows from.
 
     Without mass effect the whole lesion ball must fit in the gland. With it, the ball of
     gland may be up to :data:`MAX_EXPANSION` times smaller than the lesion. The lesion must
     also stay inside the image. Raises :class:`LesionDoesNotFitError` otherwise.
+    ``anywhere``: any gland voxel away from the image's border will do, the gland's edge
+    included (for a lesion that may reach out of the gland: the randomised appearance).
     """
     spacing = np.asarray(spacing_zyx, float)
     shape = np.asarray(pancreas_zyx.shape)
@@ -54,6 +57,8 @@ def choose_center(pancreas_zyx, spacing_zyx, radius_mm, rng, mass_effect=True, c
         if not pancreas_zyx[center]:
             raise LesionDoesNotFitError(f"the lesion centre {center} is not inside the pancreas")
         candidates = np.array([center]) if clearance[center] >= need and inside[center] else []
+    elif anywhere:
+        candidates = np.argwhere(inside & pancreas_zyx)
     else:
         # Prefer the roomier part of the gland, so that the mass effect stays moderate.
         good = inside & (clearance >= max(need, min(radius_mm, 0.7 * best)))
@@ -130,14 +135,18 @@ class LesionShape:
     subtype: str
 
     @classmethod
-    def random(cls, center_zyx, radius_mm, subtype, rng, n_waves=6):
-        axes = (1.0, *rng.uniform(0.75, 1.0, 2))
+    def random(cls, center_zyx, radius_mm, subtype, rng, n_waves=6, dent=None, axes_low=0.75):
+        """A random outline; ``dent`` (default: the subtype's :data:`IRREGULARITY`) and
+        ``axes_low`` (the flattest relative semi-axis) for the randomised appearance; the
+        same number of draws from ``rng`` whatever they are."""
+        axes = (1.0, *rng.uniform(axes_low, 1.0, 2))
         rot = Rotation.random(random_state=rng).as_matrix()
         direction = rng.standard_normal((n_waves, 3))
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
         waves = direction * rng.uniform(0.5, 1.0, (n_waves, 1))
         return cls(tuple(center_zyx), float(radius_mm), axes, rot, waves,
-                   rng.uniform(0, 2 * np.pi, n_waves), IRREGULARITY[subtype], subtype)
+                   rng.uniform(0, 2 * np.pi, n_waves),
+                   IRREGULARITY[subtype] if dent is None else float(dent), subtype)
 
     def _wave(self, points, waves, phases):
         arg = 2 * np.pi * points @ waves.T + phases

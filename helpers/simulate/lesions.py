@@ -81,6 +81,17 @@ APPEARANCE = _appearance()
 # (None), so that texture alone does not give a lesion away; fluid is smooth (assumptions).
 TEXTURE_HU = {"solid": None, "capsule": None, "fluid": 2.0, "cystic": 3.0}
 
+# Randomised appearance (the training cohorts; see random_appearance). Each lesion gets its own
+# plain-scan HU difference to the gland, drawn from these ranges. They are wide on purpose, so
+# that a model cannot rely on one typical value: PDAC is often iso-attenuating on plain CT
+# (DOMAIN-NOTES: iso to slightly hypo); fluid (0-20 HU, a convention, UNVERIFIED) is up to
+# about 40 HU darker than a normal gland of 30-40 HU and brighter than a fatty one (this
+# series' real gland is about -8 HU). The exact bounds are assumptions.
+RANDOM_PLAIN_DELTA_HU = {("PDAC", "solid"): (-20.0, 5.0), ("PNET", "solid"): (-15.0, 10.0),
+                         ("cyst", "fluid"): (-45.0, 30.0), ("SPT", "solid"): (-20.0, 5.0),
+                         ("SPT", "cystic"): (-40.0, 30.0), ("SPT", "capsule"): (-10.0, 10.0)}
+SHAPES = ("ellipsoid", "lobulated", "irregular")
+
 
 class LesionDoesNotFitError(ValueError):
     """The requested lesion cannot be placed inside this pancreas."""
@@ -110,11 +121,15 @@ def check_diameter(diameter_mm: float) -> float:
 
 
 # ---------------------------------------------------------------------------- appearance
-def component_values(subtype, gland_hu: dict, rng) -> dict[str, dict[str, float]]:
+def component_values(subtype, gland_hu: dict, rng,
+                     plain_delta: dict | None = None) -> dict[str, dict[str, float]]:
     """Mean HU of each lesion component in each phase of ``gland_hu`` (phase -> gland mean).
 
     ``gland_hu`` must include "native". One random draw per component and phase
-    (the table's ``jitter``), so that lesions of one subtype differ.
+    (the table's ``jitter``), so that lesions of one subtype differ. ``plain_delta``
+    (component -> HU, from :func:`random_appearance`) replaces a component's native value by
+    the gland's native mean plus that difference; a non-enhancing ("absolute") component then
+    keeps that value in every phase.
     """
     check_subtype(subtype)
     if "native" not in gland_hu:
@@ -126,6 +141,12 @@ def component_values(subtype, gland_hu: dict, rng) -> dict[str, dict[str, float]
         draws = {p: r.value * (1 + 0.1 * rng.standard_normal()) if "ratio" in r.rule
                  else r.value + r.jitter * rng.standard_normal() for p, r in table.items()}
         native = _value(table["native"], draws["native"], gland_hu, None)
+        if plain_delta is not None:
+            native = float(gland_hu["native"] + plain_delta[component])
+            out[component] = {p: native if table[p].rule == "absolute"
+                              else _value(table[p], draws[p], gland_hu, native)
+                              for p in gland_hu}
+            continue
         out[component] = {p: _value(table[p], draws[p], gland_hu, native) for p in gland_hu}
     return out
 
@@ -221,3 +242,31 @@ def conspicuity(image_zyx, lesion_zyx, pancreas_zyx, noise_hu=None,
     return {"lesion_hu": lesion_hu, "pancreas_hu": background, "contrast_hu": contrast,
             "sd_hu": sd, "cnr": abs(contrast) / (noise_hu if noise_hu else sd),
             "cnr_texture": abs(contrast) / sd}
+
+
+def random_appearance(subtype: str, rng) -> dict:
+    """One lesion's randomised appearance (training cohorts), drawn from ``rng``:
+
+    * ``mass_effect``: 0 (none: the lesion replaces what is there, reaching out of a thin
+      gland) to 1 (today's full push, pressing the gland aside);
+    * ``anywhere``: centre on any gland voxel, edge included (else the roomier part);
+    * ``shape``: one of :data:`SHAPES`, with ``dent`` (how deep the lobes' dents go) and
+      ``axes_low`` (how flat the ellipsoid may be);
+    * ``margin_sigma_vox``: blur of the margin (0: sharp, 1.2 voxels: ill-defined);
+    * ``texture_scale``: 0.5-2 times the usual inner texture;
+    * ``plain_delta``: per component, the plain-scan HU difference to the gland
+      (:data:`RANDOM_PLAIN_DELTA_HU`).
+
+    All ranges are this series' assumptions: the point is variety, so that no single cue
+    (a bulge, a typical HU, a round outline) gives a lesion away.
+    """
+    check_subtype(subtype)
+    shape = SHAPES[int(rng.integers(len(SHAPES)))]
+    dent = {"ellipsoid": 0.0, "lobulated": None, "irregular": float(rng.uniform(0.45, 0.6))}
+    components = [c for (s, c) in RANDOM_PLAIN_DELTA_HU if s == subtype]
+    return {"mass_effect": float(rng.uniform(0.0, 1.0)), "anywhere": bool(rng.random() < 0.5),
+            "shape": shape, "dent": dent[shape], "axes_low": float(rng.uniform(0.55, 0.9)),
+            "margin_sigma_vox": float(rng.uniform(0.0, 1.2)),
+            "texture_scale": float(rng.uniform(0.5, 2.0)),
+            "plain_delta": {c: float(rng.uniform(*RANDOM_PLAIN_DELTA_HU[(subtype, c)]))
+                            for c in components}}

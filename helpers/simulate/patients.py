@@ -58,7 +58,7 @@ def inverse_transform(case: VirtualCase) -> sitk.Transform:
 def make_case(seed: int, subtype: str | None = None, *, phase: str = "pancreatic",
               lesion_diameter_mm: float | None = None, motion: str = "typical",
               noise_hu: float | None = None, vary_anatomy: bool = True,
-              cache: bool = False) -> VirtualCase:
+              appearance: str = "standard", cache: bool = False) -> VirtualCase:
     """Build one virtual patient, deterministically from ``seed``.
 
     ``subtype``: one of :data:`SUBTYPES`, or None for a healthy pancreas. ``phase``: the
@@ -66,14 +66,18 @@ def make_case(seed: int, subtype: str | None = None, *, phase: str = "pancreatic
     (default: drawn from 5-40 mm). ``motion``: "none", "typical" or "hard" breathing motion
     between the scans. ``noise_hu``: noise standard deviation (default: drawn per seed between
     0.8x and 1.5x the real scan's measured noise). ``vary_anatomy``: warp and scale the real
-    anatomy per seed (False: every seed shares the real anatomy). ``cache``: reuse/store the
+    anatomy per seed (False: every seed shares the real anatomy). ``appearance``: "standard",
+    or "random" to draw the lesion's look per case (mass effect, HU difference to the gland,
+    shape, margin, texture, position: :func:`helpers.simulate.lesions.random_appearance`;
+    the training cohorts use it). ``cache``: reuse/store the
     case on disk (see :func:`make_cohort`). The same seed always gives the same patient;
     changing only the subtype keeps the anatomy and motion of that seed.
     """
     params = dict(seed=int(seed), subtype=subtype, phase=phase,
                   lesion_diameter_mm=lesion_diameter_mm, motion_level=motion,
-                  noise_hu=noise_hu, vary_anatomy=bool(vary_anatomy))
-    check_args(seed, subtype, phase, motion, lesion_diameter_mm, noise_hu)
+                  noise_hu=noise_hu, vary_anatomy=bool(vary_anatomy),
+                  **_appearance_param(appearance))
+    check_args(seed, subtype, phase, motion, lesion_diameter_mm, noise_hu, appearance)
     return case_from_record(cached_record(params) if cache else build_record(**params))
 
 
@@ -86,6 +90,12 @@ def case_key(params: dict) -> str:
     """A file name for one case: SHA-256 of every parameter, the version and the base scan."""
     return cache.settings_key({"version": CASE_VERSION, "ct": CT_SAMPLE, "labels": LABEL_SAMPLE,
                                **params})
+
+
+def _appearance_param(appearance: str) -> dict:
+    # Only a non-standard appearance enters the parameters (and so the cache key): every
+    # standard case keeps the key, and the file, it always had.
+    return {} if appearance == "standard" else {"appearance": appearance}
 
 
 def case_path(params: dict) -> Path:
@@ -123,7 +133,8 @@ def _record_job(params: dict, cache: bool) -> dict:
 def make_cohort(n: int, seed: int, *, subtypes=SUBTYPES, healthy_fraction: float = 0.5,
                 phase: str = "pancreatic", motion: str = "typical",
                 lesion_diameter_mm: float | None = None, vary_anatomy: bool = True,
-                cache: bool = True, progress: bool = True, n_jobs: int = 1) -> list[VirtualCase]:
+                appearance: str = "standard", cache: bool = True, progress: bool = True,
+                n_jobs: int = 1) -> list[VirtualCase]:
     """Build ``n`` virtual patients, deterministically from ``seed`` (see :func:`cohort_plan`).
 
     Other arguments are passed to :func:`make_case`. With ``cache`` every case is kept on disk
@@ -134,10 +145,11 @@ def make_cohort(n: int, seed: int, *, subtypes=SUBTYPES, healthy_fraction: float
     jobs = []
     for case_seed, subtype in plan:
         check_args(case_seed, subtype, phase, motion,
-                    lesion_diameter_mm if subtype else None, None)
+                   lesion_diameter_mm if subtype else None, None, appearance)
         jobs.append(dict(seed=case_seed, subtype=subtype, phase=phase,
                          lesion_diameter_mm=lesion_diameter_mm if subtype else None,
-                         motion_level=motion, noise_hu=None, vary_anatomy=bool(vary_anatomy)))
+                         motion_level=motion, noise_hu=None, vary_anatomy=bool(vary_anatomy),
+                         **_appearance_param(appearance)))
     bar = tqdm(total=n, desc="virtual patients", disable=not progress)
     records = [None] * n
     # Only cases not on disk yet go to worker processes: reading a cached case is faster
@@ -188,4 +200,4 @@ def named_cohort(name: str, n: int | None = None, *, motion: str = "typical",
     n = spec.n if n is None else n
     cohorts.check_disjoint(sizes={name: n})
     return make_cohort(n, spec.seed, healthy_fraction=spec.healthy_fraction, motion=motion,
-                       progress=progress, n_jobs=n_jobs)
+                       appearance=spec.appearance, progress=progress, n_jobs=n_jobs)
