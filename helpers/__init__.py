@@ -19,7 +19,7 @@ layer                what it does
 shared base          ``display`` (orientation, windows, figures, the viewer), ``geometry``,
                      ``metrics``, ``checks`` (input checks and error classes), ``cache``
                      (the one on-disk cache), ``cohorts`` (the one cohort table), ``course``
-                     (the course map)
+                     (the course map), ``workers`` (independent jobs on both cores)
 ===================  =====================================================================
 
 Where a new helper goes: into the lowest layer whose names it needs, in the module of its job
@@ -32,7 +32,8 @@ __version__ = "0.1.0"
 
 # From the bottom up; a module may import from its own layer (no cycles) and from lower ones.
 LAYERS = (
-    ("base", ("cache", "checks", "cohorts", "course", "geometry", "metrics", "display")),
+    ("base", ("cache", "checks", "cohorts", "course", "geometry", "metrics", "display",
+              "workers")),
     ("data in", ("data", "dicom")),
     ("virtual patients", ("simulate",)),
     ("registration", ("registration",)),

@@ -143,7 +143,7 @@ def test_no_network_and_no_mirror_says_how_to_fix(empty_cache, monkeypatch):
         data.fetch(SMALL)
     message = str(info.value)
     assert "ConnectionError" in message and "raw.githubusercontent.com" in message
-    assert "python -m helpers.data prefetch" in message and "PLAINCT_MIRROR" in message
+    assert "python3 run.py prefetch" in message and "PLAINCT_MIRROR" in message
 
 
 def test_cache_folder_that_is_not_writable(tmp_path, mirror, monkeypatch):
@@ -212,9 +212,22 @@ def test_verify_reports_a_line_per_problem(tmp_path, own_mirror):
     env = {**os.environ, "PLAINCT_DATA": str(tmp_path / "c"), "PLAINCT_MIRROR": str(own_mirror)}
     result = run_cli("verify", env=env)
     problems = [line for line in result.stdout.splitlines() if line.startswith("PROBLEM")]
-    missing = sum(len(s.files) for s in SAMPLES.values() if s.kind not in ("table",
-                                                                         "dicom-file")) - 2
-    assert result.returncode == 1 and len(problems) == missing
+    present = {p.name for p in own_mirror.iterdir()}
+    missing = [s for s in SAMPLES.values() if s.kind not in ("table", "dicom-file")
+               and not {f.path for f in s.files} <= present]
+    assert result.returncode == 1 and len(problems) == len(missing), problems
+    assert "python3 run.py prefetch" in result.stdout and "PLAINCT_MIRROR" in result.stdout
+
+
+def test_verify_with_nothing_present_is_short_and_says_how_to_fix(tmp_path):
+    env = {**os.environ, "PLAINCT_DATA": str(tmp_path / "empty")}
+    env.pop("PLAINCT_MIRROR", None)
+    result = run_cli("verify", env=env)
+    problems = [line for line in result.stdout.splitlines() if line.startswith("PROBLEM")]
+    downloadable = [s for s in SAMPLES.values() if s.kind not in ("table", "dicom-file")]
+    assert result.returncode == 1 and len(problems) == len(downloadable)
+    assert all("no mirror is set" in line for line in problems)
+    assert "python3 run.py prefetch" in result.stdout and "PLAINCT_MIRROR" in result.stdout
 
 
 def test_prefetch_fills_the_cache(tmp_path, mirror):

@@ -241,6 +241,8 @@ def test_stage1_masks_are_computed_once_for_every_table_that_needs_them(toy_cach
 def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
     folder, built = toy_cache
     monkeypatch.setattr(warmup, "held_out_cohort", lambda n=None, progress=False: [])
+    monkeypatch.setattr(warmup, "named_cohort", lambda name, n=None, progress=False: [])
+    monkeypatch.setattr(warmup.foreign, "foreign_cohort", lambda n=None, progress=False: [])
     monkeypatch.setattr(warmup.stage1, "cohort", lambda role, n, progress=False: [])
     monkeypatch.setattr(warmup.stage3, "lesion_cohort", lambda role, progress=False: [])
     monkeypatch.setattr(model, "segment_pancreas",
@@ -250,13 +252,16 @@ def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
                         lambda **settings: studies.append(settings))
     lines = []
     done = warmup.warm_caches(report=lines.append)
-    # each warm setting's training table; and the default pipeline's: its stage 1 masks, its
-    # table, its stage-3 rows in stage 2's outlines
-    assert kinds(folder).count("table") == len(warmup.WARM_TABLES) + 1
-    assert kinds(folder).count("masks") == kinds(folder).count("rows") == 1
+    found = kinds(folder)
+    # every notebook pipeline: its table and its out-of-fold maps; the default pipeline also
+    # its stage 1 masks and its rows in stage 2's outlines; and the two hard-motion tables
+    pipelines = len(warmup.NOTEBOOK_PIPELINES)
+    assert found.count("table") == pipelines + len(warmup.HARD_MOTION_LABELS)
+    assert found.count("maps") == pipelines
+    assert found.count("masks") == found.count("rows") == 1
+    assert built.extras.count("hard") == 0  # the hard-motion labels: the training cohort only
     assert studies == [{"progress": False}]  # the study's own cohort
-    cohorts = 2 + len(stage3.ROLES) + len({64, training.NOTEBOOK_HELD_OUT})
-    assert len(done) == len(warmup.WARM_TABLES) + cohorts + 1
+    assert len(done) == 2 + len(stage3.ROLES) + 3 + pipelines + len(warmup.HARD_MOTION_LABELS)
     assert lines[-1].startswith("done in")
     assert all(seconds >= 0 for _, seconds in done)
 

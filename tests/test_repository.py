@@ -36,10 +36,25 @@ def test_environment_yml_pins_equal_requirements():
         f"only in environment.yml: {set(conda_pins.items()) - set(pip_pins.items())}")
 
 
-def test_every_requirement_is_pinned():
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
+REQUIREMENT_FILES = sorted(ROOT.glob("requirements*.txt"))
+
+
+@pytest.mark.parametrize("path", REQUIREMENT_FILES, ids=lambda p: p.name)
+def test_every_requirement_is_pinned(path):
+    for line in path.read_text().splitlines():
         line = line.split("#")[0].strip()
-        assert not line or "==" in line, f"unpinned requirement: {line}"
+        assert not line or line.startswith("--") or "==" in line, \
+            f"unpinned requirement in {path.name}: {line}"
+
+
+def test_requirement_files_do_not_pin_a_package_twice():
+    seen = {}
+    for path in REQUIREMENT_FILES:
+        for package in pins(path):
+            assert package not in seen, \
+                f"{package} is pinned in {seen.get(package)} and {path.name}"
+            seen[package] = path.name
+    assert {"requirements.txt", "requirements-dev.txt"} <= set(seen.values())
 
 
 def test_notebooks_are_committed_without_outputs():

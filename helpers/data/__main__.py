@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from ..cache import cache_dir
-from .fetch import DataError, prefetch, status, verify
+from .fetch import FIX_HINT, DataError, prefetch, status, verify
 from .registry import SAMPLES
 
 
@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PROBLEM: {line}")
     count = sum(len(s.files) for s in SAMPLES.values())
     print(f"verify: {len(SAMPLES)} samples, {count} files, {len(problems)} problem(s)")
+    if problems:
+        print(FIX_HINT)
     return 1 if problems else 0
 
 

@@ -8,7 +8,8 @@ Public API
     A CT in Hounsfield units (float32).
 ``load_labels(name) -> (SimpleITK.Image, dict[int, str])``
     The TotalSegmentator label map and its id -> structure-name table.
-``python -m helpers.data prefetch | verify | list``
+``python -m helpers.data prefetch | verify | list`` (``python3 run.py prefetch`` and
+``python3 run.py verify`` call it)
     Download everything for an offline classroom; check every sample; show status.
 
 Look-up order for each file: the cache (``data_samples/cache/`` or ``$PLAINCT_DATA``),
@@ -39,9 +40,10 @@ from .registry import SAMPLES, Sample, SampleFile
 from .totalseg_labels import LABELS, SOURCE
 
 FIX_HINT = (
-    "To fix it: on a machine with internet run `python -m helpers.data prefetch` and copy "
-    "its cache folder here (or point PLAINCT_DATA at it), or set PLAINCT_MIRROR to a folder "
-    "laid out like ../shared/public_ct/ (or to a URL your teacher serves on the class network)."
+    "To get the data, either run `python3 run.py prefetch` on a computer with internet and "
+    "copy its data_samples/cache/ folder here (or point PLAINCT_DATA at the copy), or set "
+    "PLAINCT_MIRROR to a folder or web address where your teacher keeps the samples (e.g. "
+    "export PLAINCT_MIRROR=/media/class/plainct)."
 )
 
 
@@ -294,9 +296,10 @@ def status(name: str) -> str:
 def verify() -> list[str]:
     """Check that every sample can be had from the cache or the mirror with the right SHA-256.
 
-    Nothing is downloaded or written. Returns one line per problem (empty when all is well).
+    Nothing is downloaded or written. Returns one line per problem (empty when all is well):
+    one per sample with missing files, one per file with a wrong checksum.
     """
-    problems = []
+    problems, missing = [], {}
     mirror = os.environ.get("PLAINCT_MIRROR", "").strip()
     mirror_dir = Path(mirror).expanduser() if mirror and not _is_url(mirror) else None
     if mirror_dir is not None and not mirror_dir.is_dir():
@@ -327,8 +330,12 @@ def verify() -> list[str]:
                 problems.append(f"{item.name}: {entry.path} has the wrong SHA-256 in {bad}; "
                                 f"expected {entry.sha256}")
             else:
-                where = "the cache" + (" or the mirror" if mirror_dir else " (no mirror set)")
-                problems.append(f"{item.name}: {entry.path} is in neither {where}")
+                missing[item.name] = missing.get(item.name, 0) + 1
+    where = "the cache" + (" or the mirror" if mirror_dir else " (no mirror is set)")
+    for name, count in missing.items():
+        files = len(SAMPLES[name].files)
+        what = "missing" if count == files else f"{count} of {files} files missing"
+        problems.append(f"{name}: {what}: not in {where}")
     return problems
 
 

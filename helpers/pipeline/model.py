@@ -17,17 +17,18 @@ instead); prediction finds the pancreas with stage 1
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import SimpleITK as sitk
-from tqdm.auto import tqdm
 
+from .. import workers
 from ..checks import check_same_grid
 from . import stage2, stage3
 from .grid import as_image, to_input_grid, to_working
-from .stage1 import segment_pancreas
+from .stage1 import default_atlases, segment_pancreas
 
 TRAINING_PANCREAS = ("reference", "stage1")
 # What stage 3 learns from: the lesions' label outlines only, or also the outlines stage 2
@@ -97,6 +98,10 @@ def detected_lesion_rows(detector: stage2.Detector, items, subtypes, maps=None):
     return as_lesion_rows(rows, names)
 
 
+def _stage1_mask(plain, method):
+    return segment_pancreas(plain, method)
+
+
 @dataclass
 class Pipeline:
     """Stages 1-3 chained. ``label_source``: see :func:`.stage2.lesion_labels`;
@@ -127,8 +132,10 @@ class Pipeline:
         """The plain-grid pancreas masks training uses for ``cases``: stage 1's for
         ``training_pancreas="stage1"`` on plain CT, else None (the reference masks)."""
         if self.uses_stage1_masks:
-            return [segment_pancreas(c.plain, self.stage1_method)
-                    for c in tqdm(cases, desc="stage 1 masks", disable=not progress)]
+            default_atlases()  # assembled once here, so that the workers inherit them
+            return workers.map_ordered(functools.partial(_stage1_mask, method=self.stage1_method),
+                                       [c.plain for c in cases], desc="stage 1 masks",
+                                       progress=progress)
         return None
 
     @property

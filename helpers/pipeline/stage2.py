@@ -27,6 +27,7 @@ Not for clinical use.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,9 +38,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import roc_curve
 from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
 
-from .. import metrics, registration
+from .. import metrics, registration, workers
 from . import features
 
 LABEL_SOURCES = ("registered", "exact", "copied")
@@ -156,6 +156,13 @@ class TrainingData:
         """Per patient: True when the (label-source) lesion mask is not empty."""
         return np.bincount(self.case, weights=self.y, minlength=len(self.seeds)) > 0
 
+    def head(self, n: int) -> TrainingData:
+        """The table of the first ``n`` patients only."""
+        rows = self.case < n
+        return TrainingData(self.x[rows], self.y[rows], self.case[rows], self.coords[rows],
+                            self.shapes[:n], self.seeds[:n], self.subtypes[:n],
+                            self.diameters_mm[:n])
+
     def arrays(self) -> dict:
         """The fields as a dict of arrays (for ``np.savez``)."""
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -177,6 +184,11 @@ def table_from_arrays(items, seeds, subtypes, diameters) -> TrainingData:
                         np.asarray(diameters, np.float64))
 
 
+def _case_job(case_and_mask, label_source, image, register_options):
+    case, gland = case_and_mask
+    return case_arrays(case, label_source, image, gland, **register_options)
+
+
 def training_data(cases, label_source: str = "registered", image: str = "plain",
                   pancreas_masks=None, progress: bool = False, **register_options):
     """Turn virtual patients into a :class:`TrainingData` table and the lesion triples.
@@ -184,12 +196,14 @@ def training_data(cases, label_source: str = "registered", image: str = "plain",
     ``pancreas_masks``: optional list of plain-grid pancreas masks (e.g. stage 1's), one per
     case; default the reference masks. Returns ``(table, items)`` where ``items`` are the
     ``(hu, pancreas, lesion)`` arrays per case (stage 3 measures its lesions from them).
+    The cases' arrays (one registration each for registered labels) are made in worker
+    processes (:func:`helpers.workers.map_ordered`).
     """
-
-    items = []
-    for n, case in enumerate(tqdm(cases, desc="training patients", disable=not progress)):
-        gland = None if pancreas_masks is None else pancreas_masks[n]
-        items.append(case_arrays(case, label_source, image, gland, **register_options))
+    masks = [None] * len(cases) if pancreas_masks is None else list(pancreas_masks)
+    job = functools.partial(_case_job, label_source=label_source, image=image,
+                            register_options=register_options)
+    items = workers.map_ordered(job, list(zip(cases, masks, strict=True)),
+                                desc="training patients", progress=progress)
     table = table_from_arrays(items, [c.seed for c in cases],
                               [c.subtype or "" for c in cases],
                               [c.lesion_diameter_mm for c in cases])

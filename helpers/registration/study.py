@@ -19,15 +19,15 @@ by pair. Not for clinical use.
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
-from tqdm.auto import tqdm
 
-from .. import cache, cohorts, simulate
+from .. import cache, cohorts, simulate, workers
 from ..metrics import MetricInputError
 from .align import register
 from .grading import evaluate_transfer
@@ -107,11 +107,16 @@ def compare_on_cohort(cases: int | None = None, motions=STUDY_MOTIONS,
     computed now (no cache)."""
     seeds = study_seeds(cases, first_seed)
     jobs = [(motion, seed) for motion in motions for seed in seeds]
-    rows = []
-    for motion, seed in tqdm(jobs, desc="registering", disable=not progress):
-        case = patient(seed, motion)
-        rows += grade(case, transforms_for(case, **settings), motion)
-    return pd.DataFrame(rows)
+    graded = workers.map_ordered(functools.partial(_study_job, settings=settings), jobs,
+                                 desc="registering (rigid, affine, B-spline)",
+                                 progress=progress)
+    return pd.DataFrame([row for rows in graded for row in rows])
+
+
+def _study_job(job, settings):
+    motion, seed = job
+    case = patient(seed, motion)
+    return grade(case, transforms_for(case, **settings), motion)
 
 
 def study_key(cases, motions, first_seed, settings) -> str:

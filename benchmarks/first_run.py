@@ -1,0 +1,73 @@
+"""Print how long a new user's first warm-up takes, step by step, and how big the cache gets.
+
+Run from the repository root: ``.venv/bin/python benchmarks/first_run.py [--cache DIR]``.
+
+It starts from an empty cache folder (a new temporary folder unless ``--cache`` names one,
+which must be empty or absent), fetches the data samples (from ``$PLAINCT_MIRROR`` when set,
+else from their public URLs) and then runs every step of ``python3 run.py prefetch``'s
+warm-up (:func:`helpers.pipeline.warmup.warm_caches`), printing the seconds of each step, the
+total, and the size of the cache per sub-folder. Set-up of the virtual environment is not
+included (the README states it). Timings depend on the machine and on what else runs on it,
+so the load average is printed too. The temporary folder is deleted at the end unless
+``--keep``. Not for clinical use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+
+def folder_sizes(folder: Path) -> dict[str, int]:
+    """Bytes per top-level entry of ``folder`` (a sub-folder counts everything inside)."""
+    sizes = {}
+    for entry in sorted(folder.iterdir()):
+        files = [entry] if entry.is_file() else [f for f in entry.rglob("*") if f.is_file()]
+        sizes[entry.name] = sum(f.stat().st_size for f in files)
+    return sizes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", type=Path, help="an empty folder to use (default: temporary)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary cache folder")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args()
+
+    folder = args.cache or Path(tempfile.mkdtemp(prefix="plainct-first-run-"))
+    if folder.exists() and any(folder.iterdir()):
+        parser.error(f"{folder} is not empty: a first run starts from an empty cache folder")
+    os.environ["PLAINCT_DATA"] = str(folder)  # read at call time by helpers.cache.cache_dir
+
+    from helpers.data import prefetch
+    from helpers.pipeline.warmup import warm_caches
+
+    print(f"cache folder: {folder} (empty); mirror: {os.environ.get('PLAINCT_MIRROR', 'none')}")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, "
+          f"{os.cpu_count()} cores")
+    start = time.perf_counter()
+    prefetch(progress=not args.quiet)
+    steps = [("data samples (download or mirror, SHA-256 checked)", time.perf_counter() - start)]
+    steps += warm_caches(progress=not args.quiet, report=lambda line: None)
+
+    print(f"\n{'step':<78} {'seconds':>8}")
+    for name, seconds in steps:
+        print(f"{name:<78} {seconds:8.1f}")
+    print(f"{'total':<78} {sum(s for _, s in steps):8.1f}")
+    sizes = folder_sizes(folder)
+    print("\ncache size per entry (MB):")
+    for name, size in sizes.items():
+        print(f"  {name:<50} {size / 1e6:8.1f}")
+    print(f"  {'total':<50} {sum(sizes.values()) / 1e6:8.1f}")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.cache is None and not args.keep:
+        shutil.rmtree(folder)
+
+
+if __name__ == "__main__":
+    main()
