@@ -33,6 +33,14 @@ import numpy as np
 _REPO_CACHE = Path(__file__).resolve().parents[1] / "data_samples" / "cache"
 # A damaged file is refused by any of these (np.load, a missing key, a truncated zip).
 UNREADABLE = (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile)
+QUIET_VARIABLE = "PLAINCT_QUIET"  # set to 1: no progress bars even while a cache is built
+
+
+def show_build_progress(progress: bool = False) -> bool:
+    """Whether a cache that is being *built* shows a progress bar: always, unless the
+    environment variable ``PLAINCT_QUIET`` is set (a build takes seconds to minutes, and a
+    silent one looks stuck); ``progress=True`` forces it. Reading a cache shows none."""
+    return bool(progress) or not os.environ.get(QUIET_VARIABLE)
 
 
 def cache_dir() -> Path:

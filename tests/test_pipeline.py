@@ -152,7 +152,7 @@ def kinds(folder) -> list[str]:
     found = []
     for path in folder.glob("*.npz"):
         names = stored_names(path)
-        found.append("table" if "x" in names else "maps" if "values" in names else
+        found.append("table" if "y" in names else "maps" if "values" in names else
                      "masks" if "masks" in names else "rows")
     return sorted(found)
 
@@ -162,8 +162,9 @@ def test_cache_holds_arrays_only_and_refits_identically(toy_cache):
     first = default.make_pipeline(label_source="exact")
     assert kinds(folder) == ["maps", "table"]  # one table: training and extra lesion patients
     assert len(built.tables) == 1 and len(built.extras) == 1
-    (path,) = (p for p in folder.glob("*.npz") if "x" in stored_names(p))
-    assert {"x", "y", "lesion_x", "lesion_y", "key"} <= stored_names(path)
+    (path,) = (p for p in folder.glob("*.npz") if "y" in stored_names(p))
+    assert {"y", "coords", "lesion_x", "lesion_y", "key"} <= stored_names(path)
+    assert "x" not in stored_names(path)  # the features are recomputed, not stored
     second = default.make_pipeline(label_source="exact")
     assert len(built.tables) == 1 and len(built.extras) == 1  # read from the cache
     case = toy_case(60, "cyst")
@@ -171,6 +172,23 @@ def test_cache_holds_arrays_only_and_refits_identically(toy_cache):
         second.predict(case.plain, case.pancreas_plain).score
     assert first.predict(case.plain, case.pancreas_plain).subtype_probs == \
         second.predict(case.plain, case.pancreas_plain).subtype_probs
+
+
+def test_a_reloaded_table_recomputes_exactly_the_features_it_was_built_with(toy_cache):
+    folder, built = toy_cache
+    unfit = pipeline.Pipeline(label_source="exact")
+    first, lesion_x, _ = training.cached_training_table(unfit)
+    training._FEATURES.clear()  # as in a new process
+    again, lesion_x_again, _ = training.cached_training_table(unfit)
+    assert len(built.tables) == 2  # read from the cache, the patients loaded for features
+    np.testing.assert_array_equal(again.x, first.x)
+    np.testing.assert_array_equal(again.y, first.y)
+    np.testing.assert_array_equal(lesion_x_again, lesion_x)
+    stored = dict(np.load(next(folder.glob("*.npz")), allow_pickle=False))
+    stored["coords"] = stored["coords"][::-1]  # positions of other patients
+    training._FEATURES.clear()
+    with pytest.raises(ValueError, match="run.py clean"):
+        training.with_features(stored, unfit, "typical", True)
 
 
 def test_corrupted_cache_is_rebuilt_with_a_warning(toy_cache):

@@ -38,6 +38,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import roc_curve
 from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
 
 from .. import metrics, registration, workers
 from . import features
@@ -274,15 +275,17 @@ def check_trainable(data: TrainingData, folds: int = 3) -> None:
                          f"{2 * folds} (thresholds are chosen by {folds}-fold cross-validation)")
 
 
-def out_of_fold_maps(data: TrainingData, seed: int = 0, folds: int = 3) -> list[np.ndarray]:
+def out_of_fold_maps(data: TrainingData, seed: int = 0, folds: int = 3,
+                     progress: bool = False) -> list[np.ndarray]:
     """Every training patient's probability map from a model fitted without it. Patients
     are dealt to ``folds`` groups in turn after sorting by subtype, so every group holds
-    every kind of patient (stratified). Checked first with :func:`check_trainable`."""
+    every kind of patient (stratified). Checked first with :func:`check_trainable`.
+    ``progress``: a bar over the folds (each fit takes a few seconds)."""
     check_trainable(data, folds)
     group = np.empty(len(data.seeds), int)
     group[np.argsort(data.subtypes, kind="stable")] = np.arange(len(data.seeds)) % folds
     maps = [None] * len(data.seeds)
-    for k in range(folds):
+    for k in tqdm(range(folds), desc="out-of-fold fits", disable=not progress):
         train = group[data.case] != k
         model = fit_voxel_model(data.x[train], data.y[train], seed)
         for n in np.flatnonzero(group == k):

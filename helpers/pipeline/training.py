@@ -10,11 +10,13 @@ lesions as stage 2 outlines it (:func:`cached_detected_rows`), since that outlin
 is handed when the stages are chained. Building this data is the slow part (virtual
 patients, and one registration per lesion patient to transfer its label); fitting
 scikit-learn models on it takes seconds. So the cache (:mod:`helpers.cache`) stores only
-**arrays** (features, labels, lesion features; never a pickle of a model) under
+**arrays** (labels, voxel positions, lesion features; never a pickle of a model) under
 ``<data cache>/pipeline/<key>.npz``, where ``key`` is a SHA-256 of every setting that changes
 the arrays: one file for the training table and one for the rows in stage 2's outlines (keyed
-also by what decides stage 2's fit). On load the models are
-refitted deterministically (:mod:`.default`). Not for clinical use.
+also by what decides stage 2's fit). The voxel features are not stored: they take a few
+seconds to recompute from the cached patients and would be nine tenths of the file (about
+20 MB per table). On load the models are refitted deterministically (:mod:`.default`). Not for
+clinical use.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ MOTION_LEVELS = ("typical", "hard")  # breathing motion between the two scans of
 # Virtual patients are built in this many processes when not cached yet (each case is the same
 # whichever process builds it); two keeps a 2-core laptop responsive.
 COHORT_JOBS = min(2, os.cpu_count() or 1)
-TABLE_FIELDS = ("x", "y", "case", "coords", "shapes", "seeds", "subtypes", "diameters_mm")
+LABEL_FIELDS = ("y", "case", "coords", "shapes", "seeds", "subtypes", "diameters_mm")
 # Stages 2 and 3 also learn from the lesions of stage 3's own training cohort ("stage3 training").
 EXTRA_LESION_ROLE = "training"
 
@@ -84,7 +86,10 @@ def training_cohort(progress: bool = False, motion: str = "typical"):
     cohort. ``motion="hard"``: the same patients (same anatomy and lesions) with larger
     breathing motion between their plain and contrast scans."""
     stage2.check_choice(motion, MOTION_LEVELS, "motion")
-    return named_cohort(TRAINING, motion=motion, progress=progress, n_jobs=COHORT_JOBS)
+    # Hard-motion patients are only needed once, to build their training table (which holds
+    # their labels); keeping them too would add about 80 MB to the cache.
+    return named_cohort(TRAINING, motion=motion, progress=progress, n_jobs=COHORT_JOBS,
+                        cache=motion == "typical")
 
 
 def extra_lesion_cohort(progress: bool = False, motion: str = "typical"):
@@ -130,21 +135,76 @@ def training_key(pipeline: Pipeline, motion: str, extra_lesions: bool) -> dict:
 
 # ------------------------------------------------------------------------- the cached arrays
 def table_to_arrays(found) -> dict:
-    """``(table, lesion_x, lesion_y)`` (a training table and its lesion rows) as arrays."""
+    """``(table, lesion_x, lesion_y)`` (a training table and its lesion rows) as arrays,
+    without the voxel features (:func:`voxel_features_of` recomputes them)."""
     table, lesion_x, lesion_y = found
-    return {"lesion_x": lesion_x, "lesion_y": lesion_y, **table.arrays()}
+    return {"lesion_x": lesion_x, "lesion_y": lesion_y,
+            **{name: getattr(table, name) for name in LABEL_FIELDS}}
 
 
-def table_from_arrays(stored: dict):
-    """``(table, lesion_x, lesion_y)`` back from :func:`table_to_arrays`; a ValueError when
-    the arrays do not fit together."""
-    table = stage2.TrainingData(*(stored[name] for name in TABLE_FIELDS))
-    lesion_x, lesion_y = rows_from_arrays(stored)
-    n = len(table.y)
-    if not (table.x.shape == (n, len(features.feature_names())) and len(table.case) == n
-            and len(table.coords) == n and table.case.max() < len(table.seeds)):
+def labels_from_arrays(stored: dict) -> dict:
+    """The stored arrays of :func:`table_to_arrays`, checked; a ValueError when they do not
+    fit together."""
+    rows_from_arrays(stored)
+    n = len(stored["y"])
+    if not (len(stored["case"]) == n and stored["coords"].shape == (n, 3)
+            and (n == 0 or stored["case"].max() < len(stored["seeds"]))):
         raise ValueError("its arrays do not fit together")
-    return table, lesion_x, lesion_y
+    return stored
+
+
+# Features recomputed in this process, by the settings they depend on: notebook 05 loads the
+# same patients' features for three label sources, and computes them once.
+_FEATURES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def features_key(pipeline: Pipeline, seeds, motion: str = "typical") -> tuple:
+    """What the voxel features of a training table depend on. A plain scan is the same at
+    every motion level, so plain features are those of the typical-motion patients."""
+    settings = pipeline_settings(pipeline)
+    return (pipeline.image, str(settings.get("stage1")), settings["training_pancreas"],
+            "typical" if pipeline.image == "plain" else motion, tuple(int(s) for s in seeds))
+
+
+def voxel_features_of(pipeline: Pipeline, seeds, motion: str = "typical",
+                      extra_lesions: bool = True, progress: bool = False):
+    """``(x, coords)``: the voxel features and positions of the training patients (seeds
+    ``seeds``) for ``pipeline``'s image and training pancreas, in a training table's row
+    order, recomputed from the cached patients."""
+    key = features_key(pipeline, seeds, motion)
+    cases = training_patients(progress, key[3], extra_lesions)
+    if [int(c.seed) for c in cases] != list(key[-1]):
+        raise ValueError("the training table is not of the training patients")
+    masks = cached_stage1_masks(pipeline, cases, progress) or [None] * len(cases)
+    xs, coords = [], []
+    for case, gland in zip(cases, masks, strict=True):
+        x, roi = features.voxel_features(*stage2.scan_arrays(case, pipeline.image, gland))
+        xs.append(x)
+        coords.append(np.argwhere(roi).astype(np.int16))
+    return remember_features(key, np.concatenate(xs), np.concatenate(coords))
+
+
+def remember_features(key: tuple, x: np.ndarray, coords: np.ndarray):
+    """Keep one set of features in this process (about 30 MB) and return it."""
+    _FEATURES.clear()
+    _FEATURES[key] = (x, coords)
+    return x, coords
+
+
+def with_features(stored: dict, pipeline: Pipeline, motion: str, extra_lesions: bool,
+                  progress: bool = False):
+    """``(table, lesion_x, lesion_y)`` from the stored labels and the patients' features
+    (this process's copy when it fits the stored voxel positions, else recomputed)."""
+    key = features_key(pipeline, stored["seeds"], motion)
+    x, coords = _FEATURES.get(key, (None, None))
+    if coords is None or not np.array_equal(coords, stored["coords"]):
+        x, coords = voxel_features_of(pipeline, stored["seeds"], motion, extra_lesions,
+                                      progress)
+    if not np.array_equal(coords, stored["coords"]):
+        raise ValueError("the cached training table does not fit the patients' features; "
+                         "delete the caches with `python3 run.py clean --yes` and run it again")
+    table = stage2.TrainingData(x, *(stored[name] for name in LABEL_FIELDS))
+    return (table, *rows_from_arrays(stored))
 
 
 def rows_to_arrays(found) -> dict:
@@ -173,7 +233,7 @@ def cached_stage1_masks(pipeline: Pipeline, cases, progress: bool = False):
                      "stage1": stage1.stage1_settings(pipeline.stage1_method)})
 
     def build():
-        masks = pipeline.training_pancreas_masks(cases, progress)
+        masks = pipeline.training_pancreas_masks(cases, cache.show_build_progress(progress))
         return {"masks": np.stack([sitk.GetArrayFromImage(m) for m in masks])}
 
     stored = cache.load_or_build(cache_folder() / f"{key}.npz", key, build,
@@ -193,14 +253,21 @@ def cached_training_table(pipeline: Pipeline, progress: bool = False, use_cache:
     stored). Returns ``(table, lesion_x, lesion_y)``: the voxel table and stage 3's rows."""
     stage2.check_choice(motion, MOTION_LEVELS, "motion")
     key = table_key(training_key(pipeline, motion, extra_lesions))
+    built = []
 
     def build():
-        cases = training_patients(progress, motion, extra_lesions)
-        return pipeline.training_table(cases, progress,
-                                       cached_stage1_masks(pipeline, cases, progress))
+        shown = cache.show_build_progress(progress)
+        cases = training_patients(shown, motion, extra_lesions)
+        built.append(pipeline.training_table(cases, shown,
+                                             cached_stage1_masks(pipeline, cases, shown)))
+        table = built[0][0]
+        remember_features(features_key(pipeline, table.seeds, motion), table.x, table.coords)
+        return built[0]
 
-    return cache.load_or_build(cache_folder() / f"{key}.npz", key, build, table_to_arrays,
-                               table_from_arrays, "cached training table", use_cache)
+    stored = cache.load_or_build(cache_folder() / f"{key}.npz", key, build, table_to_arrays,
+                                 labels_from_arrays, "cached training table", use_cache)
+    return built[0] if built else with_features(stored, pipeline, motion, extra_lesions,
+                                                progress)
 
 
 def detector_settings(seed: int) -> dict:
@@ -221,7 +288,8 @@ def cached_out_of_fold_maps(pipeline: Pipeline, table, motion: str = "typical",
                      "detector": detector_settings(pipeline.seed)})
 
     def build():
-        maps = stage2.out_of_fold_maps(table, pipeline.seed)
+        maps = stage2.out_of_fold_maps(table, pipeline.seed,
+                                       progress=cache.show_build_progress())
         values = np.empty(len(table.y), np.float32)
         for n, volume in enumerate(maps):
             rows = table.case == n

@@ -30,7 +30,7 @@ anatomy variation, the contrast enhancement, the lesions, the noise and the moti
 Not for clinical use.
 """
 
-from .case import CASE_VERSION, CT_SAMPLE, LABEL_SAMPLE, VirtualCase, load_base
+from .case import CASE_VERSION, CT_SAMPLE, LABEL_SAMPLE, VirtualCase, load_base, prepare_base
 from .insert import InsertedLesion, insert_lesion
 from .lesion_shape import LesionShape, choose_center
 from .lesions import (
@@ -57,5 +57,5 @@ __all__ = ["APPEARANCE", "CASE_VERSION", "CT_SAMPLE", "ENHANCEMENT", "LABEL_SAMP
            "MOTION_LEVELS", "PHASES", "SUBTYPES", "SUBTYPE_NAMES", "InsertedLesion",
            "LesionDoesNotFitError", "LesionShape", "VirtualCase", "appearance_table",
            "case_conspicuity", "choose_center", "cohort_plan", "cohort_table", "conspicuity",
-           "enhancement_table", "insert_lesion", "inverse_transform", "load_base",
+           "enhancement_table", "insert_lesion", "inverse_transform", "load_base", "prepare_base",
            "make_case", "make_cohort", "measure_noise", "named_cohort", "simulate_phase"]

@@ -114,6 +114,13 @@ def _components(phase: str, ct_name: str = CT_SAMPLE, label_name: str = LABEL_SA
     return phases.enhancement_components(base.native, base.labels, phase)
 
 
+def prepare_base(phase: str = "pancreatic") -> None:
+    """Load the real scan and its enhancement maps for ``phase`` into this process now, e.g.
+    before starting worker processes that will inherit them."""
+    load_base()
+    _components(phase)
+
+
 APPEARANCES = ("standard", "random")
 
 

@@ -188,10 +188,15 @@ def case_from_arrays(arrays: dict) -> ForeignCase:
         noise_hu=float(arrays["noise"]), seed=int(arrays["seed"]))
 
 
+def foreign_path(seed: int, subtype: str | None):
+    """``(key, path)`` of foreign patient ``seed``'s cache file."""
+    key = cache.settings_key({"version": FOREIGN_VERSION, "seed": int(seed), "subtype": subtype})
+    return key, cache.cache_dir() / "foreign" / f"{key}.npz"
+
+
 def foreign_case(seed: int, subtype: str | None, use_cache: bool = True) -> ForeignCase:
     """Foreign patient ``seed`` with a lesion of ``subtype`` (None: healthy), cached on disk."""
-    key = cache.settings_key({"version": FOREIGN_VERSION, "seed": int(seed), "subtype": subtype})
-    path = cache.cache_dir() / "foreign" / f"{key}.npz"
+    key, path = foreign_path(seed, subtype)
     return case_from_arrays(cache.load_or_build(path, key, lambda: build_foreign(seed, subtype),
                                                 what="cached foreign patient",
                                                 use_cache=use_cache))
@@ -215,5 +220,7 @@ def foreign_cohort(n: int | None = None, progress: bool = False,
     for choosing designs), checked to share no patient with any other cohort, cached."""
     cohorts.check_disjoint(sizes={name: n or 0})
     plan = foreign_plan(n, name)
+    building = any(not foreign_path(*p)[1].is_file() for p in plan)
+    shown = progress or (building and cache.show_build_progress())
     return [foreign_case(seed, subtype) for seed, subtype in
-            tqdm(plan, desc="foreign patients", disable=not progress)]
+            tqdm(plan, desc="foreign patients", disable=not shown)]
