@@ -145,7 +145,8 @@ def test_no_network_and_no_mirror_says_how_to_fix(empty_cache, monkeypatch):
         data.fetch(SMALL)
     message = str(info.value)
     assert "ConnectionError" in message and "raw.githubusercontent.com" in message
-    assert "python -m helpers.data prefetch" in message and "PLAINCT_MIRROR" in message
+    assert "python3 run.py prefetch" in message and "PLAINCT_MIRROR" in message
+    assert "python -m" not in message  # the project's own command, not a module's
 
 
 def test_cache_folder_that_is_not_writable(tmp_path, mirror, monkeypatch):

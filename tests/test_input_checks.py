@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import time
+import types
 import warnings
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from test_dicom import copy_series, make_series
 from toy_cases import small_voxel_model, toy_case, toy_cohort  # noqa: F401 (autouse fixture)
 
 from helpers import cache, checks, data, dicom, metrics, pipeline, registration
+from helpers.exercises import inputs as exercise_inputs
+from helpers.exercises import nb02, nb03, nb04
 from helpers.data import SAMPLES
 from helpers.pipeline import grid
 
@@ -404,6 +407,84 @@ def test_the_jacobian_of_a_huge_grid_is_refused_before_the_field_is_built():
         metrics.folding(bspline, reference)
 
 
+# ------------------------------------------------------------------------- exercise checkers
+
+def test_check_dice_refuses_masks_of_different_shapes_and_two_empty_masks(capsys):
+    truth, moved = nb03.dice_example()
+    kept = truth.copy(), moved.copy()
+    with pytest.raises(exercise_inputs.ExerciseInputError) as caught:
+        nb03.check_dice(0.5, truth, moved[:5])
+    message = str(caught.value)
+    assert "truth (6, 6), moved (5, 6)" in message and "shapes differ" in message
+    assert "arrays of one scan" in message
+    empty = np.zeros_like(truth)
+    with pytest.raises(exercise_inputs.ExerciseInputError,
+                       match=r"both empty.*undefined.*dice_example\(\)"):
+        nb03.check_dice(0.0, empty, empty)  # was a ZeroDivisionError
+    assert isinstance(caught.value, checks.InputError)
+    assert np.array_equal(truth, kept[0]) and np.array_equal(moved, kept[1])
+    assert nb03.check_dice(2 * 6 / 21, truth, moved)  # the good input still works
+    assert capsys.readouterr().out.startswith("Correct!")
+
+
+def test_check_majority_vote_refuses_an_empty_list_and_masks_of_other_shapes():
+    masks = [np.ones((3, 4, 5), bool), np.zeros((3, 4, 5), bool), np.ones((3, 4, 6), bool)]
+    with pytest.raises(exercise_inputs.ExerciseInputError) as caught:
+        nb04.check_majority_vote(None, masks)
+    assert "atlas_masks[2] (3, 4, 6)" in str(caught.value)
+    with pytest.raises(exercise_inputs.ExerciseInputError,
+                       match=r"atlas_masks is empty.*found\.masks"):
+        nb04.check_majority_vote(None, [])
+    assert nb04.check_majority_vote(np.ones((3, 4, 5), bool), masks[:2] + masks[:1])
+
+
+def test_check_threshold_refuses_arrays_of_another_grid_and_an_empty_reference(case):
+    hu = arr(case.plain)
+    probability = np.zeros(hu.shape, np.float32)
+    with pytest.raises(exercise_inputs.ExerciseInputError,
+                       match=rf"probability \(10, {hu.shape[1]}, {hu.shape[2]}\)"):
+        nb04.check_threshold(0.5, probability[:10], hu, case.pancreas_plain)
+    empty = sitk.Image(case.pancreas_plain) * 0
+    with pytest.raises(exercise_inputs.ExerciseInputError,
+                       match="reference is empty.*no threshold can be scored"):
+        nb04.check_threshold(0.5, probability, hu, empty)
+
+
+def test_check_volume_refuses_masks_on_different_grids_and_an_empty_reference(case):
+    mask = case.pancreas_plain
+    shifted_mask = sitk.Image(mask)
+    shifted_mask.SetOrigin(tuple(np.add(mask.GetOrigin(), (0.0, 6.0, 0.0))))
+    same = unchanged(mask, shifted_mask)
+    with pytest.raises(checks.GridMismatchError) as caught:  # was a silent wrong verdict
+        nb04.check_volume(1.0, 0.0, shifted_mask, mask)
+    message = str(caught.value)
+    assert "mask is not on the reference's grid: origin" in message and "resample" in message
+    empty = sitk.Image(mask) * 0
+    with pytest.raises(exercise_inputs.ExerciseInputError,
+                       match="reference is empty.*volume error is relative"):
+        nb04.check_volume(0.0, 0.0, mask, empty)  # was a ZeroDivisionError
+    with pytest.raises(exercise_inputs.ExerciseInputError,
+                       match="mask must be a SimpleITK image.*got ndarray"):
+        nb04.check_volume(0.0, 0.0, arr(mask), mask)
+    labels = mask + case.lesion_plain
+    with pytest.raises(checks.InputError, match="mask holds 2 different labels"):
+        nb04.check_volume(0.0, 0.0, labels, mask)
+    ml, pct = nb04.expected_volumes(mask, mask)
+    assert nb04.check_volume(ml, pct, mask, mask) and same()
+
+
+def test_check_transferred_mask_names_what_differs_in_the_grid(capsys):
+    case = types.SimpleNamespace(plain=sitk.Image([8, 8, 8], sitk.sitkFloat32))
+    answer = sitk.Image([8, 8, 8], sitk.sitkUInt8)
+    answer.SetSpacing((1.0, 1.0, 2.0))  # size and origin agree: this was let through
+    assert not nb02.check_transferred_mask(answer, case)
+    out = capsys.readouterr().out
+    assert "not on the plain scan's grid (spacing (1.0, 1.0, 2.0) versus (1.0, 1.0, 1.0))" in out
+    assert "case.plain as the reference" in out
+    assert not nb02.check_transferred_mask(answer[:, :, 0], case)  # 2-D: a hint, no traceback
+    assert "2-D, not 3-D" in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------------- 5. the shared checks
 
 def test_stored_value_peak_recognises_raw_values_whatever_the_minimum(ct_sm):
@@ -485,6 +566,7 @@ def test_a_corrupted_file_with_no_replacement_is_kept_aside_not_deleted(own_cach
     (aside,) = own_cache.glob(f"{SMALL_FILE}.corrupt-*")
     message = str(caught.value)
     assert "was not deleted: it was kept aside as" in message and str(aside) in message
+    assert "python3 run.py prefetch" in message  # the data fix, in the project's words
     assert hashlib.sha256(aside.read_bytes()).hexdigest() == before
     assert not damaged.exists()  # never used again under its real name
 

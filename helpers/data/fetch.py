@@ -42,9 +42,9 @@ from .registry import SAMPLES, Sample, SampleFile
 from .totalseg_labels import LABELS, SOURCE
 
 FIX_HINT = (
-    "To fix it: on a machine with internet run `python -m helpers.data prefetch` and copy "
-    "its cache folder here (or point PLAINCT_DATA at it), or set PLAINCT_MIRROR to a folder "
-    "laid out like ../shared/public_ct/ (or to a URL your teacher serves on the class network)."
+    "To fix it: on a machine with internet run `python3 run.py prefetch` in the project's "
+    "folder and copy its cache folder here (or point PLAINCT_DATA at it), or set "
+    "PLAINCT_MIRROR to a folder laid out like ../shared/public_ct/ (or to a URL your teacher serves on the class network)."
 )
 
 
