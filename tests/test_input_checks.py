@@ -23,10 +23,10 @@ from test_dicom import copy_series, make_series
 from toy_cases import small_voxel_model, toy_case, toy_cohort  # noqa: F401 (autouse fixture)
 
 from helpers import cache, checks, data, dicom, metrics, pipeline, registration
+from helpers.data import SAMPLES
 from helpers.exercises import inputs as exercise_inputs
 from helpers.exercises import nb02, nb03, nb04
-from helpers.data import SAMPLES
-from helpers.pipeline import grid
+from helpers.pipeline import atlas, evaluation, grid
 
 SMALL = "totalsegmentator_example_seg"
 SMALL_FILE = "totalsegmentator_example_seg.nii.gz"
@@ -223,6 +223,32 @@ def test_a_nan_slice_is_refused_with_and_without_a_mask(toy_pipeline, case):
         assert "slice 8" in message and "nan_to_num" in message
         assert "fixed" not in message  # not an internal argument's name
     assert same()
+
+
+def test_atlas_votes_names_the_image_not_the_registrations_fixed(case):
+    broken = nan_slice(case.plain)
+    atlases = atlas.atlases_from_cases([toy_case(61)])
+
+    def no_registration(*args, **kwargs):
+        raise AssertionError("registered before the image was checked")
+
+    with pytest.raises(pipeline.NotCTError) as caught:
+        atlas.atlas_votes(broken, atlases, register=no_registration)
+    message = str(caught.value)
+    assert message.startswith("the image holds 1080 NaN") and "nan_to_num" in message
+    assert "fixed" not in message  # was "fixed contains NaN": register()'s argument
+    with pytest.raises(pipeline.InputError, match="no atlases given.*atlases_from_cases"):
+        atlas.atlas_votes(case.plain, [])
+
+
+def test_patient_row_refuses_a_truth_lesion_on_another_grid(toy_pipeline, case):
+    result = toy_pipeline.predict(case.plain, case.pancreas_plain)
+    moved = sitk.Image(case.lesion_plain)
+    moved.SetOrigin(tuple(np.add(moved.GetOrigin(), (6.0, 0.0, 0.0))))  # same size: was silent
+    with pytest.raises(pipeline.GridMismatchError,
+                       match="truth_lesion is not on the result's lesion mask's grid: origin"):
+        evaluation.patient_row("p", result, moved, "PDAC")
+    assert evaluation.patient_row("p", result, case.lesion_plain, "PDAC")["truth"] == "PDAC"
 
 
 def test_a_2d_image_is_refused_before_any_simpleitk_error(toy_pipeline, case):

@@ -44,7 +44,8 @@ from .totalseg_labels import LABELS, SOURCE
 FIX_HINT = (
     "To fix it: on a machine with internet run `python3 run.py prefetch` in the project's "
     "folder and copy its cache folder here (or point PLAINCT_DATA at it), or set "
-    "PLAINCT_MIRROR to a folder laid out like ../shared/public_ct/ (or to a URL your teacher serves on the class network)."
+    "PLAINCT_MIRROR to a folder laid out like ../shared/public_ct/ (or to a URL your teacher "
+    "serves on the class network)."
 )
 
 

@@ -288,6 +288,7 @@ def patient_row(name, result, truth_lesion=None, subtype=None, diameter_mm=None)
     if truth_lesion is None:
         return {**row, "hit": np.nan, "outcome": "no truth", "lesion_dice": np.nan,
                 "predicted": max(probs, key=probs.get) if probs else ""}
+    check_mask_pair(truth_lesion, result.lesion, ("truth_lesion", "result's lesion mask"))
     truth = sitk.GetArrayFromImage(truth_lesion) > 0
     hit = bool((found & truth).any())
     return {**row, "hit": hit, "outcome": outcome(truth.any(), found.any(), hit),
