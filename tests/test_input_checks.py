@@ -25,7 +25,7 @@ from toy_cases import small_voxel_model, toy_case, toy_cohort  # noqa: F401 (aut
 from helpers import cache, checks, data, dicom, metrics, pipeline, registration
 from helpers.data import SAMPLES
 from helpers.exercises import inputs as exercise_inputs
-from helpers.exercises import nb02, nb03, nb04
+from helpers.exercises import nb02, nb03, nb04, nb05, nb07
 from helpers.pipeline import atlas, evaluation, grid
 
 SMALL = "totalsegmentator_example_seg"
@@ -509,6 +509,23 @@ def test_check_transferred_mask_names_what_differs_in_the_grid(capsys):
     assert "case.plain as the reference" in out
     assert not nb02.check_transferred_mask(answer[:, :, 0], case)  # 2-D: a hint, no traceback
     assert "2-D, not 3-D" in capsys.readouterr().out
+
+
+def test_score_checkers_refuse_mismatched_or_one_sided_data():
+    scores, abnormal = [0.1, 0.2, 0.8, 0.9], [False, False, True, True]
+    with pytest.raises(exercise_inputs.ExerciseInputError,
+                       match="scores has 3 value.*abnormal has 4.*same table"):
+        nb05.check_threshold_for_specificity(0.5, scores[:3], abnormal)
+    with pytest.raises(exercise_inputs.ExerciseInputError,
+                       match="no patient without among the 2.*whole training table"):
+        nb05.check_threshold_for_specificity(0.5, scores[2:], abnormal[2:])  # was a NaN specificity
+    with pytest.raises(exercise_inputs.ExerciseInputError, match="1 NaN or infinite"):
+        nb05.check_threshold_for_specificity(0.5, [0.1, np.nan, 0.8, 0.9], abnormal)
+    with pytest.raises(exercise_inputs.ExerciseInputError,
+                       match="healthy_scores must hold at least one score.*got 0"):
+        nb07.check_threshold(0.5, [], [0.9])  # was a silent "Correct!" on nothing
+    assert nb05.check_threshold_for_specificity(0.5, scores, abnormal)
+    assert nb07.check_threshold(0.21, [0.1, 0.2], [0.8])
 
 
 # ------------------------------------------------------------------------- 5. the shared checks

@@ -63,3 +63,36 @@ def mask_list(masks, name: str) -> np.ndarray:
                                  "warped atlas masks (found.masks).")
     arrays = same_shape({f"{name}[{k}]": m for k, m in enumerate(masks)})
     return np.asarray([a != 0 for a in arrays.values()])
+
+
+def scores_and_labels(scores, abnormal) -> tuple[np.ndarray, np.ndarray]:
+    """Case scores and their truth (True = has a lesion) as arrays, refused unless they are
+    one per patient, finite, and both groups are present (else a rate would be 0 / 0)."""
+    try:
+        scores = np.asarray(scores, float).ravel()
+        abnormal = np.asarray(abnormal, bool).ravel()
+    except (TypeError, ValueError) as exc:
+        raise ExerciseInputError(f"scores must be numbers and abnormal True/False, one per "
+                                 f"patient ({exc}). Pass the table's columns.") from exc
+    if scores.size != abnormal.size:
+        raise ExerciseInputError(f"scores has {scores.size} value(s) but abnormal has "
+                                 f"{abnormal.size}: give one score and one truth per patient, "
+                                 "from the same table (e.g. table.score, table.abnormal).")
+    if not np.isfinite(scores).all():
+        raise ExerciseInputError(f"scores holds {int((~np.isfinite(scores)).sum())} NaN or "
+                                 "infinite value(s): every patient needs a score.")
+    for group, present in (("with a lesion", abnormal.any()), ("without", (~abnormal).any())):
+        if not present:
+            raise ExerciseInputError(f"no patient {group} among the {abnormal.size}: "
+                                     "sensitivity and specificity both need some. Pass the "
+                                     "whole training table.")
+    return scores, abnormal
+
+
+def some_scores(values, name: str) -> np.ndarray:
+    """Finite scores as an array, refused when there are none."""
+    values = np.asarray(values, float).ravel()
+    if values.size == 0 or not np.isfinite(values).all():
+        raise ExerciseInputError(f"{name} must hold at least one score and no NaN, got "
+                                 f"{values.size} value(s). Pass the scores from the notebook.")
+    return values
