@@ -12,7 +12,13 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from ..checks import InputError, NotCTError, check_labels, check_not_stored_values
+from ..checks import (
+    InputError,
+    NotCTError,
+    check_finite,
+    check_labels,
+    check_not_stored_values,
+)
 
 MIN_OVERLAP = 0.2  # fraction of the fixed image that must land inside the moving image
 
@@ -47,10 +53,9 @@ def as_float(image: sitk.Image, name: str) -> sitk.Image:
     """Float32 copy; integer CT (e.g. int16 from DICOM) is converted, never modified in place."""
     image = check_image(image, name)
     out = sitk.Cast(image, sitk.sitkFloat32)
+    # the shared check says how many, in which slice, and how to replace them
+    check_finite(out, f"{name} image", RegistrationInputError)
     values = sitk.GetArrayViewFromImage(out)
-    if not np.isfinite(values).all():
-        raise RegistrationInputError(f"{name} contains NaN or infinite values; replace them "
-                                     "(e.g. with -1000 HU, air) before registering")
     if float(values.max()) == float(values.min()):
         raise RegistrationInputError(f"{name} is constant ({float(values.min())}): there is "
                                      "nothing to align. Did you pass a blank or wrong image?")
