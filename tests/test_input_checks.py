@@ -127,6 +127,21 @@ def test_a_damaged_file_without_a_dicom_name_is_found_by_its_uid_or_size(tmp_pat
     assert digest(tmp_path) == before
 
 
+def test_a_file_overwritten_with_garbage_is_named_by_its_suffix_and_size(tmp_path):
+    for path in make_series(tmp_path):
+        path.rename(path.with_suffix(""))  # no suffix, as many exports
+    victim = sorted(tmp_path.iterdir())[-1]
+    victim.write_bytes(np.random.default_rng(0).bytes(victim.stat().st_size))  # no UID left
+    before = digest(tmp_path)
+    with pytest.raises(dicom.CorruptFileError) as caught:
+        dicom.read_series(tmp_path)
+    message = str(caught.value)
+    assert message.startswith(f"{victim.name} has the series' files' suffix (none) and about "
+                              "their size")
+    assert "cannot be read as DICOM" in message and "Copy it again" in message
+    assert digest(tmp_path) == before
+
+
 def test_other_files_in_the_folder_are_skipped_with_a_warning_naming_them(real_series,
                                                                            tmp_path):
     copy_series(real_series, tmp_path)
@@ -258,6 +273,39 @@ def test_a_2d_image_is_refused_before_any_simpleitk_error(toy_pipeline, case):
                  lambda: pipeline.classify_subtype(flat, mask, toy_pipeline.classifier, mask)):
         with pytest.raises(pipeline.NotCTError, match=r"must be a 3D scan.*size \(36, 30\)"):
             call()
+
+
+def test_scans_that_are_not_a_ct_image_are_refused_in_the_words_of_the_scan(toy_pipeline,
+                                                                           case):
+    vector = sitk.Compose(case.plain, case.plain)
+    tiny = sitk.Image(case.plain)
+    tiny.SetSpacing((0.003, 0.003, 0.003))  # m taken for mm
+    for scan, words in ((arr(case.plain), "scan must be a SimpleITK image, got ndarray"),
+                        (vector, "scan has several values per voxel"),
+                        (tiny, r"scan's voxels are \(0.003, 0.003, 0.003\) mm .*far smaller")):
+        with pytest.raises(pipeline.NotCTError, match=words):
+            toy_pipeline.predict(scan, case.pancreas_plain)
+        with pytest.raises(pipeline.NotCTError, match=words):
+            pipeline.detect_lesion(scan, case.pancreas_plain, detector=toy_pipeline.detector)
+
+
+def test_masks_with_negative_labels_or_several_values_per_voxel(toy_pipeline, case):
+    negative = sitk.Cast(case.pancreas_plain, sitk.sitkInt16) * -1
+    with pytest.raises(pipeline.InputError, match="pancreas mask has negative labels"):
+        pipeline.detect_lesion(case.plain, negative, detector=toy_pipeline.detector)
+    vector = sitk.Compose(case.pancreas_plain, case.pancreas_plain)
+    with pytest.raises(pipeline.InputError, match="pancreas mask has 2 values per voxel"):
+        toy_pipeline.predict(case.plain, vector)
+
+
+def test_a_grid_too_large_for_a_plausible_scan_says_to_crop_it():
+    scan = sitk.Image([100, 100, 100], sitk.sitkInt16)  # 1 mm voxels: a real CT's
+    with pytest.raises(checks.ScanTooLargeError) as caught:
+        checks.check_resample_memory(scan, 0.1, "scan")  # 1000^3 float32 voxels
+    message = str(caught.value)
+    assert "would need 3.7 GB of memory on the 0.1 mm grid this step builds" in message
+    assert "covers (100, 100, 100) mm: crop it" in message and "nothing was allocated" in message
+    checks.check_resample_memory(scan, 1.0, "scan")  # its own voxels: 4 MB, allowed
 
 
 def huge_voxels(spacing=60.0):
@@ -425,6 +473,12 @@ def test_metrics_refuse_nan_and_say_what_differs_between_grids():
         metrics.dice(one, other)
     with pytest.raises(metrics.MetricInputError, match="different grids"):
         metrics.dice(one, other)
+
+
+def test_metrics_refuse_masks_that_do_not_hold_numbers():
+    words = np.full((2, 2), "x")
+    with pytest.raises(metrics.MetricInputError, match="must hold numbers.*<U1"):
+        metrics.dice(words, np.ones((2, 2)))
 
 
 def test_the_jacobian_of_a_huge_grid_is_refused_before_the_field_is_built():
