@@ -44,6 +44,18 @@ UNREADABLE = (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZip
 # writability probe of helpers.data). Only these, and only when stale, are ever cleaned up.
 PART_NAME = re.compile(r"^\..{1,40}\.[a-z0-9_]{8}\.part$|^\.write-test-[a-z0-9_]{8}$")
 STALE_PART_S = 3600.0  # a temporary file untouched this long belongs to a killed run
+# A damaged file that no good copy could replace is renamed "<name>.corrupt-<time>" (hidden,
+# ".<name>.corrupt-<time>", inside a series folder), never deleted: it may be a user's only
+# copy. Readers look for this mark so that the file's absence is never silent.
+KEPT_ASIDE_MARK = ".corrupt-"
+
+
+def kept_aside_original(name: str) -> str | None:
+    """The original name of a file kept aside under ``name`` (see :data:`KEPT_ASIDE_MARK`),
+    or None when ``name`` is not such a file."""
+    if KEPT_ASIDE_MARK not in name:
+        return None
+    return name.split(KEPT_ASIDE_MARK)[0].removeprefix(".")
 
 
 def part_prefix(target: Path) -> str:

@@ -12,7 +12,6 @@ import os
 import shutil
 import time
 import types
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -679,21 +678,31 @@ def test_a_corrupted_file_is_replaced_when_a_good_copy_can_be_had(own_cache, mir
     assert [p.name for p in own_cache.iterdir()] == [SMALL_FILE]
 
 
-def test_a_corrupted_slice_of_the_cached_series_is_kept_aside_hidden(own_cache, real_series,
-                                                                     monkeypatch):
+@pytest.mark.parametrize("where", [3, -1], ids=["middle", "last"])
+def test_a_corrupted_slice_of_the_cached_series_is_kept_aside_and_never_silently_missing(
+        own_cache, real_series, monkeypatch, where):
     monkeypatch.delenv("PLAINCT_MIRROR", raising=False)
     folder = own_cache / real_series.name
     shutil.copytree(real_series, folder)
-    victim = sorted(folder.iterdir())[3]
+    victim = sorted(folder.iterdir())[where]
     victim.write_bytes(victim.read_bytes()[:-10])
+    damaged = hashlib.sha256(victim.read_bytes()).hexdigest()
     with pytest.warns(UserWarning), pytest.raises(data.DataError, match="kept aside"):
         data.fetch("totalsegmentator_example_ct_dicom")
-    (aside,) = folder.glob(f".{victim.name}.corrupt-*")  # hidden: read_series skips it
-    assert aside.stat().st_size > 0 and not victim.exists()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(dicom.MissingSliceError):  # the gap is named, not hidden
-            dicom.read_series(folder)
+    (aside,) = folder.glob(f".{victim.name}.corrupt-*")  # hidden, renamed, not deleted
+    assert hashlib.sha256(aside.read_bytes()).hexdigest() == damaged and not victim.exists()
+    before = digest(folder)
+    # Read directly, the series would be one slice short (at the end, with no gap to see):
+    # the kept-aside file is named instead.
+    with pytest.raises(dicom.CorruptFileError) as caught:
+        dicom.read_series(folder)
+    message = str(caught.value)
+    assert message.startswith(f"{victim.name} of this series was damaged and is kept aside as "
+                              f"{aside.name}")
+    assert "series lacks it" in message and "python3 run.py prefetch" in message
+    assert caught.value.path == aside and digest(folder) == before
+    shutil.copy(real_series / victim.name, victim)  # a good copy is back: the series reads
+    assert dicom.read_series(folder).GetSize() == (512, 512, 20) and aside.exists()
 
 
 def test_a_corrupted_file_that_cannot_be_renamed_is_left_in_place(own_cache, monkeypatch):

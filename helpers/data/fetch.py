@@ -37,7 +37,13 @@ import SimpleITK as sitk
 from pydicom.data import get_testdata_file
 from tqdm.auto import tqdm
 
-from ..cache import atomic_write, cache_dir, clean_stale_parts, part_prefix
+from ..cache import (
+    KEPT_ASIDE_MARK,
+    atomic_write,
+    cache_dir,
+    clean_stale_parts,
+    part_prefix,
+)
 from .registry import SAMPLES, Sample, SampleFile
 from .totalseg_labels import LABELS, SOURCE
 
@@ -203,10 +209,10 @@ def _keep_aside(target: Path, damaged_sha: str, in_folder: bool) -> str:
     if not target.is_file() or sha256_of(target) != damaged_sha:
         return f"{target} was changed meanwhile (by another process?); it was left as it is"
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    aside = target.with_name(f"{'.' if in_folder else ''}{target.name}.corrupt-{stamp}")
-    n = 1
+    base = f"{'.' if in_folder else ''}{target.name}{KEPT_ASIDE_MARK}{stamp}"
+    aside, n = target.with_name(base), 1
     while aside.exists():
-        aside, n = aside.with_name(f"{aside.name.split('.corrupt-')[0]}.corrupt-{stamp}-{n}"), n + 1
+        aside, n = target.with_name(f"{base}-{n}"), n + 1
     try:
         os.replace(target, aside)
     except OSError as exc:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pydicom
 from pydicom.errors import InvalidDicomError
 
+from ..cache import kept_aside_original
 from .errors import (
     CorruptFileError,
     DicomWarning,
@@ -122,10 +123,28 @@ def _check_skipped(skipped: dict[Path, str], datasets, folder: Path) -> None:
                       f"{len(datasets)} DICOM image file(s).", DicomWarning, stacklevel=3)
 
 
+def _check_kept_aside(folder: Path) -> None:
+    """Refuse a folder where helpers.data kept a damaged file aside (renamed, hidden) and no
+    good copy has replaced it yet: the series lacks that file, and without this check a
+    missing end slice would go unnoticed. Once the good copy is back, the old one is ignored."""
+    kept = sorted(p.name for p in folder.iterdir() if kept_aside_original(p.name)
+                  and not (folder / kept_aside_original(p.name)).exists())
+    if kept:
+        more = f" (and {len(kept) - 1} more)" if len(kept) > 1 else ""
+        raise CorruptFileError(
+            f"{kept_aside_original(kept[0])} of this series was damaged and is kept aside as "
+            f"{kept[0]}{more}, so the series lacks it. Get a good copy: run `python3 run.py "
+            "prefetch` (or set PLAINCT_MIRROR) and fetch the sample again, then delete the "
+            f"kept-aside file; or move it out of {folder} if the series is complete without "
+            "it.", folder / kept[0])
+
+
 def read_folder(folder) -> list:
     """Every DICOM image dataset in a folder (not recursive). A file that cannot be read but
     looks like part of the series raises :class:`CorruptFileError` naming it; other files
-    (notes, reports) are skipped with a :class:`DicomWarning` that names them."""
+    (notes, reports) are skipped with a :class:`DicomWarning` that names them. A damaged file
+    that helpers.data kept aside here (``.<name>.corrupt-<time>``) raises
+    :class:`CorruptFileError` too: the series lacks it."""
     folder = Path(folder)
     if folder.is_file():
         raise NoDicomFilesError(f"{folder} is a file, not a folder. Pass the folder that holds "
@@ -133,6 +152,7 @@ def read_folder(folder) -> list:
     if not folder.is_dir():
         raise NoDicomFilesError(f"the folder {folder} does not exist. Check the path "
                                 "(for the course data use helpers.data.fetch(name)).")
+    _check_kept_aside(folder)
     paths = sorted(p for p in folder.iterdir()
                    if p.is_file() and not p.name.startswith(".") and p.name != "DICOMDIR")
     found = {path: _read_file(path) for path in paths}
