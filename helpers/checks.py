@@ -243,11 +243,14 @@ def check_hu_values(image: sitk.Image, name: str = "scan", error=NotCTError) -> 
     check_not_stored_values(image, name, error)
     low, high = (float(v) for v in np.percentile(values, [1, 99.5]))
     if low > AIR_HU:
-        hint = (" No negative values at all: these look like raw stored values (e.g. 0..4095); "
-                "convert with HU = stored x RescaleSlope + RescaleIntercept."
-                if lowest >= 0 else "")
+        # Not only when the minimum is >= 0: HU + 1024 dips below 0 where the scanner wrote
+        # values under -1024 HU, and a scan mostly of air escapes stored_value_peak.
         raise error(f"{found}, and almost nothing is below {AIR_HU:g} HU: a CT in HU has "
-                    f"air at about -1000 HU around the patient.{hint}")
+                    f"air at about -1000 HU around the patient. These may be raw stored values "
+                    f"(e.g. 0..4095, HU + {STORED_OFFSET:.0f}, slightly below 0 where the "
+                    "scanner wrote values under -1024 HU): convert with HU = stored x "
+                    "RescaleSlope + RescaleIntercept, or read the DICOM files with "
+                    "helpers.dicom.read_series, which does it.")
     soft = np.mean((values >= SOFT_TISSUE_HU[0]) & (values <= SOFT_TISSUE_HU[1]))
     if high > CT_RANGE_HU or lowest < -CT_RANGE_HU or soft < 0.05:
         raise error(f"{found} ({100 * soft:.0f} % of voxels in soft tissue, "

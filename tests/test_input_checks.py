@@ -369,6 +369,19 @@ def test_raw_stored_values_are_refused_by_every_stage(toy_pipeline, case, below)
     assert same()
 
 
+def test_the_raw_values_hint_fires_with_a_negative_minimum_and_mostly_air():
+    stored = np.full((20, 40, 40), -20.0, np.float32)  # air written at -1044 HU, stored -20
+    stored[:, 15:25, 15:25] = 1064.0  # a small body of soft tissue (40 HU): 6 % of the voxels
+    scan = sitk.GetImageFromArray(stored)
+    assert checks.stored_value_peak(stored) is None  # too little body for the peak test
+    with pytest.raises(pipeline.NotCTError) as caught:
+        checks.check_scan(scan)
+    message = str(caught.value)
+    assert "values run from -20 to 1064" in message and "nothing is below -500 HU" in message
+    assert "raw stored values" in message and "slightly below 0" in message
+    assert "RescaleSlope + RescaleIntercept" in message
+
+
 def test_the_real_ct_in_raw_stored_values_is_refused_by_stage_1(ct_sm):
     for below in (None, -1050.0):
         with pytest.raises(pipeline.NotCTError, match="raw stored values"):
