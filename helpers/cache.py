@@ -11,6 +11,9 @@ to build and fast to read, so each is stored once as an ``.npz`` file of plain a
 * **tidy**: a run killed mid-write leaves its temporary ``.part`` file behind; every write
   first removes such leftovers of the project's own naming pattern that are over an hour old
   (:func:`clean_stale_parts`), and nothing else;
+* **keeps what it cannot replace**: a damaged downloaded file that no good copy can replace
+  is renamed with :data:`KEPT_ASIDE_MARK` (by :mod:`helpers.data`), never deleted, and
+  :func:`helpers.dicom.read_series` names such a file rather than read a series without it;
 * **safe**: :func:`read_arrays` uses ``allow_pickle=False``, so a cache file can never run
   code; nothing here unpickles.
 
