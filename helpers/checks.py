@@ -72,8 +72,9 @@ def grid_difference(a: sitk.Image, b: sitk.Image) -> str | None:
               ("direction", a.GetDirection(), b.GetDirection(), DIRECTION_TOL)]
     for what, first, second, tol in checks:
         if len(first) != len(second) or np.max(np.abs(np.subtract(first, second))) > tol:
-            return (f"{what} {tuple(round(float(v), 4) for v in first)} versus "
-                    f"{tuple(round(float(v), 4) for v in second)}")
+            shown = [first, second] if what == "size" else [
+                tuple(round(float(v), 4) for v in values) for values in (first, second)]
+            return f"{what} {tuple(shown[0])} versus {tuple(shown[1])}"
     return None
 
 
@@ -240,6 +241,10 @@ def check_hu_values(image: sitk.Image, name: str = "scan", error=NotCTError) -> 
     if lowest >= -1.0 and highest <= 1.0 + 1e-6:
         raise error(f"{found}: this looks like a normalised (0..1) image, not Hounsfield "
                     "units. Pass the CT in HU (helpers.data.load_ct returns HU).")
+    if image.GetPixelID() in (sitk.sitkUInt8, sitk.sitkInt8) and lowest >= 0:
+        raise error(f"{found} in 8-bit voxels: this looks like a display image (a windowed "
+                    "export or screenshot, 0..255 grey levels), which has lost the Hounsfield "
+                    "units. Pass the CT itself (helpers.data.load_ct or the DICOM files).")
     check_not_stored_values(image, name, error)
     low, high = (float(v) for v in np.percentile(values, [1, 99.5]))
     if low > AIR_HU:

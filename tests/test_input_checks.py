@@ -181,7 +181,8 @@ def test_measure_refuses_a_lesion_on_a_coarser_grid(case):
     with pytest.raises(pipeline.GridMismatchError) as caught:
         pipeline.measure(case.pancreas_plain, case.pancreas_plain, coarse)
     message = str(caught.value)
-    assert "lesion is not on the reference's grid" in message and "size" in message
+    assert "lesion is not on the reference's grid: size (18, 15, 8) versus (36, 30, 16)" \
+        in message  # whole voxel counts, not (18.0, ...)
     assert "resample" in message and same()
 
 
@@ -380,6 +381,18 @@ def test_the_raw_values_hint_fires_with_a_negative_minimum_and_mostly_air():
     assert "values run from -20 to 1064" in message and "nothing is below -500 HU" in message
     assert "raw stored values" in message and "slightly below 0" in message
     assert "RescaleSlope + RescaleIntercept" in message
+
+
+def test_an_8_bit_display_image_and_an_unknown_method_are_named(case):
+    display = sitk.Cast(sitk.RescaleIntensity(case.plain, 0, 255), sitk.sitkUInt8)
+    with pytest.raises(pipeline.NotCTError) as caught:
+        pipeline.segment_pancreas(display)
+    message = str(caught.value)
+    assert "values run from 0 to 255 in 8-bit voxels" in message
+    assert "display image" in message and "lost the Hounsfield units" in message
+    assert "helpers.data.load_ct" in message
+    with pytest.raises(pipeline.InputError, match="unknown method 'magic'; choose one of"):
+        pipeline.segment_pancreas(case.plain, "magic")
 
 
 def test_the_real_ct_in_raw_stored_values_is_refused_by_stage_1(ct_sm):

@@ -32,8 +32,8 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
+from ..checks import InputError, check_scan
 from ..checks import NotCTError as NotCTError  # re-exported: helpers.pipeline.NotCTError
-from ..checks import check_scan
 from ..simulate import named_cohort
 from .atlas import Atlas, atlas_votes, atlases_from_cases
 from .grid import WORK_SPACING_MM, to_input_grid, to_working_grid
@@ -215,7 +215,7 @@ def run_stage1(plain_ct: sitk.Image, method: str = DEFAULT_METHOD, *, classifier
     :func:`helpers.registration.register` (e.g. ``samples=2000``).
     """
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     check_scan(plain_ct, "scan", resample_mm=WORK_SPACING_MM)  # before any allocation
     check_coverage(plain_ct)
     start = time.perf_counter()
