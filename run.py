@@ -126,11 +126,11 @@ def clean(yes: bool = False) -> int:
         say(f"nothing to clean: {folder} does not exist")
         return 0
     sys.path.insert(0, str(ROOT))
+    from helpers.cache import PART_NAME  # the project's temporary names
     from helpers.data.registry import SAMPLES  # the samples' own file names
 
     own = {Path(f.path).parts[0] for s in SAMPLES.values() for f in s.files} | set(OWN_SUBFOLDERS)
-    targets = [p for p in folder.iterdir() if p.name in own or p.name.startswith(".")
-               and p.name.endswith(".part")]
+    targets = [p for p in folder.iterdir() if p.name in own or PART_NAME.match(p.name)]
     size = sum(f.stat().st_size for p in targets for f in ([p] if p.is_file() else p.rglob("*"))
                if f.is_file())
     if not targets:

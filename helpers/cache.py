@@ -8,6 +8,12 @@ to build and fast to read, so each is stored once as an ``.npz`` file of plain a
   exactly the settings that made it;
 * **atomic**: :func:`atomic_write` writes a temporary file beside the target and renames it
   into place, so an interrupted run never leaves a half-written file under a real name;
+* **tidy**: a run killed mid-write leaves its temporary ``.part`` file behind; every write
+  first removes such leftovers of the project's own naming pattern that are over an hour old
+  (:func:`clean_stale_parts`), and nothing else;
+* **keeps what it cannot replace**: a damaged downloaded file that no good copy can replace
+  is renamed with :data:`KEPT_ASIDE_MARK` (by :mod:`helpers.data`), never deleted, and
+  :func:`helpers.dicom.read_series` names such a file rather than read a series without it;
 * **safe**: :func:`read_arrays` uses ``allow_pickle=False``, so a cache file can never run
   code; nothing here unpickles.
 
@@ -23,7 +29,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shutil
 import tempfile
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -43,6 +52,30 @@ def show_build_progress(progress: bool = False) -> bool:
     return bool(progress) or not os.environ.get(QUIET_VARIABLE)
 
 
+# The temporary names this project makes (tempfile's 8 random characters): ".<target>.XXXXXXXX
+# .part" (files of atomic_write, folders of a download) and ".write-test-XXXXXXXX" (the
+# writability probe of helpers.data). Only these, and only when stale, are ever cleaned up.
+PART_NAME = re.compile(r"^\..{1,40}\.[a-z0-9_]{8}\.part$|^\.write-test-[a-z0-9_]{8}$")
+STALE_PART_S = 3600.0  # a temporary file untouched this long belongs to a killed run
+# A damaged file that no good copy could replace is renamed "<name>.corrupt-<time>" (hidden,
+# ".<name>.corrupt-<time>", inside a series folder), never deleted: it may be a user's only
+# copy. Readers look for this mark so that the file's absence is never silent.
+KEPT_ASIDE_MARK = ".corrupt-"
+
+
+def kept_aside_original(name: str) -> str | None:
+    """The original name of a file kept aside under ``name`` (see :data:`KEPT_ASIDE_MARK`),
+    or None when ``name`` is not such a file."""
+    if KEPT_ASIDE_MARK not in name:
+        return None
+    return name.split(KEPT_ASIDE_MARK)[0].removeprefix(".")
+
+
+def part_prefix(target: Path) -> str:
+    """The prefix of the temporary names made beside ``target`` (suffix ``.part``)."""
+    return f".{Path(target).name[:40]}."
+
+
 def cache_dir() -> Path:
     """The cache folder: ``$PLAINCT_DATA`` if set, else ``data_samples/cache/``."""
     env = os.environ.get("PLAINCT_DATA")
@@ -55,13 +88,49 @@ def settings_key(settings: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _newest_change(path: Path) -> float:
+    """The latest modification time of a file, or of a folder and everything in it."""
+    times = [path.lstat().st_mtime]
+    if path.is_dir() and not path.is_symlink():
+        times += [p.lstat().st_mtime for p in path.rglob("*")]
+    return max(times)
+
+
+def clean_stale_parts(folder: Path, max_age_s: float = STALE_PART_S) -> list[Path]:
+    """Remove the temporary files and folders this project's writes and downloads left in
+    ``folder`` (names matching :data:`PART_NAME`) untouched for over ``max_age_s`` seconds:
+    leftovers of killed runs. Anything else, and a fresh one (a write still running), is
+    left alone. Returns what was removed; a leftover that cannot be removed is skipped."""
+    removed, now = [], time.time()
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        if not PART_NAME.match(path.name):
+            continue
+        try:
+            if now - _newest_change(path) < max_age_s:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+        except OSError:
+            continue
+    return removed
+
+
 def atomic_write(target: Path, write, check=None) -> Path:
     """Write ``target`` through ``write(handle)`` into a temporary file beside it, call
     ``check(temporary_path)`` (which may raise to refuse the content), then rename it into
-    place. The temporary file is removed whatever happens."""
+    place. The temporary file is removed whatever happens; stale ones that killed runs left
+    beside it are removed first (:func:`clean_stale_parts`)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:40]}.",
+    clean_stale_parts(target.parent)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=part_prefix(target),
                                 suffix=".part")
     tmp = Path(name)
     try:

@@ -30,11 +30,26 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
-from .checks import InputError, grid_text, same_grid
+from .checks import (
+    GridMismatchError,
+    InputError,
+    check_resample_memory,
+    grid_difference,
+    grid_text,
+    same_grid,
+)
+
+# A deformable transform's Jacobian holds a displacement field, its gradient and the Jacobian
+# matrices, all float64: about this many bytes per voxel of the reference grid at once.
+JACOBIAN_BYTES_PER_VOXEL = 250
 
 
 class MetricInputError(InputError):
     """Bad input to a metric; the message says what was wrong and what to do."""
+
+
+class MetricGridError(MetricInputError, GridMismatchError):
+    """Two masks given to a metric are on different grids."""
 
 
 def _as_pair(a, b, label=None, spacing=None):
@@ -44,18 +59,26 @@ def _as_pair(a, b, label=None, spacing=None):
     if isinstance(a, sitk.Image):
         if a.GetNumberOfComponentsPerPixel() != 1 or b.GetNumberOfComponentsPerPixel() != 1:
             raise MetricInputError("masks must have one value per voxel (not vector images)")
-        if not same_grid(a, b):
-            raise MetricInputError(
-                f"the two masks are on different grids ({grid_text(a)} versus {grid_text(b)}). "
-                "Put one onto the other's grid first, e.g. helpers.registration.warp_mask("
-                "mask, transform, reference=other_scan).")
+        difference = grid_difference(a, b)
+        if difference:
+            raise MetricGridError(
+                f"the two masks are on different grids: {difference} ({grid_text(a)} versus "
+                f"{grid_text(b)}). Put one onto the other's grid first, e.g. "
+                "helpers.registration.warp_mask(mask, transform, reference=other_scan).")
         spacing = a.GetSpacing()[::-1]
         a, b = sitk.GetArrayViewFromImage(a), sitk.GetArrayViewFromImage(b)
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
-        raise MetricInputError(f"mask shapes differ: {a.shape} versus {b.shape}; resample one "
-                               "onto the other's grid first")
+        raise MetricGridError(f"mask shapes differ: {a.shape} versus {b.shape}; resample one "
+                              "onto the other's grid first")
     for m in (a, b):
+        if not (np.issubdtype(m.dtype, np.number) or m.dtype == bool):
+            raise MetricInputError(f"masks must hold numbers (labels), but one holds "
+                                   f"{m.dtype} values")
+        if np.issubdtype(m.dtype, np.floating) and not np.isfinite(m).all():
+            raise MetricInputError("one mask holds NaN or infinite values; a mask holds labels "
+                                   "(0 = background): replace them, or threshold a "
+                                   "probability map first (prob > 0.5)")
         if np.issubdtype(m.dtype, np.floating) and not np.array_equal(m, np.round(m)):
             raise MetricInputError("masks must hold labels, but one has fractional values (a "
                                    "probability map?); threshold it first, e.g. prob > 0.5")
@@ -157,6 +180,8 @@ def jacobian_determinant(transform: sitk.Transform, reference: sitk.Image) -> si
         out = sitk.GetImageFromArray(det.astype(np.float32))
         out.CopyInformation(reference)
         return out
+    check_resample_memory(reference, None, "reference", JACOBIAN_BYTES_PER_VOXEL,
+                          what="for the Jacobian of a deformable transform on its grid")
     field = sitk.TransformToDisplacementField(
         transform, sitk.sitkVectorFloat64, reference.GetSize(), reference.GetOrigin(),
         reference.GetSpacing(), reference.GetDirection())

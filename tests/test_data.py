@@ -106,7 +106,9 @@ def test_damaged_cache_file_with_no_source_names_file_and_fix(empty_cache, monke
     message = str(info.value)
     assert SMALL_FILE in message and "does not match its SHA-256" in message
     assert "prefetch" in message and "PLAINCT_MIRROR" in message
-    assert not (empty_cache / SMALL_FILE).exists()
+    assert not (empty_cache / SMALL_FILE).exists()  # not used again under its name ...
+    (aside,) = empty_cache.glob(f"{SMALL_FILE}.corrupt-*")  # ... but not deleted either
+    assert aside.read_bytes() == b"damaged" and "kept aside" in message
 
 
 def test_mirror_missing_a_file_is_named(empty_cache, own_mirror):
@@ -144,6 +146,7 @@ def test_no_network_and_no_mirror_says_how_to_fix(empty_cache, monkeypatch):
     message = str(info.value)
     assert "ConnectionError" in message and "raw.githubusercontent.com" in message
     assert "python3 run.py prefetch" in message and "PLAINCT_MIRROR" in message
+    assert "python -m" not in message  # the project's own command, not a module's
 
 
 def test_cache_folder_that_is_not_writable(tmp_path, mirror, monkeypatch):

@@ -170,6 +170,16 @@ def test_to_hu_is_stored_times_slope_plus_intercept():
     assert np.array_equal(hu, ds.pixel_array.astype(np.float32) - 1024)
 
 
+def test_to_hu_refuses_missing_rescale_tags_unless_assume_hu():
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    del ds.RescaleIntercept
+    with pytest.raises(dicom.MissingRescaleError, match="no RescaleIntercept.*assume_hu=True"):
+        dicom.to_hu(ds)
+    with pytest.warns(dicom.DicomWarning, match="assumed slope 1 and intercept 0"):
+        hu = dicom.to_hu(ds, assume_hu=True)
+    assert np.array_equal(hu, ds.pixel_array.astype(np.float32))
+
+
 def test_single_slice_uses_the_header_spacing(tmp_path):
     shutil.copy(get_testdata_file("CT_small.dcm"), tmp_path / "one.dcm")
     image = dicom.read_series(tmp_path)
@@ -278,13 +288,19 @@ def test_non_ct_modality_is_refused_then_read_with_a_warning(tmp_path):
     assert image.GetSize() == (128, 128, 5)
 
 
-def test_missing_rescale_tags_warn_and_say_what_was_assumed(tmp_path):
+def test_missing_rescale_tags_are_refused_unless_assume_hu(tmp_path):
     for path in make_series(tmp_path):
         ds = pydicom.dcmread(path)
         del ds.RescaleSlope, ds.RescaleIntercept
         ds.save_as(path)
+    with pytest.raises(dicom.MissingRescaleError) as caught:
+        dicom.read_series(tmp_path)
+    message = str(caught.value)
+    assert "5 of 5 file(s)" in message and "RescaleIntercept / RescaleSlope" in message
+    assert "lowest stored value" in message and "is 128" in message
+    assert "assume_hu=True" in message
     with pytest.warns(dicom.DicomWarning, match="assumed slope 1 and intercept 0") as record:
-        image = dicom.read_series(tmp_path)
+        image = dicom.read_series(tmp_path, assume_hu=True)
     assert "lowest value here is 128" in str(record[0].message)  # air would be about -1000
     stored = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array
     assert np.array_equal(sitk.GetArrayViewFromImage(image)[0], stored.astype(np.float32))

@@ -70,12 +70,15 @@ def test_clean_deletes_only_what_the_project_wrote(tmp_path, monkeypatch):
     (cache / "virtual_patients").mkdir(parents=True)
     (cache / "virtual_patients" / "case.npz").write_bytes(b"x" * 10)
     (cache / "totalsegmentator_example_ct_sm.nii.gz").write_bytes(b"y")
-    (cache / ".totalsegmentator_example_ct_sm.nii.gz.part").write_bytes(b"z")
+    (cache / ".totalsegmentator_example_ct_sm.nii.gz.a1b2c3d4.part").write_bytes(b"z")
+    (cache / ".write-test-k9x8y7z6").write_bytes(b"")
+    (cache / ".my_editor_backup.part").write_text("not a name the project makes")
     (cache / "my_notes.txt").write_text("a student's file")
     (cache / "my_folder").mkdir()
     monkeypatch.setenv("PLAINCT_DATA", str(cache))
     assert run.clean(yes=True) == 0
-    assert sorted(p.name for p in cache.iterdir()) == ["my_folder", "my_notes.txt"]
+    assert sorted(p.name for p in cache.iterdir()) == [".my_editor_backup.part", "my_folder",
+                                                       "my_notes.txt"]
     assert (cache / "my_notes.txt").read_text() == "a student's file"
 
 

@@ -17,7 +17,9 @@ then the mirror named by ``$PLAINCT_MIRROR`` (a local folder laid out like
 ``../shared/public_ct/`` or a base URL), then the pinned public URL (skipped when
 ``$PLAINCT_OFFLINE=1``). Every file is checked against its SHA-256 before use. Files in
 a mirror are only ever read. Writes into the cache are atomic: a file appears under its
-final name only after its checksum matched.
+final name only after its checksum matched; temporary files that killed fetches left behind
+are removed once they are an hour old. A damaged file in the cache is replaced by a good
+copy, or, when none can be had, kept aside under ``<name>.corrupt-<time>`` (never deleted).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -35,7 +38,13 @@ import SimpleITK as sitk
 from pydicom.data import get_testdata_file
 from tqdm.auto import tqdm
 
-from ..cache import atomic_write, cache_dir
+from ..cache import (
+    KEPT_ASIDE_MARK,
+    atomic_write,
+    cache_dir,
+    clean_stale_parts,
+    part_prefix,
+)
 from .registry import SAMPLES, Sample, SampleFile
 from .totalseg_labels import LABELS, SOURCE
 
@@ -128,23 +137,32 @@ def _from_mirror_folder(mirror: Path, entry: SampleFile, target: Path, problems:
 
 
 def _download(url: str, entry: SampleFile, target: Path, progress: bool, problems: list[str]):
+    """Download through pooch into a temporary ``.part`` folder beside ``target`` (so a
+    killed download leaves only a name :func:`helpers.cache.clean_stale_parts` knows), then
+    rename the verified file into place."""
     pooch.get_logger().setLevel("WARNING")
     _writable_cache(target)
+    clean_stale_parts(target.parent)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=part_prefix(target),
+                                    suffix=".part"))
     try:
-        pooch.retrieve(
+        got = pooch.retrieve(
             url,
             known_hash=f"sha256:{entry.sha256}",
             fname=target.name,
-            path=target.parent,
+            path=staging,
             progressbar=progress,
             downloader=pooch.HTTPDownloader(progressbar=progress, timeout=30),
         )
+        os.replace(got, target)
     except ValueError as exc:  # pooch's checksum mismatch; it has removed the partial file
         problems.append(f"the download from {url} did not match its SHA-256 ({exc})")
         return None
     except Exception as exc:  # network errors come from requests, urllib or the OS
         problems.append(f"downloading {url} failed ({type(exc).__name__}: {exc})")
         return None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
@@ -172,28 +190,64 @@ def _bundled_pydicom_file(entry: SampleFile) -> Path:
     return path
 
 
+def _damaged_cached_file(target: Path, entry: SampleFile, problems: list[str]) -> str | None:
+    """The SHA-256 of a cached file that does not match (warned about and noted in
+    ``problems``; it stays in place until a good copy replaces it), else None."""
+    found = sha256_of(target)
+    if found == entry.sha256:
+        return None
+    note = (f"the cached file {target} does not match its SHA-256 (expected {entry.sha256}, "
+            f"found {found}): it was refused")
+    warnings.warn(note + "; fetching a fresh copy (a good copy will replace it).", stacklevel=4)
+    problems.append(note)
+    return found
+
+
+def _keep_aside(target: Path, damaged_sha: str, in_folder: bool) -> str:
+    """Rename a damaged cached file that no good copy could replace, so that it is neither
+    used nor lost (it may be a user's only copy); say where it went. A file of a sample
+    folder (the DICOM series) gets a hidden name, so that reading the series skips it."""
+    if not target.is_file() or sha256_of(target) != damaged_sha:
+        return f"{target} was changed meanwhile (by another process?); it was left as it is"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = f"{'.' if in_folder else ''}{target.name}{KEPT_ASIDE_MARK}{stamp}"
+    aside, n = target.with_name(base), 1
+    while aside.exists():
+        aside, n = target.with_name(f"{base}-{n}"), n + 1
+    try:
+        os.replace(target, aside)
+    except OSError as exc:
+        return (f"the damaged file could not be kept aside ({exc.strerror}); it was left in "
+                f"place as {target} (delete or replace it by hand)")
+    return (f"the damaged file was not deleted: it was kept aside as {aside} (delete it once "
+            "you have a good copy)")
+
+
 def _fetch_file(item: Sample, entry: SampleFile, progress: bool) -> Path:
     if item.kind == "dicom-file":
         return _bundled_pydicom_file(entry)
     target = cache_dir() / entry.path
     problems: list[str] = []
-    if target.is_file():
-        found = sha256_of(target)
-        if found == entry.sha256:
-            return target
-        # The cache is the project's own copy, so a damaged file may be replaced.
-        note = (
-            f"the cached file {target} does not match its SHA-256 (expected {entry.sha256}, "
-            f"found {found}): it was refused and removed"
-        )
-        warnings.warn(note + "; fetching a fresh copy.", stacklevel=3)
-        problems.append(note)
-        try:
-            target.unlink()
-        except OSError as exc:
-            raise ChecksumError(f"{note.replace(' and removed', '')}, but could not be "
-                                f"removed ({exc}). Delete it by hand and try again.") from exc
+    damaged = _damaged_cached_file(target, entry, problems) if target.is_file() else None
+    if target.is_file() and damaged is None:
+        return target
+    got = _fetch_fresh(item, entry, target, progress, problems)
+    if got:
+        return got
+    if damaged is not None:  # no good copy replaced it: keep it, out of the way
+        problems.append(_keep_aside(target, damaged, item.folder is not None))
+    raise DataError(
+        f"could not get {entry.path} (sample {item.name!r}):\n  - "
+        + "\n  - ".join(problems)
+        + "\n"
+        + FIX_HINT
+    )
 
+
+def _fetch_fresh(item: Sample, entry: SampleFile, target: Path, progress: bool,
+                 problems: list[str]) -> Path | None:
+    """A verified copy of ``entry`` at ``target`` from the mirror, a rebuild or the URL, or
+    None (with the reasons added to ``problems``) when none can be had."""
     mirror = os.environ.get("PLAINCT_MIRROR", "").strip()
     if mirror and _is_url(mirror):
         got = _download(f"{mirror.rstrip('/')}/{entry.path}", entry, target, progress, problems)
@@ -221,12 +275,7 @@ def _fetch_file(item: Sample, entry: SampleFile, progress: bool) -> Path:
             return got
     if not mirror:
         problems.append("PLAINCT_MIRROR is not set")
-    raise DataError(
-        f"could not get {entry.path} (sample {item.name!r}):\n  - "
-        + "\n  - ".join(problems)
-        + "\n"
-        + FIX_HINT
-    )
+    return None
 
 
 def fetch(name: str, progress: bool = False) -> Path:

@@ -2,10 +2,13 @@
 
 Public API
 ----------
-``read_series(folder, series_uid=None) -> SimpleITK.Image``
+``read_series(folder, series_uid=None, *, assume_hu=False) -> SimpleITK.Image``
     A folder of CT slices as a float32 volume in Hounsfield units, with origin, spacing
     and direction taken from the headers. Slices are ordered by their position along the
-    slice normal (never by file name or InstanceNumber) and checked for gaps.
+    slice normal (never by file name or InstanceNumber) and checked for gaps. Files without
+    RescaleSlope / RescaleIntercept are refused unless ``assume_hu=True`` says that their
+    stored values are already HU; a file that looks like part of the series but cannot be
+    read is an error naming it, wherever it sits in the series.
 ``describe(dataset, show_identifiers=False) -> str``
     The header fields that matter for reading a CT slice correctly, identifiers hidden.
 ``list_series(folder)``, ``slice_table(folder)``, ``sort_slices(datasets)``,
@@ -25,6 +28,7 @@ from .errors import (
     DuplicateSliceError,
     InconsistentSeriesError,
     MissingDecoderError,
+    MissingRescaleError,
     MissingSliceError,
     MixedSeriesError,
     ModalityError,
@@ -45,8 +49,8 @@ from .stack import SliceStack, check_spacing, sort_slices
 
 __all__ = ["IDENTIFYING", "CorruptFileError", "DicomReadError", "DicomWarning",
            "DuplicateSliceError", "InconsistentSeriesError", "MissingDecoderError",
-           "MissingSliceError", "MixedSeriesError", "ModalityError", "NoDicomFilesError",
-           "SeriesInfo", "SliceStack", "UnequalSpacingError", "check_decoder",
+           "MissingRescaleError", "MissingSliceError", "MixedSeriesError", "ModalityError",
+           "NoDicomFilesError", "SeriesInfo", "SliceStack", "UnequalSpacingError", "check_decoder",
            "check_modality", "check_spacing", "describe", "group_series", "list_series",
            "read_folder", "read_series", "select_series", "slice_table", "sort_slices",
            "to_hu"]

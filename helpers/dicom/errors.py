@@ -57,6 +57,11 @@ class MissingDecoderError(DicomReadError):
     """The pixels are compressed and no decoder for that transfer syntax is installed."""
 
 
+class MissingRescaleError(DicomReadError):
+    """RescaleSlope or RescaleIntercept is missing, so the stored values are not known to be
+    HU (pass ``assume_hu=True`` if they are)."""
+
+
 class DicomWarning(UserWarning):
     """Something was assumed while reading (the message says what)."""
 

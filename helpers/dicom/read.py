@@ -2,6 +2,8 @@
 
 A compressed transfer syntax needs a decoder plugin (:func:`check_decoder` names the package
 to install); stored values become HU through RescaleSlope and RescaleIntercept (:func:`to_hu`).
+Without those tags the stored values are not known to be HU: that is an error
+(:class:`MissingRescaleError`) unless ``assume_hu=True`` says they are.
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ from pydicom.uid import (
     JPEGTransferSyntaxes,
 )
 
-from .errors import CorruptFileError, DicomReadError, DicomWarning, MissingDecoderError
+from .errors import (
+    CorruptFileError,
+    DicomReadError,
+    DicomWarning,
+    MissingDecoderError,
+    MissingRescaleError,
+)
 from .series import check_modality, file_name, read_folder, select_series
 from .stack import header_vector, sort_slices
 
@@ -101,32 +109,55 @@ def _warn_assumed(missing_in: dict[str, list[str]], lowest: float) -> None:
         stacklevel=3)
 
 
-def to_hu(ds, stored=None) -> np.ndarray:
+def _refuse_missing(missing_in: dict[str, list[str]], total: int, lowest: float) -> None:
+    """Raise :class:`MissingRescaleError`: the stored values may well not be HU."""
+    tags = sorted({t for tags in missing_in.values() for t in tags})
+    example = next(iter(missing_in))
+    raise MissingRescaleError(
+        f"{len(missing_in)} of {total} file(s) (e.g. {example}) have no {' / '.join(tags)}, so "
+        "their stored values cannot be turned into Hounsfield units (the lowest stored value "
+        f"in {example} is {lowest:.0f}; air is about -1000 HU). Taking them as HU could give "
+        "wrong values with no error. If you know the stored values are already HU, pass "
+        "assume_hu=True (slope 1 and intercept 0 are then used where missing); otherwise "
+        "export the series again with its rescale tags.")
+
+
+def to_hu(ds, stored=None, *, assume_hu: bool = False) -> np.ndarray:
     """Hounsfield units of one slice: ``stored * RescaleSlope + RescaleIntercept`` (float32).
 
-    Missing rescale tags are assumed to be slope 1 / intercept 0, with a
-    :class:`DicomWarning` that says so.
+    Missing rescale tags raise :class:`MissingRescaleError`, unless ``assume_hu=True`` says
+    that the stored values are already HU: then slope 1 / intercept 0 are used where missing,
+    with a :class:`DicomWarning` that says so.
     """
     stored = _stored_pixels(ds) if stored is None else stored
     slope, intercept, missing = _rescale(ds)
+    if missing and not assume_hu:
+        _refuse_missing({file_name(ds): missing}, 1, float(np.min(stored)))
     hu = np.asarray(stored, dtype=np.float32) * np.float32(slope) + np.float32(intercept)
     _warn_assumed({file_name(ds): missing} if missing else {}, float(hu.min()))
     return hu
 
 
 def read_series(folder, series_uid: str | None = None, *, allow_non_ct: bool = False,
-                tolerance: float = 0.01) -> sitk.Image:
+                tolerance: float = 0.01, assume_hu: bool = False) -> sitk.Image:
     """Read a folder of CT slices into a float32 ``SimpleITK.Image`` in HU.
 
-    Steps: read every file (naming any that is damaged), pick the series (``series_uid``
-    is required when the folder holds several), refuse non-CT unless ``allow_non_ct``,
-    sort by position along the slice normal, check the spacing (``tolerance`` relative),
-    decode the pixels (a clear error names the decoder package to install if missing),
-    rescale to HU, and set origin, spacing and direction from the headers.
+    Steps: read every file (naming any that is damaged, wherever it sits in the series;
+    other files are skipped with a warning), pick the series (``series_uid`` is required
+    when the folder holds several), refuse non-CT unless ``allow_non_ct``, sort by position
+    along the slice normal, check the spacing (``tolerance`` relative), decode the pixels (a
+    clear error names the decoder package to install if missing), rescale to HU, and set
+    origin, spacing and direction from the headers. Files without RescaleSlope /
+    RescaleIntercept raise :class:`MissingRescaleError` unless ``assume_hu=True`` (you know
+    the stored values are already HU: slope 1 and intercept 0 are used, with a warning).
     """
     datasets = select_series(read_folder(folder), series_uid)
     check_modality(datasets, allow_non_ct)
     stack = sort_slices(datasets, tolerance)
+    lacking = [ds for ds in stack.datasets if _rescale(ds)[2]]
+    if lacking and not assume_hu:
+        _refuse_missing({file_name(ds): _rescale(ds)[2] for ds in lacking},
+                        len(stack.datasets), float(_stored_pixels(lacking[0]).min()))
     volume = np.empty((len(stack.datasets), stack.datasets[0].Rows, stack.datasets[0].Columns),
                       dtype=np.float32)
     missing_in = {}

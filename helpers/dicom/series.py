@@ -1,6 +1,7 @@
 """Find the DICOM image files in a folder and pick one CT series out of them.
 
-:func:`read_folder` reads every file (naming any that is damaged; skipping what is not an image),
+:func:`read_folder` reads every file (naming any that is damaged, also one whose header is so
+damaged that it no longer looks like DICOM; skipping, with a warning, what is not an image),
 :func:`group_series` and :func:`list_series` sort them by SeriesInstanceUID,
 :func:`select_series` picks one (a clear error when the choice is ambiguous) and
 :func:`check_modality` refuses what is not CT. Source files are only ever read.
@@ -16,6 +17,7 @@ from pathlib import Path
 import pydicom
 from pydicom.errors import InvalidDicomError
 
+from ..cache import kept_aside_original
 from .errors import (
     CorruptFileError,
     DicomWarning,
@@ -45,14 +47,22 @@ def file_name(ds) -> str:
     return Path(getattr(ds, "filename", "") or "<in memory>").name
 
 
+# A file that is not DICOM is still taken for part of the series (and so an error, not a
+# silent skip) when it has a DICOM-like name, holds the series' UID in its first bytes, or has
+# the series' files' suffix and about their size.
+DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
+UID_SEARCH_BYTES = 1 << 20
+
+
 def _read_file(path: Path):
-    """A dataset with its pixel bytes, None if the file is not DICOM at all."""
+    """``(dataset, None)`` for a DICOM image; ``(None, why)`` for a file that is skipped: "not
+    DICOM" (no 'DICM' marker) or "not an image" (a report or structure set)."""
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             ds = pydicom.dcmread(path)
     except InvalidDicomError:
-        return None
+        return None, "not DICOM"
     except Exception as exc:  # pydicom raises many types on damaged bytes
         raise CorruptFileError(
             f"{path.name} could not be read as DICOM ({type(exc).__name__}: {exc}). It is "
@@ -67,16 +77,74 @@ def _read_file(path: Path):
     if "PixelData" not in ds:
         sop = getattr(ds.get("SOPClassUID"), "name", "")
         if sop and "Image Storage" not in sop:
-            return None  # a report or structure set: not part of any image volume
+            return None, "not an image"  # a report or structure set: not part of a volume
         raise CorruptFileError(
             f"{path.name} has a DICOM header but no pixel data ({path.stat().st_size} bytes): "
             "it is probably truncated. Copy it again from the source, or move it out of "
             f"{path.parent}.", path)
-    return ds
+    return ds, None
+
+
+def _why_part_of_series(path: Path, datasets) -> str | None:
+    """Why a file that is not readable as DICOM looks like one of the series' files (its
+    name, the series' UID inside it, or its suffix and size), or None."""
+    files = [Path(ds.filename) for ds in datasets]
+    suffixes = {f.suffix.lower() for f in files}
+    if path.suffix.lower() in DICOM_SUFFIXES:
+        return f"is named like a DICOM file ({path.suffix})"
+    with open(path, "rb") as handle:
+        head = handle.read(UID_SEARCH_BYTES)
+    uids = {str(ds.get("SeriesInstanceUID", "")) for ds in datasets} - {""}
+    if any(uid.encode() in head for uid in uids):
+        return "holds the series' SeriesInstanceUID"
+    sizes = sorted(f.stat().st_size for f in files)
+    typical = sizes[len(sizes) // 2]
+    if path.suffix.lower() in suffixes and 0.5 * typical <= path.stat().st_size <= 1.5 * typical:
+        return (f"has the series' files' suffix ({path.suffix or 'none'}) and about their size "
+                f"({path.stat().st_size} bytes)")
+    return None
+
+
+def _check_skipped(skipped: dict[Path, str], datasets, folder: Path) -> None:
+    """Refuse a skipped file that looks like part of the series (it would be lost without a
+    word, or leave a gap); warn about the others, so no file is dropped silently."""
+    for path, why in skipped.items():
+        looks = why == "not DICOM" and _why_part_of_series(path, datasets)
+        if looks:
+            raise CorruptFileError(
+                f"{path.name} {looks}, but it cannot be read as DICOM: its header is damaged "
+                "or missing (no 'DICM' marker after the 128-byte preamble), and left out, the "
+                "volume would quietly lack a slice. Copy it again from the source, or move it "
+                f"out of {folder} if it does not belong to the series.", path)
+    if skipped:
+        listing = ", ".join(f"{p.name} ({why})" for p, why in list(skipped.items())[:5])
+        warnings.warn(f"skipped {len(skipped)} file(s) in {folder.name} that are not DICOM "
+                      f"images: {listing}{' ...' if len(skipped) > 5 else ''}. Read "
+                      f"{len(datasets)} DICOM image file(s).", DicomWarning, stacklevel=3)
+
+
+def _check_kept_aside(folder: Path) -> None:
+    """Refuse a folder where helpers.data kept a damaged file aside (renamed, hidden) and no
+    good copy has replaced it yet: the series lacks that file, and without this check a
+    missing end slice would go unnoticed. Once the good copy is back, the old one is ignored."""
+    kept = sorted(p.name for p in folder.iterdir() if kept_aside_original(p.name)
+                  and not (folder / kept_aside_original(p.name)).exists())
+    if kept:
+        more = f" (and {len(kept) - 1} more)" if len(kept) > 1 else ""
+        raise CorruptFileError(
+            f"{kept_aside_original(kept[0])} of this series was damaged and is kept aside as "
+            f"{kept[0]}{more}, so the series lacks it. Get a good copy: run `python3 run.py "
+            "prefetch` (or set PLAINCT_MIRROR) and fetch the sample again, then delete the "
+            f"kept-aside file; or move it out of {folder} if the series is complete without "
+            "it.", folder / kept[0])
 
 
 def read_folder(folder) -> list:
-    """Every DICOM image dataset in a folder (not recursive); other files are skipped."""
+    """Every DICOM image dataset in a folder (not recursive). A file that cannot be read but
+    looks like part of the series raises :class:`CorruptFileError` naming it; other files
+    (notes, reports) are skipped with a :class:`DicomWarning` that names them. A damaged file
+    that helpers.data kept aside here (``.<name>.corrupt-<time>``) raises
+    :class:`CorruptFileError` too: the series lacks it."""
     folder = Path(folder)
     if folder.is_file():
         raise NoDicomFilesError(f"{folder} is a file, not a folder. Pass the folder that holds "
@@ -84,9 +152,11 @@ def read_folder(folder) -> list:
     if not folder.is_dir():
         raise NoDicomFilesError(f"the folder {folder} does not exist. Check the path "
                                 "(for the course data use helpers.data.fetch(name)).")
+    _check_kept_aside(folder)
     paths = sorted(p for p in folder.iterdir()
                    if p.is_file() and not p.name.startswith(".") and p.name != "DICOMDIR")
-    datasets = [ds for ds in map(_read_file, paths) if ds is not None]
+    found = {path: _read_file(path) for path in paths}
+    datasets = [ds for ds, _ in found.values() if ds is not None]
     if not datasets:
         seen = ": " + ", ".join(p.name for p in paths[:5]) if paths else ""
         seen += " ..." if len(paths) > 5 else ""
@@ -94,6 +164,7 @@ def read_folder(folder) -> list:
             f"no DICOM image files in {folder} (looked at {len(paths)} file(s){seen}). DICOM "
             "files start with a 128-byte preamble and 'DICM'; check that you "
             "picked the folder of the series itself, not its parent.")
+    _check_skipped({p: why for p, (ds, why) in found.items() if ds is None}, datasets, folder)
     return datasets
 
 

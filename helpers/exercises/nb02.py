@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
+from ..checks import grid_difference
 from ..metrics import dice as metrics_dice
 from ..simulate import conspicuity, inverse_transform
 from .feedback import as_array, close_to, feedback, is_answered
@@ -81,10 +82,11 @@ def check_transferred_mask(answer, case) -> bool:
     if not isinstance(answer, sitk.Image):
         return feedback(False, "", "give a SimpleITK image on the plain grid: the result of "
                         "sitk.Resample(...).")
-    if answer.GetSize() != case.plain.GetSize() or not np.allclose(
-            answer.GetOrigin(), case.plain.GetOrigin()):
-        return feedback(False, "", "resample onto the plain scan's grid: pass case.plain as "
-                        "the reference image.")
+    difference = (f"{answer.GetDimension()}-D, not 3-D" if answer.GetDimension() != 3
+                  else grid_difference(answer, case.plain))
+    if difference:  # all four (size, spacing, origin, direction) must match, not two
+        return feedback(False, "", f"your mask is not on the plain scan's grid ({difference}"
+                        "): resample onto it by passing case.plain as the reference image.")
     truth = as_array(case.lesion_plain)
     found = as_array(answer) > 0.5
     score = dice(found, truth)

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import metrics, registration
 from .feedback import close_to, feedback, is_answered
+from .inputs import ExerciseInputError, same_shape
 
 SETTING_NAMES = ("samples", "iterations", "grid_spacing_mm", "bins", "margin_mm")
 TARGET_DICE = 0.8
@@ -29,8 +30,16 @@ def dice_example():
 
 
 def check_dice(answer, truth, moved) -> bool:
-    """Exercise 1: Dice = 2 |A and B| / (|A| + |B|) of two small masks."""
-    a, b = np.asarray(truth) != 0, np.asarray(moved) != 0
+    """Exercise 1: Dice = 2 |A and B| / (|A| + |B|) of two small masks.
+
+    Raises :class:`helpers.exercises.inputs.ExerciseInputError` when ``truth`` and ``moved``
+    differ in shape, or are both empty (Dice would be 0 / 0)."""
+    arrays = same_shape({"truth": truth, "moved": moved})
+    a, b = arrays["truth"] != 0, arrays["moved"] != 0
+    if not (a | b).any():
+        raise ExerciseInputError("truth and moved are both empty (no voxel is set): Dice = "
+                                 "2 x 0 / (0 + 0) is undefined. Pass the two masks of the "
+                                 "exercise: truth, moved = ex.dice_example().")
     both, total = int((a & b).sum()), int(a.sum() + b.sum())
     expected = 2 * both / total
     if close_to(answer, expected, 1e-3):

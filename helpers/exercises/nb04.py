@@ -12,14 +12,17 @@ import numpy as np
 from ..metrics import dice
 from ..pipeline.stage1 import clean_mask
 from .feedback import as_array, close_to, feedback, is_answered
+from .inputs import mask_and_reference, mask_list, not_empty, same_shape
 
 DICE_SLACK = 0.005  # a threshold whose Dice is this close to the best one counts as best
 CANDIDATES = tuple(round(0.30 + 0.05 * k, 2) for k in range(12))  # 0.30, 0.35 ... 0.85
 
 
 def check_majority_vote(answer, atlas_masks) -> bool:
-    """Exercise 1: fuse the warped atlas masks by majority vote (more than half the atlases)."""
-    stack = np.asarray([np.asarray(m, bool) for m in atlas_masks])
+    """Exercise 1: fuse the warped atlas masks by majority vote (more than half the atlases).
+    ``atlas_masks`` must hold at least one mask, all of one shape
+    (:class:`helpers.exercises.inputs.ExerciseInputError` otherwise)."""
+    stack = mask_list(atlas_masks, "atlas_masks")
     expected = stack.mean(0) > 0.5
     if not is_answered(answer):
         return feedback(False, "", "replace None with a boolean array: True where more than "
@@ -55,7 +58,11 @@ def threshold_scores(probability, hu, reference, candidates=CANDIDATES):
 
 
 def check_threshold(answer, probability, hu, reference) -> bool:
-    """Exercise 2: the probability threshold with the best Dice on the validation patient."""
+    """Exercise 2: the probability threshold with the best Dice on the validation patient.
+    ``probability``, ``hu`` and ``reference`` must be of one scan (one shape), the reference
+    not empty (:class:`helpers.exercises.inputs.ExerciseInputError` otherwise)."""
+    same_shape({"probability": probability, "hu": hu, "reference": reference})
+    not_empty(reference, "reference", "no threshold can be scored against it")
     scores = threshold_scores(probability, hu, reference)
     best_t = max(scores, key=scores.get)
     if not is_answered(answer) or not close_to(answer, 0.5, 0.5):
@@ -80,7 +87,10 @@ def expected_volumes(mask, reference) -> tuple[float, float]:
 
 
 def check_volume(volume_ml, error_pct, mask, reference) -> bool:
-    """Exercise 3: a mask's volume in millilitres and its signed error against the reference."""
+    """Exercise 3: a mask's volume in millilitres and its signed error against the reference.
+    ``mask`` and ``reference`` must be binary SimpleITK masks on one grid, the reference not
+    empty (:class:`helpers.checks.InputError`, naming what is wrong, otherwise)."""
+    mask_and_reference(mask, reference)
     expected_ml, expected_pct = expected_volumes(mask, reference)
     voxels = int(np.count_nonzero(as_array(mask)))
     if not close_to(volume_ml, expected_ml, 0.05):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .feedback import close_to, feedback, is_answered
+from .inputs import scores_and_labels
 
 
 def rates(scores, abnormal, threshold: float) -> tuple[float, float]:
@@ -34,7 +35,9 @@ def best_threshold(scores, abnormal, specificity: float = 0.95) -> tuple[float, 
 
 def check_threshold_for_specificity(answer, scores, abnormal, specificity: float = 0.95) -> bool:
     """Exercise 1: the threshold with the best sensitivity whose specificity on these (training)
-    patients is at least ``specificity``."""
+    patients is at least ``specificity``. ``scores`` and ``abnormal`` must be one per patient,
+    with both groups present (:class:`helpers.exercises.inputs.ExerciseInputError`)."""
+    scores, abnormal = scores_and_labels(scores, abnormal)
     if not is_answered(answer) or not close_to(answer, 0.0, np.inf):
         return feedback(False, "", "replace None with one number: the threshold (a case is "
                         "called abnormal when its score is at least the threshold).")

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..pipeline.screening import screening_outcome
 from .feedback import close_to, feedback, is_answered
+from .inputs import some_scores
 
 
 def check_ppv(answer, sensitivity, specificity, prevalence) -> bool:
@@ -71,9 +72,10 @@ def specificity_at(threshold, healthy_scores) -> float:
 
 def check_threshold(answer, healthy_scores, lesion_scores, target: float = 1.0) -> bool:
     """Exercise 3: the threshold that reaches ``target`` specificity on ``healthy_scores``
-    while losing no lesion that the lowest such threshold keeps."""
-    healthy = np.sort(np.asarray(healthy_scores, float))
-    lesion = np.asarray(lesion_scores, float)
+    while losing no lesion that the lowest such threshold keeps. Both lists of scores must
+    be non-empty and finite (:class:`helpers.exercises.inputs.ExerciseInputError`)."""
+    healthy = np.sort(some_scores(healthy_scores, "healthy_scores"))
+    lesion = some_scores(lesion_scores, "lesion_scores")
     if not is_answered(answer) or not close_to(answer, 0.5, 0.5):
         return feedback(False, "", "give one threshold between 0 and 1 (a score).")
     answer = float(answer)

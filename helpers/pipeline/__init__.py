@@ -23,7 +23,7 @@ Modules, from the bottom up (each imports only those above it in this list):
 Not for clinical use.
 """
 
-from ..checks import GridMismatchError
+from ..checks import EmptyMaskError, GridMismatchError, InputError, ScanTooLargeError
 from .default import (
     DEFAULT_STAGE3_OUTLINES,
     classify_subtype,
@@ -37,7 +37,8 @@ from .model import NotFittedError, Pipeline, PipelineResult
 from .stage1 import NotCTError, PancreasNotFoundError, run_stage1, segment_pancreas
 from .stage3 import EmptyLesionError
 
-__all__ = ["DEFAULT_STAGE3_OUTLINES", "EmptyLesionError", "EmptyPancreasError",
-           "GridMismatchError", "NotCTError", "NotFittedError", "PancreasNotFoundError",
-           "Pipeline", "PipelineResult", "classify_subtype", "default_pipeline",
+__all__ = ["DEFAULT_STAGE3_OUTLINES", "EmptyLesionError", "EmptyMaskError",
+           "EmptyPancreasError", "GridMismatchError", "InputError", "NotCTError",
+           "NotFittedError", "PancreasNotFoundError", "Pipeline", "PipelineResult",
+           "ScanTooLargeError", "classify_subtype", "default_pipeline",
            "detect_lesion", "make_pipeline", "measure", "run_stage1", "segment_pancreas"]

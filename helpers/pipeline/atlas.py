@@ -16,6 +16,7 @@ import SimpleITK as sitk
 from scipy import ndimage as ndi
 
 from .. import registration
+from ..checks import InputError, check_scan
 from .grid import body_mask
 
 
@@ -87,11 +88,15 @@ def atlas_votes(image: sitk.Image, atlases, kind: str = "affine", register=None,
     :func:`helpers.registration.register` and ``warp_mask``; ``options`` go to ``register``
     (e.g. ``samples=``, ``iterations=``). ``similarity`` tells whether the atlases really
     matched: their :func:`local_correlation` with the scan within 15 mm of the fused pancreas.
+    ``image`` is checked first like any scan (:func:`helpers.checks.check_scan`), so that a
+    problem is named as "the image", not as an argument of the registrations inside.
     """
     register = register or registration.register
     warp = warp or registration.warp_mask
+    check_scan(image, "image")
     if not atlases:
-        raise ValueError("no atlases given; pass at least one labelled scan")
+        raise InputError("no atlases given; pass at least one labelled scan (e.g. "
+                         "atlases_from_cases(cases), or stage1.default_atlases())")
     start = time.perf_counter()
     centre = body_centroid_mm(image)
     masks, transforms = [], []

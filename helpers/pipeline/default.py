@@ -16,9 +16,8 @@ import functools
 
 import SimpleITK as sitk
 
-from ..checks import check_same_grid
 from .grid import as_image, mask_on_working, to_input_grid, to_working
-from .model import Pipeline
+from .model import Pipeline, check_inputs
 from .stage1 import segment_pancreas
 from .stage3 import lesion_features
 from .training import cached_detected_rows, cached_out_of_fold_maps, cached_training_table
@@ -67,11 +66,13 @@ def detect_lesion(plain_ct: sitk.Image, pancreas_mask: sitk.Image, detector=None
     ``score`` is the case-level abnormality (0..1); ``lesion_mask`` a uint8 image on the
     input's grid, empty when the score is below the detector's operating threshold (chosen
     on training patients). ``detector``: a fitted :class:`helpers.pipeline.stage2.Detector`
-    (default: the default pipeline's). Raises :class:`helpers.checks.GridMismatchError` when
-    the mask is on another grid and :class:`helpers.pipeline.features.EmptyPancreasError` when
-    it is empty.
+    (default: the default pipeline's). Raises :class:`helpers.checks.NotCTError` for a scan
+    that is not a CT in HU (e.g. raw stored values), :class:`helpers.checks.ScanTooLargeError`
+    for one whose working grid would not fit in memory,
+    :class:`helpers.checks.GridMismatchError` when the mask is on another grid and
+    :class:`helpers.pipeline.features.EmptyPancreasError` when it is empty.
     """
-    check_same_grid(pancreas_mask, plain_ct, "pancreas mask")
+    check_inputs(plain_ct, pancreas_mask)
     detector = detector or default_pipeline().detector
     hu, gland, working = to_working(plain_ct, pancreas_mask)
     score, lesion, _ = detector.detect(hu, gland)
@@ -87,11 +88,12 @@ def classify_subtype(plain_ct: sitk.Image, lesion_mask: sitk.Image, classifier=N
     measured in ``pancreas_mask`` (default: stage 1's :func:`segment_pancreas`).
     ``classifier``: a fitted
     :class:`helpers.pipeline.stage3.SubtypeClassifier` (default: the default pipeline's).
+    The scan and masks are checked first as in :func:`detect_lesion` (an empty pancreas mask
+    is refused too).
     """
-    check_same_grid(lesion_mask, plain_ct, "lesion mask")
+    check_inputs(plain_ct, pancreas_mask, lesion_mask)
     if pancreas_mask is None:
         pancreas_mask = segment_pancreas(plain_ct)
-    check_same_grid(pancreas_mask, plain_ct, "pancreas mask")
     classifier = classifier or default_pipeline().classifier
     hu, lesion, working = to_working(plain_ct, lesion_mask)
     gland = mask_on_working(pancreas_mask, working)  # the CT is resampled once, above

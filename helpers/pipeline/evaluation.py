@@ -27,6 +27,7 @@ from sklearn.metrics import (
 from tqdm.auto import tqdm
 
 from .. import metrics
+from ..checks import EmptyMaskError, check_mask_pair
 from ..simulate import SUBTYPES
 from . import stage2, stage3
 from .stage1 import PancreasNotFoundError
@@ -44,8 +45,18 @@ def measure(mask: sitk.Image, reference: sitk.Image, lesion: sitk.Image | None =
     volume error (%; negative = too small), and, when a ``lesion`` mask is given, how much
     of the lesion lies inside the mask and inside the search box (the mask's bounding box
     plus :data:`SEARCH_MARGIN_MM`) that a later stage would look at. An empty mask gets
-    Dice 0 and HD95 NaN. All images on one grid.
+    Dice 0 and HD95 NaN. All images are binary masks on one grid
+    (:class:`helpers.checks.GridMismatchError` otherwise, naming what differs), and the
+    reference must not be empty (:class:`helpers.checks.EmptyMaskError`: every score would be
+    undefined); an empty ``lesion`` adds no lesion columns.
     """
+    check_mask_pair(mask, reference, ("mask", "reference"))
+    if lesion is not None:
+        check_mask_pair(lesion, reference, ("lesion", "reference"))
+    if not sitk.GetArrayViewFromImage(reference).any():
+        raise EmptyMaskError("the reference is empty (no voxel is set): Dice, HD95 and the "
+                             "volume error (relative to the reference volume) are undefined. "
+                             "Pass the reference mask of this scan (e.g. case.pancreas_plain).")
     voxel_ml = float(np.prod(reference.GetSpacing())) / 1000
     found_a = sitk.GetArrayViewFromImage(mask) != 0
     found, truth = int(found_a.sum()), int(np.count_nonzero(sitk.GetArrayViewFromImage(reference)))
@@ -277,6 +288,7 @@ def patient_row(name, result, truth_lesion=None, subtype=None, diameter_mm=None)
     if truth_lesion is None:
         return {**row, "hit": np.nan, "outcome": "no truth", "lesion_dice": np.nan,
                 "predicted": max(probs, key=probs.get) if probs else ""}
+    check_mask_pair(truth_lesion, result.lesion, ("truth_lesion", "result's lesion mask"))
     truth = sitk.GetArrayFromImage(truth_lesion) > 0
     hit = bool((found & truth).any())
     return {**row, "hit": hit, "outcome": outcome(truth.any(), found.any(), hit),

@@ -31,6 +31,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..checks import EmptyMaskError
+
 SIGMAS_VOX = (1.0, 2.0, 4.0)  # smoothing scales, in (3 mm) voxels
 ROI_MARGIN_VOX = 2  # look this far around the pancreas mask: stage 1 may cut a bulging lesion
 TISSUE_HU = (-120.0, 250.0)  # soft tissue, even a fatty gland; fat, air and bone are left out
@@ -40,8 +42,12 @@ THICKNESS_VOX = 2  # local thickness = the deepest point within this many voxels
 HESSIAN_SIGMAS_VOX = (1.0, 2.0)
 
 
-class EmptyPancreasError(ValueError):
+class EmptyPancreasError(EmptyMaskError):
     """The pancreas mask is empty, so there is nowhere to look for a lesion."""
+
+
+EMPTY_PANCREAS_HINT = ("there is no gland to search for a lesion. Check stage 1's result "
+                       "(segment_pancreas) or pass a non-empty mask on the scan's grid.")
 
 
 def feature_names() -> list[str]:
@@ -62,9 +68,7 @@ def gland_reference(hu: np.ndarray, pancreas: np.ndarray) -> float:
     fills a minority of it). Raises :class:`EmptyPancreasError` for an empty mask."""
     pancreas = np.asarray(pancreas, bool)
     if not pancreas.any():
-        raise EmptyPancreasError("the pancreas mask is empty: there is no gland to search for "
-                                 "a lesion. Check stage 1's result (segment_pancreas) or pass "
-                                 "a non-empty mask on the scan's grid.")
+        raise EmptyPancreasError(f"the pancreas mask is empty: {EMPTY_PANCREAS_HINT}")
     return float(np.median(np.asarray(hu)[pancreas]))
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
+from ..checks import check_resample_memory
 from ..simulate import load_base
 
 WORK_SPACING_MM = 3.0
@@ -27,8 +28,10 @@ def to_working_grid(image: sitk.Image) -> sitk.Image:
     """The image reoriented like the atlases and resampled to 3 mm voxels (float32 HU).
 
     Reorienting only permutes/flips axes; resampling (linear) happens only when the spacing
-    differs from :data:`WORK_SPACING_MM`. The input is never modified.
+    differs from :data:`WORK_SPACING_MM`. The input is never modified. A grid that would need
+    more than about 2 GB is refused first (:class:`helpers.checks.ScanTooLargeError`).
     """
+    check_resample_memory(image, WORK_SPACING_MM, "image")
     image = sitk.DICOMOrient(sitk.Cast(image, sitk.sitkFloat32), reference_orientation())
     spacing = np.asarray(image.GetSpacing())
     if np.allclose(spacing, WORK_SPACING_MM, atol=1e-3):

@@ -25,9 +25,10 @@ import numpy as np
 import SimpleITK as sitk
 
 from .. import workers
-from ..checks import check_same_grid
+from ..checks import check_mask, check_scan
 from . import stage2, stage3
-from .grid import as_image, to_input_grid, to_working
+from .features import EMPTY_PANCREAS_HINT, EmptyPancreasError
+from .grid import WORK_SPACING_MM, as_image, to_input_grid, to_working
 from .stage1 import default_atlases, segment_pancreas
 
 TRAINING_PANCREAS = ("reference", "stage1")
@@ -39,6 +40,21 @@ STAGE3_OUTLINES = ("labels", "labels+stage2")
 
 class NotFittedError(RuntimeError):
     """The pipeline was asked to predict before it was fitted."""
+
+
+def check_inputs(scan, pancreas=None, lesion=None, pancreas_name: str = "pancreas mask",
+                 lesion_name: str = "lesion mask") -> None:
+    """The checks stages 2 and 3 make before any work, in the words of their arguments: the
+    scan is a 3D CT in HU whose working grid fits in memory
+    (:func:`helpers.checks.check_scan`), and each mask given is a binary mask on the scan's
+    grid that is not empty (:class:`EmptyPancreasError`, :class:`.stage3.EmptyLesionError`)."""
+    check_scan(scan, "scan", resample_mm=WORK_SPACING_MM)
+    if lesion is not None:
+        check_mask(lesion, scan, lesion_name, empty_error=stage3.EmptyLesionError,
+                   empty_hint=stage3.EMPTY_LESION_HINT)
+    if pancreas is not None:
+        check_mask(pancreas, scan, pancreas_name, empty_error=EmptyPancreasError,
+                   empty_hint=EMPTY_PANCREAS_HINT)
 
 
 @dataclass
@@ -213,15 +229,17 @@ class Pipeline:
 
         ``pancreas``: a mask on the scan's grid to use instead of stage 1 (e.g. the reference,
         to study stage 2 alone). Raises :class:`NotFittedError` before :meth:`fit`,
+        :class:`helpers.checks.NotCTError` for a scan that is not a CT in HU (also raw stored
+        values, with or without a mask), :class:`helpers.checks.ScanTooLargeError` for one
+        whose working grid would not fit in memory,
         :class:`helpers.checks.GridMismatchError` for a mask on another grid, and
         :class:`helpers.pipeline.features.EmptyPancreasError` for an empty mask.
         """
         self.check_fitted()
+        check_inputs(scan, pancreas)
         start = time.perf_counter()
         if pancreas is None:
             pancreas = segment_pancreas(scan, self.stage1_method)
-        else:
-            check_same_grid(pancreas, scan, "pancreas mask")
         hu, gland, working = to_working(scan, pancreas)
         score, lesion, probs, probability = self.predict_arrays(hu, gland)
         lesion_image = to_input_grid(as_image(lesion, working), scan)

@@ -32,7 +32,8 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
-from ..checks import InputError
+from ..checks import InputError, check_scan
+from ..checks import NotCTError as NotCTError  # re-exported: helpers.pipeline.NotCTError
 from ..simulate import named_cohort
 from .atlas import Atlas, atlas_votes, atlases_from_cases
 from .grid import WORK_SPACING_MM, to_input_grid, to_working_grid
@@ -53,7 +54,6 @@ THRESHOLDS = {"classifier": 0.65, "atlas": 0.3}
 
 N_LABELLED = 6  # virtual patients with a reference pancreas: atlases, or training data
 
-AIR_HU, SOFT_TISSUE_HU = -500.0, (-200.0, 200.0)
 MIN_COVERAGE_MM = 45.0  # head-to-foot; the pancreas alone spans about 50-60 mm here
 MAX_COVERAGE_MM = 200.0  # the toy models know ~90 mm slabs of upper abdomen, not whole trunks
 MIN_WIDTH_MM = 150.0  # left-right and front-back: a whole abdominal cross-section
@@ -70,10 +70,6 @@ MIN_PIECE_ML = 0.5  # pieces smaller than this are noise, whatever the rules abo
 
 
 
-class NotCTError(InputError):
-    """The image is not a 3D CT in Hounsfield units; the message says what was found."""
-
-
 class PancreasNotFoundError(RuntimeError):
     """No plausible pancreas: the scan misses the upper abdomen, or the result is empty."""
 
@@ -81,39 +77,11 @@ class PancreasNotFoundError(RuntimeError):
 
 # ------------------------------------------------------------------------- input checks
 
-def check_ct_like(image) -> None:
-    """Raise :class:`NotCTError` unless ``image`` looks like a 3D CT in Hounsfield units.
-
-    A CT in HU has air (about -1000 HU) around or inside the body, lots of soft tissue
-    (-200..200 HU) and almost nothing above about 3000 HU. A 0..1 image (normalised) or a
-    0..4095 image (raw stored values, rescale not applied) fails with an explanation.
-    """
-    if not isinstance(image, sitk.Image):
-        raise NotCTError(f"expected a SimpleITK image, got {type(image).__name__}. A NumPy array "
-                         "has no voxel spacing or orientation: load the scan with "
-                         "helpers.data.load_ct or SimpleITK.ReadImage instead.")
-    if image.GetDimension() != 3 or min(image.GetSize()) < 2:
-        raise NotCTError(f"stage 1 needs a 3D scan; this image has size {image.GetSize()}.")
-    if image.GetNumberOfComponentsPerPixel() != 1:
-        raise NotCTError("this image has several values per voxel (colour or vector); a CT has "
-                         "one Hounsfield value per voxel.")
-    hu = sitk.GetArrayViewFromImage(image)
-    low, high = (float(v) for v in np.percentile(hu, [1, 99.5]))
-    found = f"values run from {float(hu.min()):g} to {float(hu.max()):g}"
-    if hu.min() >= -1.0 and hu.max() <= 1.0 + 1e-6:
-        raise NotCTError(f"{found}: this looks like a normalised (0..1) image, not Hounsfield "
-                         "units. Pass the CT in HU (helpers.data.load_ct returns HU).")
-    if low > AIR_HU:
-        hint = (" No negative values at all: these look like raw stored values (e.g. 0..4095); "
-                "convert with HU = stored x RescaleSlope + RescaleIntercept."
-                if hu.min() >= 0 else "")
-        raise NotCTError(f"{found}, and almost nothing is below {AIR_HU:g} HU: a CT in HU has "
-                         f"air at about -1000 HU around the patient.{hint}")
-    soft = np.mean((hu >= SOFT_TISSUE_HU[0]) & (hu <= SOFT_TISSUE_HU[1]))
-    if high > 3100 or hu.min() < -3100 or soft < 0.05:
-        raise NotCTError(f"{found} ({100 * soft:.0f} % of voxels in soft tissue, "
-                         f"-200..200 HU): not the range of a CT in Hounsfield units "
-                         "(about -1024..3071 HU, mostly soft tissue in an abdomen).")
+def check_ct_like(image, name: str = "scan") -> None:
+    """Raise :class:`NotCTError` unless ``image`` looks like a 3D CT in Hounsfield units
+    (:func:`helpers.checks.check_scan`: a 3-D SimpleITK image, plausible voxels, finite
+    values, air at about -1000 HU, mostly soft tissue, not normalised, not raw stored values)."""
+    check_scan(image, name)
 
 
 def head_foot_extent_mm(image: sitk.Image) -> float:
@@ -247,8 +215,8 @@ def run_stage1(plain_ct: sitk.Image, method: str = DEFAULT_METHOD, *, classifier
     :func:`helpers.registration.register` (e.g. ``samples=2000``).
     """
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    check_ct_like(plain_ct)
+        raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    check_scan(plain_ct, "scan", resample_mm=WORK_SPACING_MM)  # before any allocation
     check_coverage(plain_ct)
     start = time.perf_counter()
     working = to_working_grid(plain_ct)
@@ -289,9 +257,11 @@ def segment_pancreas(plain_ct: sitk.Image, method: str = DEFAULT_METHOD, **optio
     registration. Returns a uint8 image (1 = pancreas, 0 = not) with the input's size,
     spacing, origin and direction.
 
-    Raises :class:`NotCTError` for an image that is not a 3D CT in HU, and
-    :class:`PancreasNotFoundError` when the scan does not cover the upper abdomen or no
-    plausible pancreas was found (rather than returning a meaningless mask).
+    Raises :class:`NotCTError` for an image that is not a 3D CT in HU (including raw stored
+    values, NaN voxels and voxel sizes no CT has), :class:`helpers.checks.ScanTooLargeError`
+    when its 3 mm working grid would need more than about 2 GB (refused before anything is
+    allocated), and :class:`PancreasNotFoundError` when the scan does not cover the upper
+    abdomen or no plausible pancreas was found (rather than returning a meaningless mask).
     """
     return run_stage1(plain_ct, method, **options).mask
 

@@ -28,14 +28,19 @@ import SimpleITK as sitk
 from scipy import ndimage as ndi
 from sklearn.ensemble import RandomForestClassifier
 
+from ..checks import EmptyMaskError
 from ..simulate import SUBTYPES, named_cohort
 from .features import gland_reference
 
 ROLES = ("training", "held-out")  # the cohorts "stage3 training" and "stage3 held-out"
 
 
-class EmptyLesionError(ValueError):
+class EmptyLesionError(EmptyMaskError):
     """The lesion mask is empty: there is nothing to classify."""
+
+
+EMPTY_LESION_HINT = ("there is no lesion to classify. Run stage 2 first (detect_lesion) and "
+                     "classify only when it found something.")
 
 
 def feature_names() -> list[str]:
@@ -59,9 +64,7 @@ def lesion_features(hu: np.ndarray, lesion: np.ndarray, pancreas: np.ndarray,
         raise ValueError(f"the scan {hu.shape}, lesion {lesion.shape} and pancreas "
                          f"{pancreas.shape} must be on one grid")
     if not lesion.any():
-        raise EmptyLesionError("the lesion mask is empty: there is no lesion to classify. "
-                               "Run stage 2 first (detect_lesion) and classify only when it "
-                               "found something.")
+        raise EmptyLesionError(f"the lesion mask is empty: {EMPTY_LESION_HINT}")
     rest = pancreas & ~lesion
     gland = gland_reference(hu, rest if rest.sum() >= 10 else pancreas | lesion)
     inside = hu[lesion]

@@ -23,11 +23,12 @@ from .figures import (
     show_transfer,
 )
 from .grading import evaluate_transfer, lesion_error
-from .inputs import RegistrationInputError, overlap_fraction
+from .inputs import RegistrationInputError, RegistrationNotCTError, overlap_fraction
 from .recorder import RegistrationRecorder
 from .warp import warp_image, warp_mask
 
-__all__ = ["CLAMP_HU", "KINDS", "RegistrationInputError", "RegistrationRecorder",
+__all__ = ["CLAMP_HU", "KINDS", "RegistrationInputError", "RegistrationNotCTError",
+           "RegistrationRecorder",
            "alignment_slice", "blend", "checkerboard", "crop_around", "crop_to_region",
            "evaluate_transfer", "fade_out", "lesion_error", "overlap_fraction", "register",
            "show_alignment", "show_transfer", "warp_image", "warp_mask"]

@@ -45,14 +45,16 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from ..checks import same_grid
-from .inputs import RegistrationInputError, as_float, check_mask, check_overlap
+from ..checks import check_resample_memory, same_grid
+from .inputs import RegistrationInputError, as_float, check_hu, check_mask, check_overlap
 from .recorder import RegistrationRecorder
 
 KINDS = ("rigid", "affine", "bspline")
 INITIALISERS = ("identity", "geometry")
 CLAMP_HU = (-200.0, 400.0)
 SHRINK = (2, 1)  # every stage: half resolution first, then full
+# fade_out's displacement field on the fixed grid, with its copies (float64 vectors).
+FADE_BYTES_PER_VOXEL = 110
 
 
 def _prepare(image: sitk.Image, clamp) -> sitk.Image:
@@ -229,7 +231,9 @@ def register(fixed: sitk.Image, moving: sitk.Image, kind: str = "bspline", *,
     voxels the metric uses per level (default 6000 linear, 12000 B-spline); ``bins``: histogram
     bins of the mutual information; ``iterations``: per level (default 100 linear, 60
     B-spline); ``clamp_hu``: intensity window
-    given to the metric (None: no clamping, for non-CT images); ``seed`` fixes the random
+    given to the metric (None: no clamping, for non-CT images; with a window set, an image
+    in raw stored values, HU + 1024, is refused with
+    :class:`helpers.registration.RegistrationNotCTError`); ``seed`` fixes the random
     samples, so results repeat. ``prealign=False`` (B-spline only) skips the affine stage and
     starts from ``initial``, e.g. an affine result you already have. ``exclude``: a mask on
     the moving scan of what looks different in the two scans, e.g. the lesion drawn on the
@@ -241,9 +245,7 @@ def register(fixed: sitk.Image, moving: sitk.Image, kind: str = "bspline", *,
     whole image: slower.
     """
     _check_settings(kind, initial, samples, grid_spacing_mm, bins, iterations, margin_mm)
-    fixed = _prepare(as_float(fixed, "fixed"), clamp_hu)
-    moving = _prepare(as_float(moving, "moving"), clamp_hu)
-    region = None if region is None else _check_region(region, fixed, moving)
+    fixed, moving, region = _checked_images(fixed, moving, kind, region, clamp_hu)
     start = _start(initial, fixed, moving)
     check_overlap(fixed, moving, start)
     keep = None if exclude is None else _metric_keep_mask(exclude, moving)
@@ -283,6 +285,22 @@ def _check_settings(kind, initial, samples, grid_spacing_mm, bins, iterations, m
         raise RegistrationInputError(f"iterations must be at least 1, got {iterations}")
     if margin_mm < 0:
         raise RegistrationInputError(f"margin_mm must be >= 0, got {margin_mm}")
+
+
+def _checked_images(fixed, moving, kind, region, clamp_hu):
+    """``(fixed, moving, region)`` checked, as float32, clamped to ``clamp_hu``: images that
+    are 3-D, finite, not constant and (with a CT window) not raw stored values; a region on
+    one of their grids; and, for a B-spline in a region, a displacement field that fits in
+    memory on the fixed grid (``fade_out`` builds it)."""
+    fixed, moving = as_float(fixed, "fixed"), as_float(moving, "moving")
+    check_hu(fixed, "fixed image", clamp_hu)
+    check_hu(moving, "moving image", clamp_hu)
+    fixed, moving = _prepare(fixed, clamp_hu), _prepare(moving, clamp_hu)
+    region = None if region is None else _check_region(region, fixed, moving)
+    if kind == "bspline" and region is not None:
+        check_resample_memory(fixed, None, "fixed image", FADE_BYTES_PER_VOXEL,
+                              what="for the B-spline's displacement field on its grid")
+    return fixed, moving, region
 
 
 def _check_region(region, fixed, moving) -> sitk.Image:

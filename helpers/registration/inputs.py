@@ -2,7 +2,9 @@
 
 Every problem raises :class:`RegistrationInputError` (an :class:`helpers.checks.InputError`):
 not a SimpleITK image, not 3-D, several values per voxel, NaN or constant intensities, a mask
-with fractions or negative labels, or two scans that hardly overlap in physical space.
+with NaN, fractions or negative labels, or two scans that hardly overlap in physical space.
+A CT in raw stored values (HU + 1024) given to ``register`` with its CT window ``clamp_hu``
+raises :class:`RegistrationNotCTError`, which is also a :class:`helpers.checks.NotCTError`.
 """
 
 from __future__ import annotations
@@ -10,13 +12,23 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from ..checks import InputError
+from ..checks import (
+    InputError,
+    NotCTError,
+    check_finite,
+    check_labels,
+    check_not_stored_values,
+)
 
 MIN_OVERLAP = 0.2  # fraction of the fixed image that must land inside the moving image
 
 
 class RegistrationInputError(InputError):
     """Bad input to a registration helper; the message says what was wrong and what to do."""
+
+
+class RegistrationNotCTError(RegistrationInputError, NotCTError):
+    """An image given to ``register`` with a CT window (``clamp_hu``) is not in HU."""
 
 
 def check_image(image, name: str, *, scalar: bool = True) -> sitk.Image:
@@ -41,28 +53,30 @@ def as_float(image: sitk.Image, name: str) -> sitk.Image:
     """Float32 copy; integer CT (e.g. int16 from DICOM) is converted, never modified in place."""
     image = check_image(image, name)
     out = sitk.Cast(image, sitk.sitkFloat32)
+    # the shared check says how many, in which slice, and how to replace them
+    check_finite(out, f"{name} image", RegistrationInputError)
     values = sitk.GetArrayViewFromImage(out)
-    if not np.isfinite(values).all():
-        raise RegistrationInputError(f"{name} contains NaN or infinite values; replace them "
-                                     "(e.g. with -1000 HU, air) before registering")
     if float(values.max()) == float(values.min()):
         raise RegistrationInputError(f"{name} is constant ({float(values.min())}): there is "
                                      "nothing to align. Did you pass a blank or wrong image?")
     return out
 
 
+def check_hu(image: sitk.Image, name: str, clamp_hu) -> None:
+    """With a CT window ``clamp_hu``, refuse an image in raw stored values (HU + 1024): the
+    window would clamp it to a nearly blank image and the result would be quietly wrong."""
+    if clamp_hu is None:
+        return
+    check_not_stored_values(image, name, RegistrationNotCTError, advice=(
+        f" register clamps both images to the CT window clamp_hu={tuple(clamp_hu)} HU, which "
+        "would flatten these values. For an image that is not a CT (e.g. MR), pass "
+        "clamp_hu=None: that skips this check and the clamping."))
+
+
 def check_mask(mask, name: str, *, allow_empty: bool = False) -> sitk.Image:
-    mask = check_image(mask, name)
+    mask = check_labels(check_image(mask, name), name, RegistrationInputError)
     if "float" in mask.GetPixelIDTypeAsString():
-        values = sitk.GetArrayViewFromImage(mask)
-        if not np.array_equal(values, np.round(values)):
-            raise RegistrationInputError(
-                f"{name} has fractional values (a probability map?), but a label mask is "
-                "needed: threshold it first, e.g. sitk.Cast(prob > 0.5, sitk.sitkUInt8)")
         mask = sitk.Cast(mask, sitk.sitkInt32)
-    if sitk.GetArrayViewFromImage(mask).min() < 0:
-        raise RegistrationInputError(f"{name} has negative labels; labels must be 0 "
-                                     "(background) or positive integers")
     if not allow_empty and not sitk.GetArrayViewFromImage(mask).any():
         raise RegistrationInputError(
             f"{name} is empty (no foreground voxel): there is nothing to carry or measure. "
