@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from helpers import course
 from helpers.data import SAMPLES, environment
 
@@ -22,6 +24,8 @@ def test_package_table_compares_installed_with_pins(tmp_path):
 def test_machine_summary_reports_cores_and_memory():
     summary = environment.machine_summary()
     assert int(summary["CPU cores"]) >= 1 and "GiB" in summary["memory"]
+    # the generic import name "helpers" must be this project's package, and the report says so
+    assert Path(summary["helpers imported from"]) == Path(__file__).resolve().parents[1] / "helpers"
 
 
 def test_data_table_has_a_row_per_sample_and_downloads_nothing(tmp_path, monkeypatch):

@@ -83,6 +83,30 @@ def widget_errors(nb) -> list[str]:
     return found
 
 
+def output_text(nb) -> str:
+    """Everything the executed notebook's cells printed or displayed as text."""
+    parts = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", "") if isinstance(output.get("text"), str) else "")
+            parts.append(str(output.get("data", {}).get("text/plain", "")))
+            parts.append(str(output.get("data", {}).get("text/html", "")))
+    return "\n".join(parts)
+
+
+def check_feedback(path: Path, text: str) -> None:
+    """A lesson run with no answers must never say "Correct" (no solution runs in it); a
+    solutions notebook must pass every checker it calls."""
+    if path in SOLUTIONS:
+        assert "Correct" in text, f"{path.name}: no checker said Correct"
+        for slip in ("Not yet", "not answered yet"):
+            assert slip not in text, f"{path.name}: a worked solution got {slip!r}"
+    else:
+        assert "Correct" not in text, (
+            f"{path.name}: run with no answers, it printed 'Correct': a lesson must not run a "
+            "solution (fold it into a <details> block; it runs in notebooks/solutions/)")
+
+
 @pytest.fixture(scope="session")
 def plain_ipython(tmp_path_factory):
     """An IPYTHONDIR whose config turns off colour codes in tracebacks."""
@@ -114,6 +138,7 @@ def test_notebook_runs_top_to_bottom(path, plain_ipython, monkeypatch):
 
     errors = widget_errors(nb)
     assert not errors, f"{path.name}: errors inside widget callbacks:\n" + "\n".join(errors)
+    check_feedback(path, output_text(nb))
     memory = next((o["text"].split()[1] for o in nb.cells[-1].outputs
                    if o.get("name") == "stdout" and "PEAK_MB" in o.get("text", "")), "?")
     REPORT.parent.mkdir(exist_ok=True)

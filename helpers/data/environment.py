@@ -63,6 +63,9 @@ def machine_summary() -> dict[str, str]:
         "memory": f"{memory.total / 2**30:.1f} GiB total, {memory.available / 2**30:.1f} "
         "GiB available",
         "GPU needed": "no (everything runs on the CPU)",
+        # "helpers" is a generic name: show which folder it was imported from, so that a
+        # clash with another package of that name is seen at once.
+        "helpers imported from": str(Path(__file__).resolve().parents[1]),
     }
 
 

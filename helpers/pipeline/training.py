@@ -21,6 +21,7 @@ clinical use.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -86,10 +87,18 @@ def training_cohort(progress: bool = False, motion: str = "typical"):
     cohort. ``motion="hard"``: the same patients (same anatomy and lesions) with larger
     breathing motion between their plain and contrast scans."""
     stage2.check_choice(motion, MOTION_LEVELS, "motion")
-    # Hard-motion patients are only needed once, to build their training table (which holds
-    # their labels); keeping them too would add about 80 MB to the cache.
+    if motion == "typical":
+        return named_cohort(TRAINING, progress=progress, n_jobs=COHORT_JOBS)
+    return _unkept_cohort(motion, progress)
+
+
+@functools.lru_cache(maxsize=1)
+def _unkept_cohort(motion: str, progress: bool):
+    # Hard-motion patients are only needed to build their training tables (which keep their
+    # labels); on disk they would add about 80 MB to the cache. Kept in memory meanwhile, so
+    # that the tables of two label sources build them once.
     return named_cohort(TRAINING, motion=motion, progress=progress, n_jobs=COHORT_JOBS,
-                        cache=motion == "typical")
+                        cache=False)
 
 
 def extra_lesion_cohort(progress: bool = False, motion: str = "typical"):
