@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -29,6 +30,13 @@ def folder_sizes(folder: Path) -> dict[str, int]:
         files = [entry] if entry.is_file() else [f for f in entry.rglob("*") if f.is_file()]
         sizes[entry.name] = sum(f.stat().st_size for f in files)
     return sizes
+
+
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process and by its child processes that have ended."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
@@ -45,7 +53,7 @@ def main() -> None:
     os.environ["PLAINCT_DATA"] = str(folder)  # read at call time by helpers.cache.cache_dir
 
     from helpers.data import prefetch
-    from helpers.pipeline.warmup import warm_caches
+    from helpers.pipeline.warmup import warmup_steps
 
     print(f"cache folder: {folder} (empty); mirror: {os.environ.get('PLAINCT_MIRROR', 'none')}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, "
@@ -53,12 +61,19 @@ def main() -> None:
     start = time.perf_counter()
     prefetch(progress=not args.quiet)
     steps = [("data samples (download or mirror, SHA-256 checked)", time.perf_counter() - start)]
-    steps += warm_caches(progress=not args.quiet, report=lambda line: None)
+    steps = [(*steps[0], cpu_seconds())]
+    for name, build in warmup_steps(progress=not args.quiet):
+        wall, cpu = time.perf_counter(), cpu_seconds()
+        build()
+        steps.append((name, time.perf_counter() - wall, cpu_seconds() - cpu))
 
-    print(f"\n{'step':<78} {'seconds':>8}")
-    for name, seconds in steps:
-        print(f"{name:<78} {seconds:8.1f}")
-    print(f"{'total':<78} {sum(s for _, s in steps):8.1f}")
+    # CPU seconds (this process and its finished workers) depend much less on what else runs
+    # on the machine than wall seconds do: on an idle 2-core machine wall is about CPU / 2
+    # where two workers run, and about CPU where one process does.
+    print(f"\n{'step':<70} {'wall s':>8} {'CPU s':>8}")
+    for name, seconds, cpu in steps:
+        print(f"{name[:70]:<70} {seconds:8.1f} {cpu:8.1f}")
+    print(f"{'total':<70} {sum(s[1] for s in steps):8.1f} {sum(s[2] for s in steps):8.1f}")
     sizes = folder_sizes(folder)
     print("\ncache size per entry (MB):")
     for name, size in sizes.items():

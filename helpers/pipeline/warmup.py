@@ -34,7 +34,7 @@ FOREIGN_PATIENTS = 24  # notebook 05 (notebook 07 uses the first 6)
 NEVER_SEEN_PATIENTS = 10  # notebook 07
 
 
-def _steps(progress: bool) -> list[tuple[str, object]]:
+def warmup_steps(progress: bool) -> list[tuple[str, object]]:
     """``(name, build)`` for every cache notebooks 03-07 read, in the order they are built."""
     steps = [("notebook 03's registration table (10 patients x 2 motion levels)",
               lambda: study.method_comparison(progress=progress)),
@@ -73,7 +73,7 @@ def warm_caches(progress: bool = False, report=print) -> list[tuple[str, float]]
     """
     done = []
     report(f"warming the caches in {cache.cache_dir()}")
-    for name, build in _steps(progress):
+    for name, build in warmup_steps(progress):
         start = time.perf_counter()
         build()
         done.append((name, time.perf_counter() - start))
