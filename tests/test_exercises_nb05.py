@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from helpers.exercises import check_choice
 from helpers.exercises import nb05 as ex
 
 SCORES = np.array([0.05, 0.10, 0.20, 0.30, 0.45, 0.60,  # healthy
@@ -22,7 +23,7 @@ def test_threshold_checker_accepts_the_best_rule():
 
 def test_threshold_checker_hints(capsys):
     assert not ex.check_threshold_for_specificity(None, SCORES, ABNORMAL)
-    assert "replace None" in capsys.readouterr().out
+    assert "Not answered yet" in capsys.readouterr().out
     assert not ex.check_threshold_for_specificity("high", SCORES, ABNORMAL)
     assert not ex.check_threshold_for_specificity(0.5, SCORES, ABNORMAL)
     assert "Raise the threshold above the healthy score 0.600" in capsys.readouterr().out
@@ -52,7 +53,7 @@ def test_confusion_checker_accepts_the_right_rates():
 
 def test_confusion_checker_hints(capsys):
     assert not ex.check_sensitivity_specificity(None, None, MATRIX)
-    assert "replace both Nones" in capsys.readouterr().out
+    assert "Not answered yet" in capsys.readouterr().out
     assert not ex.check_sensitivity_specificity(18 / 24, None, MATRIX)
     assert not ex.check_sensitivity_specificity(20 / 24, 18 / 24, MATRIX)
     assert "swapped" in capsys.readouterr().out
@@ -65,3 +66,13 @@ def test_confusion_checker_hints(capsys):
     assert not ex.check_sensitivity_specificity(18 / 48, 20 / 24, MATRIX)
     assert "not by everyone" in capsys.readouterr().out
     assert not ex.check_sensitivity_specificity(0.5, 0.5, [[1, 2, 3]])
+
+
+def test_quizzes(capsys):
+    for question in (ex.QUIZ_AUC, ex.QUIZ_LABELS):
+        assert check_choice(question.answer, question)
+        assert not check_choice(None, question)
+        assert "Not answered yet" in capsys.readouterr().out
+        for letter, slip in question.slips.items():
+            assert not check_choice(letter, question)
+            assert slip[:30] in capsys.readouterr().out

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.exercises import check_choice
 from helpers.exercises import nb06 as ex
 from helpers.simulate import SUBTYPES
 
@@ -27,7 +28,7 @@ def test_recall_checker(confusion, capsys):
     assert ex.check_recall(dict(zip(SUBTYPES, right, strict=True)), confusion)
     assert ex.check_recall(pd.Series(right[::-1], SUBTYPES[::-1]), confusion)  # any key order
     assert not ex.check_recall(None, confusion)
-    assert "replace None" in capsys.readouterr().out
+    assert "Not answered yet" in capsys.readouterr().out
     assert not ex.check_recall(100 * right, confusion)
     assert "percentages" in capsys.readouterr().out
     precision = confusion.to_numpy().diagonal() / confusion.sum(axis=0).to_numpy()
@@ -50,6 +51,7 @@ def test_balanced_accuracy_checker(confusion, capsys):
     assert right == pytest.approx(balanced_accuracy_score(true, predicted))
     assert ex.check_balanced_accuracy(right, confusion)
     assert not ex.check_balanced_accuracy(None, confusion)
+    assert "Not answered yet" in capsys.readouterr().out
     assert not ex.check_balanced_accuracy("lots", confusion)  # never raises
     accuracy = np.trace(confusion.to_numpy()) / confusion.to_numpy().sum()
     assert abs(accuracy - right) > 0.01
@@ -60,21 +62,56 @@ def test_balanced_accuracy_checker(confusion, capsys):
     assert not ex.check_balanced_accuracy([right, right], confusion)
 
 
-def test_separated_subtype_checker(capsys):
+@pytest.fixture
+def fill_table():
+    """Lesions on both scans; on plain CT cysts sit clear of the rest (contrast: PNET)."""
     rng = np.random.default_rng(0)
     rows = []
-    for subtype, plain in zip(SUBTYPES, (-5, -5, 25, 5), strict=True):
-        for value in plain + rng.normal(0, 3, 10):
-            rows.append({"subtype": subtype, "image": "plain", "median HU": value})
-    table = pd.DataFrame(rows)
-    scores = ex.separation(table, "median HU")
+    for image, centres in (("plain", (-5, -5, 25, 5)), ("contrast", (-40, 60, 0, -10))):
+        for subtype, centre in zip(SUBTYPES, centres, strict=True):
+            for value in centre + rng.normal(0, 3, 10):
+                rows.append({"subtype": subtype, "image": image, "median HU": value})
+    return pd.DataFrame(rows)
+
+
+def test_separated_subtype_needs_the_name_and_the_gap(fill_table, capsys):
+    scores = ex.separation(fill_table, "median HU")
     assert max(scores, key=scores.get) == "cyst" and scores["cyst"] == pytest.approx(1.0)
-    assert ex.check_separated_subtype("cyst", table, "median HU")
-    assert ex.check_separated_subtype(" Cyst ", table, "median HU")
-    assert not ex.check_separated_subtype(None, table, "median HU")
-    assert "replace None" in capsys.readouterr().out
-    assert not ex.check_separated_subtype("PNET", table, "median HU")
+    plain = fill_table[fill_table.image == "plain"]
+    gap = (plain[plain.subtype == "cyst"]["median HU"].median()
+           - plain[plain.subtype != "cyst"]["median HU"].median())
+    assert ex.check_separated_subtype("cyst", gap, fill_table, "median HU")
+    assert "Correct" in capsys.readouterr().out
+    assert ex.check_separated_subtype(" Cyst ", gap, fill_table, "median HU")
+
+
+def test_separated_subtype_rejects_guesses_and_slips(fill_table, capsys):
+    gap = ex.median_gap(fill_table, "median HU", "cyst")
+    assert not ex.check_separated_subtype(None, None, fill_table, "median HU")
+    out = capsys.readouterr().out
+    assert "Not answered yet" in out and 'e.g. "' not in out  # the hint names no answer
+    assert not ex.check_separated_subtype("cyst", None, fill_table, "median HU")  # a guess
+    assert "Not answered yet" in capsys.readouterr().out
+    for guess in ("cyst", "PDAC", "PNET", "SPT"):  # a name with a made-up number never passes
+        assert not ex.check_separated_subtype(guess, 0.5, fill_table, "median HU")
+    capsys.readouterr()
+    assert not ex.check_separated_subtype("PNET", gap, fill_table, "median HU")
     assert "overlaps" in capsys.readouterr().out
-    assert not ex.check_separated_subtype("IPMN", table, "median HU")
+    assert not ex.check_separated_subtype("cyst", -gap, fill_table, "median HU")
+    assert "sign" in capsys.readouterr().out
+    contrast_gap = ex.median_gap(fill_table, "median HU", "cyst", "contrast")
+    assert not ex.check_separated_subtype("cyst", contrast_gap, fill_table, "median HU")
+    assert "contrast CT" in capsys.readouterr().out
+    assert not ex.check_separated_subtype("IPMN", gap, fill_table, "median HU")
     assert "not a subtype" in capsys.readouterr().out
-    assert not ex.check_separated_subtype(3, table, "median HU")
+    assert not ex.check_separated_subtype(3, gap, fill_table, "median HU")  # never raises
+
+
+def test_quiz(capsys):
+    question = ex.QUIZ_RECALL
+    assert check_choice(question.answer, question)
+    assert not check_choice(None, question)
+    assert "Not answered yet" in capsys.readouterr().out
+    for letter, slip in question.slips.items():
+        assert not check_choice(letter, question)
+        assert slip[:30] in capsys.readouterr().out

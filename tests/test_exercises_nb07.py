@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from helpers.exercises import check_choice
 from helpers.exercises import nb07 as ex
 from helpers.pipeline.screening import screening_outcome
 
@@ -13,6 +14,7 @@ def test_ppv_checker(capsys):
     assert ex.check_ppv(right, SENS, SPEC, PREV)
     assert "Correct" in capsys.readouterr().out
     assert not ex.check_ppv(None, SENS, SPEC, PREV)
+    assert "Not answered yet" in capsys.readouterr().out
     assert not ex.check_ppv(100 * right, SENS, SPEC, PREV)
     assert "percentage" in capsys.readouterr().out
     assert not ex.check_ppv(SENS, SENS, SPEC, PREV)
@@ -26,6 +28,7 @@ def test_false_alarms_checker(capsys):
     right = out.false_positives / out.true_positives
     assert ex.check_false_alarms_per_cancer(right, SENS, SPEC, PREV)
     assert not ex.check_false_alarms_per_cancer(None, SENS, SPEC, PREV)
+    assert "Not answered yet" in capsys.readouterr().out
     assert not ex.check_false_alarms_per_cancer(1 / right, SENS, SPEC, PREV)
     assert "upside down" in capsys.readouterr().out
     assert not ex.check_false_alarms_per_cancer(out.false_positives, SENS, SPEC, PREV)
@@ -44,6 +47,7 @@ def test_threshold_checker(capsys):
     assert not ex.check_threshold(0.6, healthy, lesion)
     assert "for nothing" in capsys.readouterr().out
     assert not ex.check_threshold(None, healthy, lesion)
+    assert "Not answered yet" in capsys.readouterr().out
     assert not ex.check_threshold(5, healthy, lesion)
     # a lower target allows one false alarm among three healthy patients
     assert ex.check_threshold(0.31, healthy, lesion, target=2 / 3)
@@ -53,3 +57,13 @@ def test_threshold_checker(capsys):
 def test_ppv_checker_names_the_specificity_slip(capsys):
     assert not ex.check_ppv(0.95, 0.8, 0.95, 0.01)
     assert "specificity" in capsys.readouterr().out
+
+
+def test_quiz(capsys):
+    question = ex.QUIZ_FEW_PATIENTS
+    assert check_choice(question.answer, question)
+    assert not check_choice(None, question)
+    assert "Not answered yet" in capsys.readouterr().out
+    for letter, slip in question.slips.items():
+        assert not check_choice(letter, question)
+        assert slip[:30] in capsys.readouterr().out

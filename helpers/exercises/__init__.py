@@ -7,6 +7,8 @@
     ex.check_window(answer)
 """
 
-from .feedback import as_array, close_to, feedback, is_answered
+from .feedback import as_array, close_to, feedback, is_answered, not_answered
+from .quiz import Question, check_choice
 
-__all__ = ["as_array", "close_to", "feedback", "is_answered"]
+__all__ = ["Question", "as_array", "check_choice", "close_to", "feedback", "is_answered",
+           "not_answered"]

@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..metrics import dice
-from ..pipeline.stage1 import clean_mask
-from .feedback import as_array, close_to, feedback, is_answered
+from ..pipeline.stage1 import THRESHOLDS, clean_mask
+from .feedback import as_array, close_to, feedback, is_answered, not_answered
 from .inputs import mask_and_reference, mask_list, not_empty, same_shape
+from .quiz import Question
 
-DICE_SLACK = 0.005  # a threshold whose Dice is this close to the best one counts as best
+DICE_TIE = 1e-9  # thresholds whose Dice equals the best one (to rounding) are all best
 CANDIDATES = tuple(round(0.30 + 0.05 * k, 2) for k in range(12))  # 0.30, 0.35 ... 0.85
 
 
@@ -25,8 +26,8 @@ def check_majority_vote(answer, atlas_masks) -> bool:
     stack = mask_list(atlas_masks, "atlas_masks")
     expected = stack.mean(0) > 0.5
     if not is_answered(answer):
-        return feedback(False, "", "replace None with a boolean array: True where more than "
-                        "half of the atlases say 'pancreas'.")
+        return not_answered("replace None with a boolean array: True where more than half of "
+                            "the atlases say 'pancreas', then run this cell again.")
     answer = np.asarray(answer)
     if answer.shape != expected.shape:
         return feedback(False, "", f"your array has shape {answer.shape}; the fused mask must "
@@ -63,19 +64,38 @@ def check_threshold(answer, probability, hu, reference) -> bool:
     not empty (:class:`helpers.exercises.inputs.ExerciseInputError` otherwise)."""
     same_shape({"probability": probability, "hu": hu, "reference": reference})
     not_empty(reference, "reference", "no threshold can be scored against it")
-    scores = threshold_scores(probability, hu, reference)
-    best_t = max(scores, key=scores.get)
-    if not is_answered(answer) or not close_to(answer, 0.5, 0.5):
+    if not is_answered(answer):
+        return not_answered("replace None with the candidate threshold (from ex.CANDIDATES) "
+                            "whose cleaned mask has the best Dice, then run this cell again.")
+    if not close_to(answer, 0.5, 0.5):
         return feedback(False, "", "give one threshold between 0 and 1 (a probability).")
-    mine = dice(clean_mask(probability, hu, float(answer)), as_array(reference) > 0)
-    if mine >= scores[best_t] - DICE_SLACK:
-        return feedback(True, f"threshold {float(answer):.2f} gives Dice {mine:.3f} on the "
-                        f"validation patient (best on the grid: {best_t:.2f} -> "
-                        f"{scores[best_t]:.3f}). Chosen on validation data, so the test patients "
+    scores = threshold_scores(probability, hu, reference)
+    best = max(scores.values())
+    answer = round(float(answer), 2)
+    if answer not in scores:
+        return feedback(False, "", f"{answer:.2f} is not one of ex.CANDIDATES; score each "
+                        "candidate and keep the one with the best Dice.")
+    if scores[answer] >= best - DICE_TIE:
+        return feedback(True, f"threshold {answer:.2f} gives the best Dice on the validation "
+                        f"patient ({best:.3f}). Chosen on validation data, so the test patients "
                         "stay untouched.", "")
-    return feedback(False, "", f"threshold {float(answer):.2f} gives Dice {mine:.3f}; some "
-                    f"threshold does better ({scores[best_t]:.3f}). Loop over candidates, clean "
-                    "each mask with stage1.clean_mask and keep the best Dice.")
+    return feedback(False, "", _threshold_slip(answer, scores))
+
+
+def _threshold_slip(answer: float, scores: dict) -> str:
+    """Why a candidate threshold that is not the best was chosen, as far as we can tell."""
+    best_t = max(scores, key=scores.get)
+    mine = f"threshold {answer:.2f} gives Dice {scores[answer]:.3f}, the best gives " \
+           f"{scores[best_t]:.3f}"
+    if scores[answer] <= min(scores.values()) + DICE_TIE:
+        return f"{mine}: that is the *worst* candidate. Keep the maximum Dice, not the minimum."
+    if answer == THRESHOLDS["classifier"]:
+        return (f"{mine}: that is the pipeline's default, chosen on other validation patients. "
+                "Score every candidate on this patient.")
+    if abs(answer - best_t) < 0.051:
+        return (f"{mine}: close, but a neighbouring candidate does better. Read the Dice of "
+                "every candidate, not the curve by eye.")
+    return f"{mine}. Loop over ex.CANDIDATES, clean each mask and keep the best Dice."
 
 
 def expected_volumes(mask, reference) -> tuple[float, float]:
@@ -86,6 +106,11 @@ def expected_volumes(mask, reference) -> tuple[float, float]:
     return found * voxel_ml, 100 * (found - truth) / truth
 
 
+def _reference_ml(reference) -> float:
+    voxel_ml = float(np.prod(reference.GetSpacing())) / 1000
+    return int(np.count_nonzero(as_array(reference))) * voxel_ml
+
+
 def check_volume(volume_ml, error_pct, mask, reference) -> bool:
     """Exercise 3: a mask's volume in millilitres and its signed error against the reference.
     ``mask`` and ``reference`` must be binary SimpleITK masks on one grid, the reference not
@@ -93,11 +118,16 @@ def check_volume(volume_ml, error_pct, mask, reference) -> bool:
     mask_and_reference(mask, reference)
     expected_ml, expected_pct = expected_volumes(mask, reference)
     voxels = int(np.count_nonzero(as_array(mask)))
+    if not (is_answered(volume_ml) and is_answered(error_pct)):
+        return not_answered("replace both Nones: the mask's volume in mL and its signed error "
+                            "in %, then run this cell again.")
     if not close_to(volume_ml, expected_ml, 0.05):
         if close_to(volume_ml, voxels, 0.5):
             hint = "that is a count of voxels; multiply by one voxel's volume (3 x 3 x 3 mm)."
         elif close_to(volume_ml, expected_ml * 1000, 50):
             hint = "that is in mm³; 1 mL = 1 cm³ = 1000 mm³."
+        elif close_to(volume_ml, _reference_ml(reference), 0.05):
+            hint = "that is the reference's volume; measure the found mask."
         else:
             hint = "volume = voxels x (product of the spacing in mm) / 1000 mL."
         return feedback(False, "", hint)
@@ -108,3 +138,16 @@ def check_volume(volume_ml, error_pct, mask, reference) -> bool:
         return feedback(False, "", f"the volume is right ({expected_ml:.1f} mL); {hint}")
     return feedback(True, f"{expected_ml:.1f} mL, {expected_pct:+.1f} % against the reference.",
                     "")
+
+
+QUIZ_CHOOSE_ON = Question(
+    "where to choose a threshold", answer="B",
+    why="settings are chosen on validation data; the test patients are kept for the final, "
+        "unbiased measurement.",
+    slips={"A": "choosing on the test patients leaks their answers into the method: the test "
+                "Dice would then be optimistic, and nothing untouched would be left to measure.",
+           "C": "on its own training patients the forest has seen every label: its "
+                "probabilities there are too confident, so the threshold would not suit new "
+                "scans.",
+           "D": "pooling includes the test patients, so the final measurement is no longer on "
+                "untouched data."})

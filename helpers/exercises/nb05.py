@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .feedback import close_to, feedback, is_answered
+from .feedback import close_to, feedback, is_answered, not_answered
 from .inputs import scores_and_labels
+from .quiz import Question
 
 
 def rates(scores, abnormal, threshold: float) -> tuple[float, float]:
@@ -38,9 +39,13 @@ def check_threshold_for_specificity(answer, scores, abnormal, specificity: float
     patients is at least ``specificity``. ``scores`` and ``abnormal`` must be one per patient,
     with both groups present (:class:`helpers.exercises.inputs.ExerciseInputError`)."""
     scores, abnormal = scores_and_labels(scores, abnormal)
-    if not is_answered(answer) or not close_to(answer, 0.0, np.inf):
-        return feedback(False, "", "replace None with one number: the threshold (a case is "
-                        "called abnormal when its score is at least the threshold).")
+    if not is_answered(answer):
+        return not_answered("replace None with one number: the threshold (a case is called "
+                            "abnormal when its score is at least the threshold), then run this "
+                            "cell again.")
+    if not close_to(answer, 0.0, np.inf):
+        return feedback(False, "", "give one number: the threshold (a case is called abnormal "
+                        "when its score is at least the threshold).")
     answer = float(answer)
     bar, best_sens, _ = best_threshold(scores, abnormal, specificity)
     n_healthy = int((~np.asarray(abnormal, bool)).sum())
@@ -82,8 +87,8 @@ def check_sensitivity_specificity(sensitivity, specificity, matrix) -> bool:
     (tn, fp), (fn, tp) = matrix
     sens, spec = confusion_rates(matrix)
     if not (is_answered(sensitivity) and is_answered(specificity)):
-        return feedback(False, "", "replace both Nones with numbers: sensitivity = TP / (TP + "
-                        "FN), specificity = TN / (TN + FP), read from the matrix.")
+        return not_answered("replace both Nones with fractions (0..1) read from the matrix, "
+                            "then run this cell again.")
     if close_to(sensitivity, 100 * sens, 0.05) and close_to(specificity, 100 * spec, 0.05):
         return feedback(False, "", "right values, but in percent; give fractions between 0 "
                         "and 1.")
@@ -112,3 +117,25 @@ def check_sensitivity_specificity(sensitivity, specificity, matrix) -> bool:
     return feedback(True, f"sensitivity {sens:.3f} ({int(tp)} of {int(tp + fn)} lesion "
                     f"patients called abnormal), specificity {spec:.3f} ({int(tn)} of "
                     f"{int(tn + fp)} healthy patients called normal).", "")
+
+
+QUIZ_AUC = Question(
+    "what an AUC means", answer="B",
+    why="the AUC ranks cases: it is the chance that a random lesion patient scores higher than "
+        "a random healthy one. It needs no threshold.",
+    slips={"A": "that is accuracy, which needs a threshold; the AUC summarises every threshold "
+                "at once.",
+           "C": "sensitivity is read at one threshold (the operating point); the AUC does not "
+                "fix one.",
+           "D": "outlining is measured by the lesion Dice; the AUC only looks at case scores."})
+
+QUIZ_LABELS = Question(
+    "why register the labels", answer="C",
+    why="the patient moves between the two scans, so the mask drawn on the contrast scan sits "
+        "on the wrong voxels of the plain scan until registration moves it.",
+    slips={"A": "registration does not make the lesion more visible; the plain scan stays as "
+                "it is. It moves the mask.",
+           "B": "the label comes from the contrast scan either way; registration decides "
+                "where on the plain scan it lands.",
+           "D": "the detector is trained and tested on plain CT; the contrast scan only "
+                "supplies the label."})

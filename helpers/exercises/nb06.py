@@ -11,7 +11,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ..simulate import SUBTYPES
-from .feedback import close_to, feedback, is_answered
+from .feedback import close_to, feedback, is_answered, not_answered
+from .quiz import Question
 
 TOLERANCE = 0.005
 
@@ -53,8 +54,9 @@ def check_recall(answer, confusion) -> bool:
     counts, names = _matrix(confusion)
     expected = per_class_recall(confusion)
     if not is_answered(answer):
-        return feedback(False, "", "replace None with one recall per subtype (a dict, a pandas "
-                        "Series or an array in the order " + ", ".join(names) + ").")
+        return not_answered("replace None with one recall per subtype (a dict, a pandas Series "
+                            "or an array in the order " + ", ".join(names) + "), then run this "
+                            "cell again.")
     vector = _as_vector(answer, names)
     if vector is None:
         return feedback(False, "", f"give {len(names)} numbers, one per subtype ("
@@ -85,7 +87,8 @@ def check_balanced_accuracy(answer, confusion) -> bool:
     expected = float(per_class_recall(confusion).mean())
     accuracy = float(np.trace(counts) / max(counts.sum(), 1))
     if not is_answered(answer):
-        return feedback(False, "", "replace None with one number between 0 and 1.")
+        return not_answered("replace None with one number between 0 and 1, then run this cell "
+                            "again.")
     if close_to(answer, expected, TOLERANCE):
         return feedback(True, f"balanced accuracy {expected:.3f} (plain accuracy "
                         f"{accuracy:.3f}). Every subtype counts the same, however many "
@@ -117,21 +120,71 @@ def separation(table, feature: str, image: str = "plain") -> dict[str, float]:
     return out
 
 
-def check_separated_subtype(answer, table, feature: str, image: str = "plain") -> bool:
-    """Exercise 3: which subtype does ``feature`` set apart from the others on ``image``?"""
+def median_gap(table, feature: str, subtype: str, image: str = "plain") -> float:
+    """Median of ``feature`` over ``subtype``'s lesions on ``image``, minus the median over all
+    the other lesions on that image."""
+    part = table[table["image"] == image]
+    mine = part["subtype"] == subtype
+    return float(part.loc[mine, feature].median() - part.loc[~mine, feature].median())
+
+
+def _subtype_named(answer):
+    """The subtype an answer names (any case, spaces ignored), or None."""
+    if not isinstance(answer, str):
+        return None
+    return {s.lower(): s for s in SUBTYPES}.get(answer.strip().lower())
+
+
+def check_separated_subtype(answer, gap, table, feature: str, image: str = "plain") -> bool:
+    """Exercise 1: which subtype does ``feature`` set apart from the others on ``image``, and
+    by how much (``gap``: its median minus the median of all other lesions)? Two answers, so
+    that a one-in-four guess of the name alone cannot pass."""
     scores = separation(table, feature, image)
     best = max(scores, key=scores.get)
-    if not is_answered(answer) or not isinstance(answer, str):
-        return feedback(False, "", "replace None with one subtype name as a string, e.g. "
-                        f"\"{SUBTYPES[0]}\".")
-    chosen = {s.lower(): s for s in SUBTYPES}.get(answer.strip().lower())
+    if not (is_answered(answer) and is_answered(gap)):
+        return not_answered("set answer to one subtype name as a string (one of "
+                            + ", ".join(SUBTYPES) + ") and gap to a number computed from the "
+                            "table, then run this cell again.")
+    chosen = _subtype_named(answer)
     if chosen is None:
         return feedback(False, "", f"{answer!r} is not a subtype here; choose one of "
                         + ", ".join(SUBTYPES) + ".")
-    table_text = ", ".join(f"{s} {v:.2f}" for s, v in scores.items())
-    if chosen == best:
-        return feedback(True, f"'{feature}' on {image} CT sets {best} apart best (one-vs-rest "
-                        f"AUC, 0.5 = no separation: {table_text}).", "")
-    return feedback(False, "", f"{chosen} overlaps the other subtypes more (one-vs-rest AUC "
-                    f"{scores.get(chosen, 0.5):.2f}). Look at the {image} panel of the "
-                    "figure: which subtype's box sits clear of the other three?")
+    if chosen != best:
+        return feedback(False, "", f"{chosen} overlaps the other subtypes more (one-vs-rest AUC "
+                        f"{scores.get(chosen, 0.5):.2f}). Look at the simulator's rules again: "
+                        "which subtype's outline is dented most?")
+    expected = median_gap(table, feature, best, image)
+    if close_to(gap, expected, 0.005):
+        table_text = ", ".join(f"{s} {v:.2f}" for s, v in scores.items())
+        return feedback(True, f"'{feature}' on {image} CT sets {best} apart best: its median is "
+                        f"{expected:+.3f} from the other lesions' (one-vs-rest AUC, 0.5 = no "
+                        f"separation: {table_text}).", "")
+    return feedback(False, "", f"{best} is right; the gap is not. " + _gap_slip(gap, table,
+                                                                              feature, best, image))
+
+
+def _gap_slip(gap, table, feature, subtype, image) -> str:
+    """The slip behind a wrong median gap, as far as we can tell."""
+    expected = median_gap(table, feature, subtype, image)
+    other = "contrast" if image == "plain" else "plain"
+    part = table[table["image"] == image]
+    mine = part["subtype"] == subtype
+    mean_gap = float(part.loc[mine, feature].mean() - part.loc[~mine, feature].mean())
+    if close_to(gap, -expected, 0.005):
+        return "Check the sign: the subtype's median minus the others'."
+    if close_to(gap, median_gap(table, feature, subtype, other), 0.005):
+        return f"That is on {other} CT; keep only the rows with image == \"{image}\"."
+    if close_to(gap, mean_gap, 0.005):
+        return "That uses means; take medians (robust to a few odd lesions)."
+    return (f"Take the rows with image == \"{image}\", then the median '{feature}' of "
+            f"{subtype} minus the median of all other lesions.")
+
+
+QUIZ_RECALL = Question(
+    "recall or precision", answer="A",
+    why="recall divides by the true class (a row of the confusion matrix): of all true PNETs, "
+        "the share called PNET.",
+    slips={"B": "that is precision: it divides by a column (all lesions *called* PNET).",
+           "C": "that is plain accuracy over all subtypes, not a per-class number.",
+           "D": "a probability from the forest is not a recall; recall counts decisions on "
+                "held-out lesions."})

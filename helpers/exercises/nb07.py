@@ -10,16 +10,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..pipeline.screening import screening_outcome
-from .feedback import close_to, feedback, is_answered
+from .feedback import close_to, feedback, is_answered, not_answered
 from .inputs import some_scores
+from .quiz import Question
 
 
 def check_ppv(answer, sensitivity, specificity, prevalence) -> bool:
     """Exercise 1: the positive predictive value (a fraction) of a screening test."""
     expected = screening_outcome(sensitivity, specificity, prevalence).ppv
     if not is_answered(answer):
-        return feedback(False, "", "replace None with a number between 0 and 1: the share of "
-                        "positive results that are real cancers.")
+        return not_answered("replace None with a number between 0 and 1 (the share of "
+                            "positive results that are real cancers), then run this cell again.")
     if close_to(answer, expected, 1e-3):
         return feedback(True, f"PPV = {expected:.4f}: only {100 * expected:.1f} % of the people "
                         "recalled have cancer, although the test is very specific.", "")
@@ -45,8 +46,8 @@ def check_false_alarms_per_cancer(answer, sensitivity, specificity, prevalence,
     out = screening_outcome(sensitivity, specificity, prevalence, screened)
     expected = out.false_alarms_per_cancer_found
     if not is_answered(answer):
-        return feedback(False, "", "replace None with a number: false positives divided by "
-                        "true positives.")
+        return not_answered("replace None with one number (healthy people recalled per cancer "
+                            "found), then run this cell again.")
     if close_to(answer, expected, max(0.05, 0.005 * expected)):
         return feedback(True, f"{out.false_positives:,.0f} false alarms for "
                         f"{out.true_positives:,.0f} cancers found: {expected:.1f} per cancer "
@@ -76,7 +77,10 @@ def check_threshold(answer, healthy_scores, lesion_scores, target: float = 1.0) 
     be non-empty and finite (:class:`helpers.exercises.inputs.ExerciseInputError`)."""
     healthy = np.sort(some_scores(healthy_scores, "healthy_scores"))
     lesion = some_scores(lesion_scores, "lesion_scores")
-    if not is_answered(answer) or not close_to(answer, 0.5, 0.5):
+    if not is_answered(answer):
+        return not_answered("replace None with one threshold between 0 and 1 (a score), then "
+                            "run this cell again.")
+    if not close_to(answer, 0.5, 0.5):
         return feedback(False, "", "give one threshold between 0 and 1 (a score).")
     answer = float(answer)
     allowed_fp = int(np.floor(len(healthy) * (1 - target) + 1e-9))
@@ -97,3 +101,14 @@ def check_threshold(answer, healthy_scores, lesion_scores, target: float = 1.0) 
     return feedback(True, f"specificity {100 * spec:.0f} % on these {len(healthy)} healthy "
                     f"patients; {kept} of {len(lesion)} lesion patients still flagged "
                     f"(sensitivity {100 * kept / max(len(lesion), 1):.0f} %).", "")
+
+
+QUIZ_FEW_PATIENTS = Question(
+    "a rate on a few patients", answer="C",
+    why="with a handful of healthy patients, every one of them is a large step of specificity; "
+        "the 95 % interval is wide and includes much lower values.",
+    slips={"A": "a few patients cannot show that; a rate of 100 % on five patients is "
+                "compatible with a far lower true rate.",
+           "B": "PANDA's 99.9 % rests on 20,530 patients; a handful of patients cannot be "
+                "compared with it in either direction.",
+           "D": "the number of patients, not the threshold, is what limits this claim."})

@@ -1,0 +1,125 @@
+"""Notebook 04's checkers: the worked solution passes, each classic slip fails with a hint
+that names it, and a placeholder gets "Not answered yet"."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from helpers.exercises import check_choice
+from helpers.exercises import nb04 as ex
+from helpers.metrics import dice
+from helpers.pipeline import stage1
+
+
+@pytest.fixture
+def masks():
+    rng = np.random.default_rng(4)
+    return [rng.random((4, 6, 6)) > 0.5 for _ in range(6)]
+
+
+def test_majority_vote(masks, capsys):
+    assert ex.check_majority_vote(np.mean(masks, axis=0) > 0.5, masks)
+    assert "Correct" in capsys.readouterr().out
+    assert not ex.check_majority_vote(None, masks)
+    assert "Not answered yet" in capsys.readouterr().out
+    assert not ex.check_majority_vote(np.any(masks, axis=0), masks)
+    assert "union" in capsys.readouterr().out
+    assert not ex.check_majority_vote(np.all(masks, axis=0), masks)
+    assert "intersection" in capsys.readouterr().out
+    ties = np.mean(masks, axis=0) >= 0.5
+    assert not np.array_equal(ties, np.mean(masks, axis=0) > 0.5)
+    assert not ex.check_majority_vote(ties, masks)
+    assert "tie" in capsys.readouterr().out
+    assert not ex.check_majority_vote(np.mean(masks, axis=(1, 2)) > 0.5, masks)
+    assert "shape" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def validation():
+    """A ball-shaped gland in soft tissue, and a probability that falls off with distance
+    (noisy), so that the Dice after clean-up depends on the threshold."""
+    z, y, x = np.mgrid[:14, :30, :30]
+    distance = np.sqrt(((z - 7) / 4) ** 2 + ((y - 15) / 7) ** 2 + ((x - 15) / 7) ** 2)
+    reference = (distance < 1).astype(np.uint8)
+    rng = np.random.default_rng(0)
+    probability = np.clip(1.15 - 0.55 * distance + rng.normal(0, 0.04, distance.shape), 0, 1)
+    hu = np.full(distance.shape, 40.0)
+    return probability, hu, reference
+
+
+def test_threshold_solution_passes_and_neighbours_fail(validation, capsys):
+    probability, hu, reference = validation
+    scores = {t: dice(stage1.clean_mask(probability, hu, t), reference) for t in ex.CANDIDATES}
+    best = max(scores, key=scores.get)
+    assert ex.check_threshold(best, probability, hu, reference)
+    assert "Correct" in capsys.readouterr().out
+    default = stage1.THRESHOLDS["classifier"]
+    near = next(round(best + d, 2) for d in (-0.05, 0.05) if round(best + d, 2) != default)
+    assert scores[near] < scores[best], "the fixture must make the neighbour worse"
+    assert scores[best] - scores[near] < 0.1  # near, but wrong: it must still fail
+    assert not ex.check_threshold(near, probability, hu, reference)
+    assert "neighbouring candidate" in capsys.readouterr().out
+    assert default != best
+    assert not ex.check_threshold(default, probability, hu, reference)
+    assert "pipeline's default" in capsys.readouterr().out
+
+
+def test_threshold_slips(validation, capsys):
+    probability, hu, reference = validation
+    scores = ex.threshold_scores(probability, hu, reference)
+    worst = min(scores, key=scores.get)
+    assert not ex.check_threshold(None, probability, hu, reference)
+    assert "Not answered yet" in capsys.readouterr().out
+    assert not ex.check_threshold(worst, probability, hu, reference)
+    assert "worst" in capsys.readouterr().out
+    assert not ex.check_threshold(65, probability, hu, reference)
+    assert "between 0 and 1" in capsys.readouterr().out
+    assert not ex.check_threshold(0.333, probability, hu, reference)
+    assert "not one of ex.CANDIDATES" in capsys.readouterr().out
+    assert not ex.check_threshold("high", probability, hu, reference)  # never raises
+
+
+@pytest.fixture
+def volumes():
+    array = np.zeros((5, 8, 8), np.uint8)
+    array[1:4, 2:6, 2:6] = 1  # reference: 48 voxels
+    found = array.copy()
+    found[1, 2:6, 2:6] = 0  # found: 32 voxels, too small
+    images = []
+    for a in (found, array):
+        image = sitk.GetImageFromArray(a)
+        image.SetSpacing((3.0, 3.0, 3.0))
+        images.append(image)
+    return images
+
+
+def test_volume(volumes, capsys):
+    found, reference = volumes
+    ml = 32 * 0.027
+    pct = 100 * (32 - 48) / 48
+    assert ex.check_volume(ml, pct, found, reference)
+    assert "Correct" in capsys.readouterr().out
+    assert not ex.check_volume(None, None, found, reference)
+    assert "Not answered yet" in capsys.readouterr().out
+    assert not ex.check_volume(32, pct, found, reference)
+    assert "count of voxels" in capsys.readouterr().out
+    assert not ex.check_volume(ml * 1000, pct, found, reference)
+    assert "mm³" in capsys.readouterr().out
+    assert not ex.check_volume(48 * 0.027, pct, found, reference)
+    assert "reference's volume" in capsys.readouterr().out
+    assert not ex.check_volume(ml, -pct, found, reference)
+    assert "sign" in capsys.readouterr().out
+    assert not ex.check_volume(ml, pct / 100, found, reference)
+    assert "percent" in capsys.readouterr().out
+
+
+def test_quiz(capsys):
+    question = ex.QUIZ_CHOOSE_ON
+    assert check_choice(question.answer, question)
+    assert not check_choice(None, question)
+    assert "Not answered yet" in capsys.readouterr().out
+    for letter in question.slips:
+        assert not check_choice(letter, question)
+        assert question.slips[letter][:30] in capsys.readouterr().out
