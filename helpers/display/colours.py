@@ -6,6 +6,14 @@ import matplotlib
 import numpy as np
 from matplotlib.colors import to_rgb
 
+# The Okabe-Ito palette (Okabe & Ito 2008, "Color Universal Design"): eight colours that stay
+# distinct for the common forms of colour blindness. Every outline and overlay draws from it.
+OKABE_ITO = {
+    "black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
+    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish purple": "#CC79A7",
+    "grey": "#999999",
+}
+
 # Bright colours that stay visible as thin outlines on a grey CT slice.
 OUTLINE_COLORS = ("#00ff00", "#ff00ff", "#00ffff", "#ff8000", "#ffff00", "#ff0000")
 
