@@ -10,7 +10,23 @@ The shared picture layer beneath every other part of the series. Modules:
 * :mod:`.viewer`: :class:`SliceViewer` (ipywidgets) and :func:`montage`, its static twin.
 """
 
-from .colours import OKABE_ITO, OUTLINE_COLORS, composite_overlay, label_colors, outline_colors
+from .colours import (
+    FILL_COLORS,
+    HEAT_CMAP,
+    HIGHLIGHT_COLOUR,
+    LETTER_COLOUR,
+    OKABE_ITO,
+    OUTLINE_COLORS,
+    OUTLINE_STYLES,
+    REFERENCE_COLOUR,
+    REFERENCE_STYLE,
+    RESULT_COLOUR,
+    RESULT_STYLE,
+    composite_overlay,
+    label_colors,
+    outline_colors,
+    outline_styles,
+)
 from .diagrams import label_transfer_diagram, pipeline_diagram
 from .figures import (
     add_edge_letters,
@@ -46,11 +62,14 @@ from .slices import (
 )
 from .viewer import SliceViewer, montage
 
-__all__ = ["EDGE_LETTERS", "OKABE_ITO", "OUTLINE_COLORS", "PLANES", "SliceViewer", "TISSUE_BANDS",
+__all__ = ["EDGE_LETTERS", "FILL_COLORS", "HEAT_CMAP", "HIGHLIGHT_COLOUR", "LETTER_COLOUR",
+           "OKABE_ITO", "OUTLINE_COLORS", "OUTLINE_STYLES", "PLANES", "REFERENCE_COLOUR",
+           "REFERENCE_STYLE", "RESULT_COLOUR", "RESULT_STYLE", "SliceViewer", "TISSUE_BANDS",
            "WINDOW_PRESETS", "add_edge_letters", "add_letters", "apply_window", "compare_windows",
            "composite_overlay", "display_to_index", "edge_letters_from_directions",
            "extract_slice", "hu_colorbar", "index_to_display", "label_centroid_mm", "label_colors",
-           "label_transfer_diagram", "montage", "orient_slice", "outline_colors", "panel_grid",
-           "pipeline_diagram", "pixel_aspect", "plane_axis", "point_to_slice_indices",
-           "raw_edge_letters", "resolve_window", "show_hu_scale", "show_planes",
-           "show_raw_vs_radiological", "show_slabs", "tissue_class_map", "to_lps", "window_bounds"]
+           "label_transfer_diagram", "montage", "orient_slice", "outline_colors", "outline_styles",
+           "panel_grid", "pipeline_diagram", "pixel_aspect", "plane_axis",
+           "point_to_slice_indices", "raw_edge_letters", "resolve_window", "show_hu_scale",
+           "show_planes", "show_raw_vs_radiological", "show_slabs", "tissue_class_map", "to_lps",
+           "window_bounds"]

@@ -1,4 +1,10 @@
-"""Colours for labels and outlines drawn over a grey CT slice."""
+"""Colours for labels and outlines drawn over a grey CT slice: one colour-blind-safe palette.
+
+Every outline and overlay of the series takes its colours from :data:`OKABE_ITO`. Where two
+outlines are compared (a result against its reference), they differ in line style as well
+(:data:`RESULT_STYLE` solid, :data:`REFERENCE_STYLE` dashed), so that no reading rests on
+telling two hues apart.
+"""
 
 from __future__ import annotations
 
@@ -14,21 +20,47 @@ OKABE_ITO = {
     "grey": "#999999",
 }
 
-# Bright colours that stay visible as thin outlines on a grey CT slice.
-OUTLINE_COLORS = ("#00ff00", "#ff00ff", "#00ffff", "#ff8000", "#ffff00", "#ff0000")
+# The Okabe-Ito colours that stay visible as thin outlines on a grey CT slice, most
+# distinct first (black, blue and grey vanish on soft tissue).
+OUTLINE_COLORS = (OKABE_ITO["sky blue"], OKABE_ITO["orange"], OKABE_ITO["yellow"],
+                  OKABE_ITO["reddish purple"], OKABE_ITO["bluish green"], OKABE_ITO["vermillion"])
+# Line styles, cycled with the colours, so that outlines differ in more than hue.
+OUTLINE_STYLES = ("-", "--", ":", "-.")
+# A result (solid, orange) compared with its reference or truth (dashed, sky blue).
+RESULT_COLOUR, RESULT_STYLE = OKABE_ITO["orange"], "-"
+REFERENCE_COLOUR, REFERENCE_STYLE = OKABE_ITO["sky blue"], "--"
+# One marked item among grey ones (a bar, a line on a histogram); direction letters.
+HIGHLIGHT_COLOUR = OKABE_ITO["vermillion"]
+LETTER_COLOUR = OKABE_ITO["yellow"]
+# A score map under outlines: one hue (blue), so that the outlines' colours stand out on it.
+HEAT_CMAP = "Blues"
+# Fill colours for label maps, in order (8 or fewer labels; more fall back to tab20).
+FILL_COLORS = (OKABE_ITO["orange"], OKABE_ITO["sky blue"], OKABE_ITO["bluish green"],
+               OKABE_ITO["yellow"], OKABE_ITO["blue"], OKABE_ITO["vermillion"],
+               OKABE_ITO["reddish purple"], OKABE_ITO["grey"])
 
 
-def label_colors(ids, cmap: str = "tab10") -> dict[int, tuple[float, float, float]]:
-    """A colour per label id, assigned in sorted id order from a matplotlib colour map."""
+def label_colors(ids, cmap: str | None = None) -> dict[int, tuple[float, float, float]]:
+    """A colour per label id, assigned in sorted id order: :data:`FILL_COLORS` (Okabe-Ito)
+    for up to 8 labels, else (or when ``cmap`` names one) a matplotlib colour map."""
 
-    palette = matplotlib.colormaps[cmap]
-    return {int(i): tuple(palette(n % palette.N)[:3]) for n, i in enumerate(sorted(ids))}
+    ids = sorted(ids)
+    if cmap is None and len(ids) <= len(FILL_COLORS):
+        return {int(i): to_rgb(FILL_COLORS[n]) for n, i in enumerate(ids)}
+    palette = matplotlib.colormaps[cmap or "tab20"]
+    return {int(i): tuple(palette(n % palette.N)[:3]) for n, i in enumerate(ids)}
 
 
 def outline_colors(ids) -> dict[int, tuple[float, float, float]]:
-    """High-contrast colours for label outlines, in the order the ids are given."""
+    """Okabe-Ito colours for label outlines, in the order the ids are given."""
 
     return {int(i): to_rgb(OUTLINE_COLORS[n % len(OUTLINE_COLORS)]) for n, i in enumerate(ids)}
+
+
+def outline_styles(ids) -> dict[int, str]:
+    """A line style per outline, in the order the ids are given (solid, dashed, dotted...)."""
+
+    return {int(i): OUTLINE_STYLES[n % len(OUTLINE_STYLES)] for n, i in enumerate(ids)}
 
 
 def composite_overlay(gray01: np.ndarray, labels2d: np.ndarray, colors: dict, opacity=0.4):

@@ -11,7 +11,15 @@ from matplotlib.colors import to_rgb
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from .colours import composite_overlay, label_colors, outline_colors
+from .colours import (
+    HIGHLIGHT_COLOUR,
+    LETTER_COLOUR,
+    REFERENCE_COLOUR,
+    composite_overlay,
+    label_colors,
+    outline_colors,
+    outline_styles,
+)
 from .slices import (
     EDGE_LETTERS,
     PLANES,
@@ -28,7 +36,7 @@ from .slices import (
 )
 
 
-def add_letters(ax, letters, color: str = "yellow") -> None:
+def add_letters(ax, letters, color: str = LETTER_COLOUR) -> None:
     """Write ``(left, right, top, bottom)`` direction letters at a panel's edges."""
     left, right, top, bottom = letters
     style = dict(color=color, fontsize=11, fontweight="bold", transform=ax.transAxes)
@@ -38,7 +46,7 @@ def add_letters(ax, letters, color: str = "yellow") -> None:
     ax.text(0.5, 0.02, bottom, ha="center", va="bottom", **style)
 
 
-def add_edge_letters(ax, plane: str, color: str = "yellow") -> None:
+def add_edge_letters(ax, plane: str, color: str = LETTER_COLOUR) -> None:
     """Write the anatomical direction at each edge of a panel (R/L, A/P, S/I)."""
     add_letters(ax, EDGE_LETTERS[plane], color)
 
@@ -79,6 +87,7 @@ def show_planes(image, labels=None, label_names=None, point_mm=None, window="sof
     where = point_to_slice_indices(lps, point_mm)
     names = label_names or {}
     colors = {**label_colors(fill), **outline_colors(outline)}
+    styles = outline_styles(outline)
     fig, axes = plt.subplots(1, 3, figsize=figsize, layout="constrained")
     for ax, plane in zip(axes, PLANES, strict=True):
         hu, aspect = extract_slice(lps, plane, where[plane])
@@ -92,7 +101,8 @@ def show_planes(image, labels=None, label_names=None, point_mm=None, window="sof
             lab, _ = extract_slice(labels, plane, where[plane])
             for i in outline:
                 if (lab == i).any():
-                    ax.contour(lab == i, levels=[0.5], colors=[colors[i]], linewidths=2.0)
+                    ax.contour(lab == i, levels=[0.5], colors=[colors[i]], linewidths=2.0,
+                               linestyles=styles[i])
         add_edge_letters(ax, plane)
         ax.set_title(f"{plane} (slice {where[plane]})")
         ax.set_xticks([])
@@ -105,7 +115,8 @@ def show_planes(image, labels=None, label_names=None, point_mm=None, window="sof
     def pretty(i):
         return names.get(i, f"label {i}").replace("_", " ")
 
-    handles = [Line2D([], [], color=colors[i], lw=2, label=pretty(i)) for i in outline]
+    handles = [Line2D([], [], color=colors[i], lw=2, ls=styles[i], label=pretty(i))
+               for i in outline]
     handles += [Patch(color=colors[i], alpha=0.6, label=pretty(i)) for i in fill]
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 6),
@@ -143,8 +154,8 @@ def show_hu_scale(hu2d: np.ndarray, aspect: float = 1.0, letters=EDGE_LETTERS["a
     ax_hist.hist(np.ravel(hu2d), bins=200, range=(-1100, 2000), color="black", log=True,
                  histtype="step")
     for value, name in ((-1000, "air"), (0, "water")):
-        ax_hist.axvline(value, color="red", lw=1, ls="--")
-        ax_hist.text(value, 1.01, f"{name} = {value}", color="red", ha="center",
+        ax_hist.axvline(value, color=HIGHLIGHT_COLOUR, lw=1, ls="--")
+        ax_hist.text(value, 1.01, f"{name} = {value}", color=HIGHLIGHT_COLOUR, ha="center",
                      transform=ax_hist.get_xaxis_transform())
     ax_hist.set_xlim(-1100, 2000)
     ax_hist.set_xlabel("Hounsfield units (HU)")
@@ -171,7 +182,7 @@ def compare_windows(hu2d: np.ndarray, windows=tuple(WINDOW_PRESETS), aspect: flo
         shown = ax.imshow(apply_window(hu2d, window), cmap="gray", vmin=0, vmax=1,
                           aspect=aspect, interpolation="nearest")
         if outline is not None and np.any(outline):
-            ax.contour(outline, levels=[0.5], colors=["#00ff00"], linewidths=1.2)
+            ax.contour(outline, levels=[0.5], colors=[REFERENCE_COLOUR], linewidths=1.2)
         name = window if isinstance(window, str) else "custom"
         ax.set_title(f"{name}: W {width:.0f} / L {level:.0f} HU")
         add_letters(ax, letters)
@@ -179,7 +190,7 @@ def compare_windows(hu2d: np.ndarray, windows=tuple(WINDOW_PRESETS), aspect: flo
         ax.set_yticks([])
         hu_colorbar(fig, shown, ax, window, "HU")
     if outline is not None and outline_name:
-        fig.legend(handles=[Line2D([], [], color="#00ff00", lw=1.5, label=outline_name)],
+        fig.legend(handles=[Line2D([], [], color=REFERENCE_COLOUR, lw=1.5, label=outline_name)],
                    loc="outside lower center", frameon=False)
     if title:
         fig.suptitle(title)
@@ -200,7 +211,7 @@ def show_raw_vs_radiological(image: sitk.Image, index: int | None = None,
     fig, (raw_ax, lps_ax) = plt.subplots(1, 2, figsize=figsize, layout="constrained")
     raw_ax.imshow(apply_window(array[index], window), cmap="gray", vmin=0, vmax=1,
                   aspect=spacing[1] / spacing[0], interpolation="nearest")
-    add_letters(raw_ax, raw_edge_letters(image), color="red")
+    add_letters(raw_ax, raw_edge_letters(image), color=HIGHLIGHT_COLOUR)
     raw_ax.set_title(f"plt.imshow(array[{index}]): header ignored")
     lps_index = point_to_slice_indices(image, image.TransformIndexToPhysicalPoint(
         (0, 0, index)))["axial"]

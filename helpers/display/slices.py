@@ -161,12 +161,12 @@ def label_centroid_mm(labels: sitk.Image, label: int):
 
 # Bands for the HU-scale figure. Air (-1000 HU) and water (0 HU) define the scale; the fat
 # band is the usual fat segmentation window; the others are broad, approximate ranges
-# (real tissues overlap, and partial volume blurs every boundary).
+# (real tissues overlap, and partial volume blurs every boundary). Colours: Okabe-Ito.
 TISSUE_BANDS: tuple[tuple[str, float, float, str], ...] = (
-    ("air and lung", -1100.0, -500.0, "#4c72b0"),
-    ("fat", -190.0, -30.0, "#dd8452"),
-    ("water and soft tissue", -30.0, 100.0, "#55a868"),
-    ("bone, or vessels with iodine contrast", 100.0, 3100.0, "#c44ec4"),
+    ("air and lung", -1100.0, -500.0, "#0072B2"),
+    ("fat", -190.0, -30.0, "#E69F00"),
+    ("water and soft tissue", -30.0, 100.0, "#009E73"),
+    ("bone, or vessels with iodine contrast", 100.0, 3100.0, "#CC79A7"),
 )
 
 

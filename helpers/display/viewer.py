@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ..checks import check_same_grid
-from .colours import composite_overlay, label_colors
+from .colours import LETTER_COLOUR, composite_overlay, label_colors
 from .figures import add_edge_letters, hu_colorbar
 from .slices import (
     PLANES,
@@ -67,7 +67,7 @@ def prepare_volume(image: sitk.Image, labels: sitk.Image | None = None, label_na
         label_array = sitk.GetArrayFromImage(to_lps(labels))
         present = set(np.unique(label_array).tolist()) - {0}
         shown = present if label_ids is None else present & {int(i) for i in label_ids}
-        colors = label_colors(shown, "tab20" if len(shown) > 10 else "tab10")
+        colors = label_colors(shown)
     names = {int(k): str(v) for k, v in (label_names or {}).items()}
     return PreparedVolume(lps, sitk.GetArrayViewFromImage(lps), label_array, colors, names,
                           image)
@@ -103,8 +103,8 @@ def draw_view(ax, volume: PreparedVolume, plane: str, index: int, window="soft_t
     artist = ax.imshow(gray, cmap="gray", vmin=0, vmax=1, aspect=aspect,
                        interpolation="nearest")
     if cursor is not None:
-        ax.axhline(cursor[0], color="#ffd700", lw=0.8, alpha=0.8)
-        ax.axvline(cursor[1], color="#ffd700", lw=0.8, alpha=0.8)
+        ax.axhline(cursor[0], color=LETTER_COLOUR, lw=0.8, alpha=0.8)
+        ax.axvline(cursor[1], color=LETTER_COLOUR, lw=0.8, alpha=0.8)
     add_edge_letters(ax, plane)
     ax.set_xticks([])
     ax.set_yticks([])

@@ -53,7 +53,7 @@ def show_detection(case, result, image: str = "plain", title: str | None = None,
     point = display.label_centroid_mm(sitk.Cast(centre > 0, sitk.sitkUInt8), 1)
     return show_outlines(scan, outlines, point, score=probability,
                          score_label="stage 2: P(lesion) per voxel", title=title,
-                         zoom_mm=zoom_mm, figsize=(11, 4.6), score_cmap="inferno")
+                         zoom_mm=zoom_mm, figsize=(11, 4.6), score_cmap=display.HEAT_CMAP)
 
 
 
@@ -79,9 +79,12 @@ def _crop(ax, masks, margin_px):
                 max(rows.min() - margin_px, -0.5))
 
 
-# Outline colours of the patient figure; the reference and the truth are dashed.
-PATIENT_COLOURS = {"stage 1 pancreas": "#00ff00", "reference pancreas": "#ffff00",
-                   "reported lesion": "#ff00ff", "true lesion": "#00ffff"}
+# Outline colours of the patient figure (Okabe-Ito): what the pipeline found is solid, the
+# reference and the truth are dashed, so the pairs differ in line style as well as hue.
+PATIENT_COLOURS = {"stage 1 pancreas": display.RESULT_COLOUR,
+                   "reference pancreas": display.REFERENCE_COLOUR,
+                   "reported lesion": display.OKABE_ITO["yellow"],
+                   "true lesion": display.OKABE_ITO["vermillion"]}
 
 
 def _dashed(name: str) -> str:
@@ -146,8 +149,8 @@ def _slice_panels(axes, scan, k, prob, outlines, window, crop_to, margin_mm):
                          aspect=aspect, interpolation="nearest")
         if n == 2 and prob is not None:
             heat_cut, _ = display.extract_slice(prob, "axial", k)
-            heat = ax.imshow(np.ma.masked_less(heat_cut, 0.05), cmap="inferno", vmin=0, vmax=1,
-                             alpha=0.65, aspect=aspect, interpolation="nearest")
+            heat = ax.imshow(np.ma.masked_less(heat_cut, 0.05), cmap=display.HEAT_CMAP, vmin=0,
+                             vmax=1, alpha=0.65, aspect=aspect, interpolation="nearest")
         for name, mask, panel in outlines:
             if mask is not None and panel == n:
                 cut, _ = display.extract_slice(mask, "axial", k)
@@ -164,12 +167,13 @@ def _slice_panels(axes, scan, k, prob, outlines, window, crop_to, margin_mm):
 def _subtype_bars(ax, probs, subtype, truth_known, subtypes):
     """Panel (d): stage 3's probabilities as horizontal bars; the true subtype is marked."""
     values = [probs.get(s, 0.0) for s in subtypes]
-    colours = ["#d62728" if s == subtype else "#7f7f7f" for s in subtypes]
+    colours = [display.HIGHLIGHT_COLOUR if s == subtype else display.OKABE_ITO["grey"]
+               for s in subtypes]
     ax.barh(list(subtypes), values, color=colours)
     ax.set_xlim(0, 1)
     ax.invert_yaxis()
     ax.set_xlabel("stage 3 probability")
-    truth = (f"truth: {subtype} (red bar)" if subtype else "truth: healthy, no lesion"
+    truth = (f"truth: {subtype} (dark orange bar)" if subtype else "truth: healthy, no lesion"
              if truth_known else "truth unknown: no lesion annotated")
     ax.set_title(f"(d) stage 3: subtype\n{truth}", fontsize=10)
     if not probs:

@@ -35,6 +35,7 @@ def show_outlines(image: sitk.Image, masks: dict, point_mm=None, score=None,
         point_mm = display.label_centroid_mm(sitk.Cast(first > 0, sitk.sitkUInt8), 1)
     where = display.point_to_slice_indices(image, point_mm)
     colours = display.outline_colors(range(len(masks)))
+    styles = display.outline_styles(range(len(masks)))
     fig, axes = plt.subplots(1, len(planes), figsize=figsize, layout="constrained",
                              squeeze=False)
     for ax, plane in zip(axes[0], planes, strict=True):
@@ -48,7 +49,8 @@ def show_outlines(image: sitk.Image, masks: dict, point_mm=None, score=None,
         for n, mask in enumerate(masks.values()):
             cut, _ = display.extract_slice(mask, plane, where[plane])
             if cut.any():
-                ax.contour(cut > 0, levels=[0.5], colors=[colours[n]], linewidths=1.6)
+                ax.contour(cut > 0, levels=[0.5], colors=[colours[n]], linewidths=1.6,
+                           linestyles=styles[n])
         if zoom_mm:
             _zoom(ax, image, plane, point_mm, zoom_mm, hu.shape)
         display.add_edge_letters(ax, plane)
@@ -59,7 +61,7 @@ def show_outlines(image: sitk.Image, masks: dict, point_mm=None, score=None,
     display.hu_colorbar(fig, shown, axes[0, -1], window, f"HU (W {width:.0f} / L {level:.0f})")
     if score is not None:
         fig.colorbar(heat_shown, ax=axes[0, -1], shrink=0.8, label=score_label)
-    fig.legend(handles=[Line2D([], [], color=colours[n], lw=2, label=name)
+    fig.legend(handles=[Line2D([], [], color=colours[n], lw=2, ls=styles[n], label=name)
                         for n, name in enumerate(masks)], loc="outside lower center",
                ncol=len(masks), frameon=False)
     if title:
@@ -92,7 +94,7 @@ def show_maps(image: sitk.Image, maps: dict, point_mm, plane: str = "axial", nco
                                             plane, index)
         shown = ax.imshow(cut, cmap="magma", aspect=aspect, interpolation="nearest")
         fig.colorbar(shown, ax=ax, shrink=0.8)
-        display.add_edge_letters(ax, plane, color="cyan")
+        display.add_edge_letters(ax, plane, color=display.OKABE_ITO["sky blue"])
         ax.set_title(name, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -144,7 +146,8 @@ def show_lesion_gallery(cases, window="pancreas", zoom_mm: float = 40.0, panel_s
                               aspect=aspect, interpolation="nearest")
             cut, _ = display.extract_slice(lesion, "axial", index)
             if cut.any():
-                ax.contour(cut > 0, levels=[0.5], colors=["#ffff00"], linewidths=1.2)
+                ax.contour(cut > 0, levels=[0.5], colors=[display.OKABE_ITO["yellow"]],
+                           linewidths=1.2)
             _zoom(ax, image, "axial", point, zoom_mm, hu.shape)
             display.add_edge_letters(ax, "axial")
             ax.set_xticks([])

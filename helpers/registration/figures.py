@@ -9,6 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import SimpleITK as sitk
+from matplotlib.colors import to_rgb
 from matplotlib.lines import Line2D
 
 from .. import display
@@ -26,10 +27,18 @@ def checkerboard(a: np.ndarray, b: np.ndarray, tile: int = 6) -> np.ndarray:
     return np.where((rows + cols) % 2 == 0, a, b)
 
 
+# The blend's two colours: Okabe-Ito orange and its complement (a blue), which add up to
+# white, so that equal intensities give grey and any offset a coloured fringe.
+BLEND_A = np.array(to_rgb(display.OKABE_ITO["orange"]))
+BLEND_B = 1.0 - BLEND_A
+
+
 def blend(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """RGB overlay of two windowed slices in [0, 1]: ``a`` magenta, ``b`` green. Where they
-    agree the result is grey; a coloured fringe shows an offset."""
-    return np.stack([a, b, a], axis=-1).clip(0, 1)
+    """RGB overlay of two windowed slices in [0, 1]: ``a`` orange, ``b`` blue (colours safe
+    for colour-blind readers). Where they agree the result is grey; a coloured fringe shows
+    an offset."""
+    rgb = np.asarray(a)[..., None] * BLEND_A + np.asarray(b)[..., None] * BLEND_B
+    return rgb.clip(0, 1)
 
 
 def crop_around(image: sitk.Image, point_mm, half_mm: float) -> sitk.Image:
@@ -80,7 +89,7 @@ def show_alignment(fixed, moving, transforms: dict, plane="coronal", point_mm=No
         ax.set_yticks([])
     low, high = display.window_bounds(window)
     how = ("plain and contrast tiles alternate" if mode == "checkerboard" else
-           "plain magenta, contrast green, grey where they agree")
+           "plain orange, contrast blue, grey where they agree")
     fig.suptitle(title or f"{plane}, {2 * half_mm:.0f} mm around the point, window "
                  f"{low:.0f}..{high:.0f} HU\n{how}")
     return fig
@@ -88,8 +97,9 @@ def show_alignment(fixed, moving, transforms: dict, plane="coronal", point_mm=No
 
 def show_transfer(plain, truth, transferred: dict, plane="axial", window="soft_tissue",
                   title=None):
-    """Panels through the true mask's centre: the plain scan with the true mask (green) and
-    each named transferred mask (magenta). Panel titles give the Dice. Returns the figure."""
+    """Panels through the true mask's centre: the plain scan with the true mask (sky blue,
+    dashed) and each named transferred mask (orange, solid). Panel titles give the Dice.
+    Returns the figure."""
     centre = display.label_centroid_mm(sitk.Cast(truth != 0, sitk.sitkUInt8), 1)
     index = display.point_to_slice_indices(plain, centre)[plane]
     hu, aspect = display.extract_slice(plain, plane, index)
@@ -99,15 +109,19 @@ def show_transfer(plain, truth, transferred: dict, plane="axial", window="soft_t
     for ax, (name, mask) in zip(axes[0], transferred.items(), strict=True):
         moved2d, _ = display.extract_slice(mask, plane, index)
         ax.imshow(display.apply_window(hu, window), cmap="gray", vmin=0, vmax=1, aspect=aspect)
-        for layer, colour in ((true2d, "#00ff00"), (moved2d, "#ff00ff")):
+        for layer, colour, style in ((true2d, display.REFERENCE_COLOUR, display.REFERENCE_STYLE),
+                                     (moved2d, display.RESULT_COLOUR, display.RESULT_STYLE)):
             if (layer != 0).any():
-                ax.contour(layer != 0, levels=[0.5], colors=[colour], linewidths=1.8)
+                ax.contour(layer != 0, levels=[0.5], colors=[colour], linewidths=1.8,
+                           linestyles=style)
         ax.set_title(f"{name}\nDice {dice(mask, truth):.2f}")
         display.add_edge_letters(ax, plane)
         ax.set_xticks([])
         ax.set_yticks([])
-    handles = [Line2D([], [], color="#00ff00", lw=2, label="true lesion (plain scan)"),
-               Line2D([], [], color="#ff00ff", lw=2, label="mask carried from contrast scan")]
+    handles = [Line2D([], [], color=display.REFERENCE_COLOUR, lw=2, ls=display.REFERENCE_STYLE,
+                      label="true lesion (plain scan)"),
+               Line2D([], [], color=display.RESULT_COLOUR, lw=2, ls=display.RESULT_STYLE,
+                      label="mask carried from contrast scan")]
     fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
     low, high = display.window_bounds(window)
     fig.suptitle(title or f"{plane} slice through the lesion; window {low:.0f}..{high:.0f} HU")
