@@ -44,6 +44,8 @@ STAGE = BUILD / "book"  # Jupyter Book's source folder, rewritten on every build
 SITE = BUILD / "site"
 JS_CACHE = BUILD / "js-cache"
 CELL_TIMEOUT_S = 300
+# Markdown pages of notebooks/ shown on the site after the lessons (each notebook links to them)
+REFERENCE_PAGES = ("glossary.md", "references.md")
 METADATA_KEY = "plainct_executed"
 
 # npm package -> (version, SHA-512 of its tarball as npm's "integrity", files to copy into the
@@ -315,6 +317,10 @@ def stage(pairs: list[tuple[Path, Path]]) -> None:
     parts = [{"caption": "Lessons", "chapters": lessons}]
     if solutions:
         parts.append({"caption": "Worked solutions", "chapters": solutions})
+    for page in REFERENCE_PAGES:
+        shutil.copy(NOTEBOOK_DIR / page, STAGE / page)
+    parts.append({"caption": "Glossary and references",
+                  "chapters": [{"file": Path(page).stem} for page in REFERENCE_PAGES]})
     toc = {"format": "jb-book", "root": "intro", "parts": parts}
     # JSON is valid YAML: no YAML writer needed
     (STAGE / "_toc.yml").write_text("# written by scripts/build_site.py\n"

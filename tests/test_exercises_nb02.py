@@ -7,6 +7,7 @@ import pytest
 import SimpleITK as sitk
 
 from helpers import simulate
+from helpers.exercises import check_choice
 from helpers.exercises import nb02 as ex
 from helpers.simulate import lesions
 
@@ -22,22 +23,29 @@ def test_tumour_contrast_checker(case, capsys):
     right = lesions.conspicuity(*arrays)["contrast_hu"]
     assert right < -30
     assert ex.check_tumour_contrast(right, case)
-    assert not ex.check_tumour_contrast(None, case)
     assert not ex.check_tumour_contrast(-right, case)
     assert "check the sign" in capsys.readouterr().out
     assert not ex.check_tumour_contrast(ex.expected_contrast_hu(case, "plain"), case)
     assert "that is the plain scan" in capsys.readouterr().out
 
 
-def test_landmark_checker(case, capsys):
-    point = tuple(case.landmarks_plain[0])
-    assert ex.check_landmark_in_contrast(case.transform.TransformPoint(point), case, 0)
-    assert ex.check_landmark_in_contrast(case.landmarks_contrast[0], case, 0)
-    assert not ex.check_landmark_in_contrast(None, case, 0)
-    assert not ex.check_landmark_in_contrast(point, case, 0)
+def test_tumour_contrast_placeholder(case, capsys):
+    assert not ex.check_tumour_contrast(None, case)
+    assert capsys.readouterr().out.startswith("Not answered yet: set tumour_contrast_hu")
+
+
+def test_point_checker(case, capsys):
+    point = ex.exercise_point(case)
+    assert not any(np.allclose(point, p, atol=0.5) for p in case.landmarks_plain)
+    assert ex.check_point_in_contrast(case.transform.TransformPoint(point), case, point)
+    assert not ex.check_point_in_contrast(None, case, point)
+    assert "Not answered yet: set point_on_contrast" in capsys.readouterr().out
+    assert not ex.check_point_in_contrast(point, case, point)
     assert "plain-scan point itself" in capsys.readouterr().out
+    assert not ex.check_point_in_contrast(case.landmarks_contrast[0], case, point)
+    assert "case.landmarks_contrast[0]" in capsys.readouterr().out
     backwards = simulate.inverse_transform(case).TransformPoint(point)
-    assert not ex.check_landmark_in_contrast(backwards, case, 0)
+    assert not ex.check_point_in_contrast(backwards, case, point)
     assert "wrong way" in capsys.readouterr().out
 
 
@@ -45,14 +53,33 @@ def test_transferred_mask_checker(case, capsys):
     right = sitk.Resample(case.lesion_contrast, case.plain, case.transform,
                           sitk.sitkNearestNeighbor, 0)
     assert ex.check_transferred_mask(right, case)
+    capsys.readouterr()
+    assert not ex.check_transferred_mask(case.lesion_plain, case)  # the truth itself
+    assert "case.lesion_plain, the true plain-scan mask" in capsys.readouterr().out
+    assert not ex.check_transferred_mask(sitk.Image(case.lesion_contrast), case)
+    assert "copied as it is" in capsys.readouterr().out
     wrong = sitk.Resample(case.lesion_contrast, case.plain, simulate.inverse_transform(case),
                           sitk.sitkNearestNeighbor, 0)
-    assert ex.dice(sitk.GetArrayFromImage(wrong), sitk.GetArrayFromImage(case.lesion_plain)) \
-        < ex.MIN_DICE
     assert not ex.check_transferred_mask(wrong, case)
+    assert "not its inverse" in capsys.readouterr().out
+    blended = sitk.Resample(sitk.Cast(case.lesion_contrast, sitk.sitkFloat32), case.plain,
+                            case.transform, sitk.sitkLinear, 0)
+    assert not ex.check_transferred_mask(blended, case)
+    assert "between 0 and 1" in capsys.readouterr().out
     assert not ex.check_transferred_mask(None, case)
+    assert "Not answered yet: set mask_on_plain" in capsys.readouterr().out
     assert not ex.check_transferred_mask(case.lesion_contrast[:, :, :10], case)
     assert "plain scan's grid" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("question, right, slips", [
+    (ex.QUIZ_LINEAR_MASK, "B", {"A": "nearest-neighbour", "C": "raises nothing"}),
+    (ex.QUIZ_CONTRAST_SIGN, "C", {"A": "plain scan", "B": "brighter"})])
+def test_quizzes(question, right, slips, capsys):
+    assert check_choice(right, question)
+    for letter, slip in slips.items():
+        assert not check_choice(letter, question)
+        assert slip in capsys.readouterr().out
 
 
 def test_dice():

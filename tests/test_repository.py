@@ -85,10 +85,25 @@ def test_notebook_opens_and_closes_like_a_lesson(path):
         if cell.cell_type == "code" and before.cell_type == "code":
             # consecutive code cells are allowed, but a step must not run on for long
             assert len(cell.source.splitlines()) <= 25, f"{path.name}: a long code cell"
-    solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
-    for cell in solutions:
-        assert "assert" in cell.source, f"{path.name}: a solution cell does not assert its check"
-    assert len(solutions) >= 2, f"{path.name}: fewer than two exercises with worked solutions"
+    # Run All must never overwrite a student's answer: no executable solution in a lesson.
+    assert not [c for c in nb.cells if c.cell_type == "code" and
+                "solution" in c.metadata.get("tags", [])], (
+        f"{path.name}: a worked solution is an executable cell; fold it into a markdown "
+        "<details> block (the solutions notebook runs it)")
+    assert len(folded_solutions(nb)) >= 2, (
+        f"{path.name}: fewer than two exercises with a folded worked solution")
+
+
+def folded_solutions(nb) -> list[str]:
+    """The code of each worked solution folded into a lesson's markdown (a ``<details>`` block
+    whose summary names a solution, holding a fenced ``python`` block)."""
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown" or not re.search(
+                r"<summary>[^<]*solution", cell.source, re.IGNORECASE):
+            continue
+        found += re.findall(r"```python\n(.*?)```", cell.source, re.DOTALL)
+    return found
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -99,9 +114,8 @@ def test_every_lesson_has_a_worked_solutions_notebook(path):
     lesson = nbformat.read(path, as_version=4)
     solved = "\n".join(c.source for c in nbformat.read(twin, as_version=4).cells
                        if c.cell_type == "code")
-    checkers = set(re.findall(r"\b(?:ex\.)?(check_\w+)\(", "\n".join(
-        c.source for c in lesson.cells if "solution" in c.metadata.get("tags", []))))
-    assert checkers, f"{path.name}: its solution cells call no checker"
+    checkers = set(re.findall(r"\b(?:ex\.)?(check_\w+)\(", "\n".join(folded_solutions(lesson))))
+    assert checkers, f"{path.name}: its folded worked solutions call no checker"
     for name in sorted(checkers):
         assert re.search(rf"assert\s+(?:ex\.)?{name}\(", solved), (
             f"{twin.name} does not assert {name}")

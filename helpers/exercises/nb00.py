@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from .feedback import as_array, close_to, feedback, is_answered
+from .feedback import as_array, close_to, feedback, is_answered, not_answered
+from .quiz import Question
 
 PANCREAS_LABEL = 7
 
@@ -20,11 +21,11 @@ def check_pancreas_volume(answer, label_array, spacing) -> bool:
     voxels = int((as_array(label_array) == PANCREAS_LABEL).sum())
     voxel_mm3 = float(np.prod(spacing))
     expected = voxels * voxel_mm3 / 1000
+    if not is_answered(answer):
+        return not_answered("set pancreas_ml to a number (in mL), then run this cell again.")
     if close_to(answer, expected, tol=0.5):
         return feedback(True, f"{voxels} voxels x {voxel_mm3:g} mm³ = {expected:.1f} mL.", "")
-    if not is_answered(answer):
-        hint = "set pancreas_ml to a number (in mL), then run the check again."
-    elif close_to(answer, voxels, 0.5):
+    if close_to(answer, voxels, 0.5):
         hint = (f"{voxels} is the number of voxels; multiply by the volume of one voxel "
                 f"({voxel_mm3:g} mm³), then divide by 1000 to get mL.")
     elif close_to(answer, voxels * voxel_mm3, 0.5):
@@ -44,12 +45,12 @@ def check_scan_length(answer, image: sitk.Image) -> bool:
     """Exercise 2: how many centimetres of the body the scan covers from head to foot."""
     slices, step = image.GetSize()[2], image.GetSpacing()[2]
     expected = scan_length_cm(image)
+    if not is_answered(answer):
+        return not_answered("set scan_cm to a number (in cm), then run this cell again.")
     if close_to(answer, expected, tol=0.05):
         return feedback(True, f"{slices} slices x {step:g} mm = {expected:.1f} cm: a slab of the "
                         "upper abdomen, not the whole trunk.", "")
-    if not is_answered(answer):
-        hint = "set scan_cm to a number (in cm), then run the check again."
-    elif close_to(answer, slices, 0.5):
+    if close_to(answer, slices, 0.5):
         hint = f"{slices} is the number of slices; multiply by the slice spacing ({step:g} mm)."
     elif close_to(answer, expected * 10, 0.5):
         hint = "that is in millimetres; divide by 10 to get centimetres."
@@ -60,3 +61,14 @@ def check_scan_length(answer, image: sitk.Image) -> bool:
         hint = ("number of slices (ct.GetSize()[2]) times the slice spacing in mm "
                 "(ct.GetSpacing()[2]), divided by 10.")
     return feedback(False, "", hint)
+
+
+QUIZ_ORIENTATION = Question(
+    "orientation", answer="A",
+    why="radiological images show the patient as seen from the feet, lying on their back: the "
+        "patient's right (where the liver is) is on the image's left.",
+    slips={"B": "that is how you would see a person facing away from you. Axial CT is shown "
+                "as seen from the patient's feet, so left and right swap.",
+           "C": "the top of an axial image is the front of the body (anterior), not a side.",
+           "D": "the display convention is fixed, whatever order the file stores its voxels "
+                "in: the series' figures (helpers.display) always reorient to it."})

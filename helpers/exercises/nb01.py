@@ -12,7 +12,8 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from ..display import apply_window, resolve_window
-from .feedback import close_to, feedback, is_answered
+from .feedback import close_to, feedback, is_answered, not_answered
+from .quiz import Question
 
 FAT_HU = (-190.0, -30.0)  # the usual fat segmentation window
 MIN_CONTRAST = 0.3  # grey-level gap between pancreas and fat, as a fraction of black..white
@@ -22,6 +23,8 @@ MAX_CLIPPED = 0.2  # at most this fraction of pancreas pixels pure black or pure
 def check_stored_to_hu(answer, stored, slope, intercept) -> bool:
     """Exercise 1: a stored pixel value converted to Hounsfield units."""
     expected = float(stored) * float(slope) + float(intercept)
+    if not is_answered(answer):
+        return not_answered("set answer_hu to a number (in HU), then run the check again.")
     if close_to(answer, expected, 0.5):
         return feedback(True, f"{stored} x {slope} + ({intercept}) = {expected:.0f} HU.", "")
     if close_to(answer, stored, 0.5):
@@ -37,6 +40,8 @@ def check_slice_spacing(answer, positions_mm, slice_thickness=None) -> bool:
     """Exercise 2: the distance between slice centres, from the sorted positions."""
     steps = np.diff(np.sort(np.asarray(positions_mm, dtype=float)))
     expected = float(np.median(steps))
+    if not is_answered(answer):
+        return not_answered("set spacing_mm to a number (in mm), then run the check again.")
     if close_to(answer, expected, 0.01):
         return feedback(True, f"the slices are {expected:.2f} mm apart.", "")
     if slice_thickness is not None and close_to(answer, float(slice_thickness), 0.01) \
@@ -54,8 +59,11 @@ def check_point_to_index(index, hu, image, point_mm) -> bool:
     """Exercise 3: the voxel index (i, j, k) of a physical point, and the HU there."""
     expected = image.TransformPhysicalPointToIndex(tuple(float(v) for v in point_mm))
     expected_hu = float(image.GetPixel(expected))
-    if not is_answered(index) or not close_to(index, expected, 0):
-        if is_answered(index) and close_to(index, expected[::-1], 0):
+    if not is_answered(index):
+        return not_answered("set target_index to a tuple (i, j, k) and target_hu to a number, "
+                            "then run the check again.")
+    if not close_to(index, expected, 0):
+        if close_to(index, expected[::-1], 0):
             hint = ("you gave (k, j, i), the NumPy order. SimpleITK indices are (i, j, k) = "
                     "(x, y, z): use image.TransformPhysicalPointToIndex(point).")
         else:
@@ -95,6 +103,9 @@ def check_pancreas_window(window, hu2d, labels2d, label: int = 7) -> bool:
     range brighter than the median fat pixel nearby, with at most :data:`MAX_CLIPPED` of
     the pancreas pixels clipped (clipped pixels hide differences inside the gland).
     """
+    if not is_answered(window):
+        return not_answered("set my_window to two numbers (width, level) in HU, then run the "
+                            "check again.")
     try:
         width, level = resolve_window(window)
     except (TypeError, ValueError):
@@ -127,3 +138,23 @@ def pancreas_target_point(labels, label: int = 7) -> np.ndarray:
         raise ValueError(f"label {label} does not occur in this label map")
     k, j, i = (int(v) for v in inside[len(inside) // 2])
     return np.round(labels.TransformIndexToPhysicalPoint((i, j, k)))
+
+
+QUIZ_INDEX_ORDER = Question(
+    "index order", answer="B",
+    why="GetArrayFromImage reverses the axes: the array is indexed [k, j, i] = [z, y, x], "
+        "while the image itself is indexed (i, j, k) = (x, y, z).",
+    slips={"A": "that uses SimpleITK's order on the NumPy array. The array from "
+                "GetArrayFromImage is indexed [z, y, x], the reverse.",
+           "C": "the image itself is indexed (i, j, k) = (x, y, z), so ct[10, 20, 5] would be "
+                "right; ct[5, 20, 10] reverses it.",
+           "D": "swapping only two axes is not enough: the whole order is reversed, [k, j, i]."})
+
+QUIZ_WINDOW = Question(
+    "window bounds", answer="A",
+    why="a window runs from level - width/2 (black) to level + width/2 (white): "
+        "40 - 200 = -160 to 40 + 200 = 240 HU.",
+    slips={"B": "the level is the centre of the window, not its lower end.",
+           "C": "half the width lies on each side of the level (L +/- W/2), not the whole "
+                "width.",
+           "D": "the window is centred on the level (40 HU); it does not start at 0."})

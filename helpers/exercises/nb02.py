@@ -13,9 +13,11 @@ import SimpleITK as sitk
 from ..checks import grid_difference
 from ..metrics import dice as metrics_dice
 from ..simulate import conspicuity, inverse_transform
-from .feedback import as_array, close_to, feedback, is_answered
+from .feedback import as_array, close_to, feedback, is_answered, not_answered
+from .quiz import Question
 
-MIN_DICE = 0.75  # a transferred ~100-voxel lesion mask; sub-voxel errors cost a lot of Dice
+MIN_DICE = 0.9  # overlap with the mask resampled by the true transform (the reference)
+POINT_OFFSET_MM = (0.0, 0.0, 6.0)  # exercise 2's point: 6 mm above the pancreas centre
 
 
 def expected_contrast_hu(case, scan: str = "contrast") -> float:
@@ -28,6 +30,9 @@ def expected_contrast_hu(case, scan: str = "contrast") -> float:
 
 def check_tumour_contrast(answer, case) -> bool:
     """Exercise 1: the tumour-to-pancreas contrast (HU) on the contrast scan."""
+    if not is_answered(answer):
+        return not_answered("set tumour_contrast_hu to a number (in HU), then run the check "
+                            "again.")
     expected = expected_contrast_hu(case, "contrast")
     if close_to(answer, expected, 1.0):
         return feedback(True, f"the lesion is {expected:+.0f} HU against the gland around it. "
@@ -38,32 +43,44 @@ def check_tumour_contrast(answer, case) -> bool:
         hint = "check the sign: lesion minus pancreas, and a PDAC is darker (negative)."
     elif close_to(answer, expected_contrast_hu(case, "plain"), 1.0):
         hint = "that is the plain scan; measure on case.contrast with the contrast-space masks."
-    elif is_answered(answer):
+    else:
         hint = ("use conspicuity(image, lesion, pancreas) with the three arrays of the "
                 "contrast scan (case.contrast, case.lesion_contrast, case.pancreas_contrast) "
                 "and read its 'contrast_hu'.")
-    else:
-        hint = "replace None with your number."
     return feedback(False, "", hint)
 
 
-def check_landmark_in_contrast(answer, case, i: int = 0) -> bool:
-    """Exercise 2: where plain-scan landmark ``i`` lies in the contrast scan (mm)."""
-    plain = tuple(float(v) for v in case.landmarks_plain[i])
+def exercise_point(case) -> tuple[float, float, float]:
+    """Exercise 2's plain-scan point (mm): a little above the pancreas centre, rounded to whole
+    mm, so it is none of the case's landmarks and must be mapped, not looked up."""
+    point = np.round(np.asarray(case.landmarks_plain[0]) + POINT_OFFSET_MM)
+    return tuple(float(v) for v in point)
+
+
+def check_point_in_contrast(answer, case, point_mm) -> bool:
+    """Exercise 2: where a plain-scan point lies in the contrast scan (mm)."""
+    if not is_answered(answer):
+        return not_answered("set point_on_contrast to the point (x, y, z) in mm, then run the "
+                            "check again.")
+    plain = tuple(float(v) for v in point_mm)
     expected = np.asarray(case.transform.TransformPoint(plain))
     if close_to(answer, expected, 0.01):
         moved = np.linalg.norm(expected - np.asarray(plain))
         return feedback(True, f"the point moved {moved:.1f} mm between the two scans.", "")
-    if not is_answered(answer):
-        hint = "replace None with the point (x, y, z) in mm."
-    elif close_to(answer, plain, 0.01):
+    landmark = next((k for k, q in enumerate(case.landmarks_contrast)
+                     if close_to(answer, q, 0.01)), None)
+    if close_to(answer, plain, 0.01):
         hint = "that is the plain-scan point itself: the anatomy moved; apply case.transform."
+    elif landmark is not None:
+        hint = (f"that is case.landmarks_contrast[{landmark}], where a landmark went, not "
+                "this point (it is none of the landmarks). Map the point itself: "
+                "case.transform.TransformPoint(point_plain).")
     elif close_to(answer, _backwards(case, plain), 0.5):
         hint = ("you went the wrong way: case.transform maps plain -> contrast, so use "
                 "case.transform.TransformPoint(point), not its inverse.")
     else:
         hint = ("pass the point as a tuple of three floats: "
-                "case.transform.TransformPoint(tuple(case.landmarks_plain[0])).")
+                "case.transform.TransformPoint(point_plain).")
     return feedback(False, "", hint)
 
 
@@ -77,8 +94,20 @@ def dice(a, b) -> float:
     return metrics_dice(a, b) if (a.any() or b.any()) else 1.0
 
 
+def reference_transfer(case) -> np.ndarray:
+    """The lesion mask carried by the true transform, as the exercise asks (the reference)."""
+    return as_array(sitk.Resample(case.lesion_contrast, case.plain, case.transform,
+                                  sitk.sitkNearestNeighbor, 0)) > 0
+
+
 def check_transferred_mask(answer, case) -> bool:
-    """Exercise 3: the contrast-scan lesion mask carried onto the plain scan's grid."""
+    """Exercise 3: the contrast-scan lesion mask carried onto the plain scan's grid.
+
+    Compared with the same transfer done here (not with the plain-scan truth, which a real
+    study does not have): the truth mask itself is recognised and refused."""
+    if not is_answered(answer):
+        return not_answered("set mask_on_plain to the resampled mask (a SimpleITK image), "
+                            "then run the check again.")
     if not isinstance(answer, sitk.Image):
         return feedback(False, "", "give a SimpleITK image on the plain grid: the result of "
                         "sitk.Resample(...).")
@@ -87,14 +116,50 @@ def check_transferred_mask(answer, case) -> bool:
     if difference:  # all four (size, spacing, origin, direction) must match, not two
         return feedback(False, "", f"your mask is not on the plain scan's grid ({difference}"
                         "): resample onto it by passing case.plain as the reference image.")
-    truth = as_array(case.lesion_plain)
-    found = as_array(answer) > 0.5
-    score = dice(found, truth)
+    values = as_array(answer)
+    found, truth = values > 0.5, as_array(case.lesion_plain) > 0
+    if np.array_equal(found, truth):
+        return feedback(False, "", "that is case.lesion_plain, the true plain-scan mask "
+                        "itself. A real study has no such mask (that is why we transfer): "
+                        "carry case.lesion_contrast over with sitk.Resample.")
+    if not np.isin(np.unique(values), (0, 1)).all():
+        return feedback(False, "", "your mask holds values between 0 and 1: linear "
+                        "interpolation blended the edges. Use sitk.sitkNearestNeighbor.")
+    score = dice(found, reference_transfer(case))
     if score >= MIN_DICE:
-        untouched = dice(as_array(case.lesion_contrast), truth)
-        return feedback(True, f"Dice {score:.2f} with the true plain-scan mask (the mask "
-                        f"without registration scores {untouched:.2f}).", "")
-    hint = (f"Dice is {score:.2f}, need {MIN_DICE}. sitk.Resample(case.lesion_contrast, "
-            "case.plain, case.transform, sitk.sitkNearestNeighbor): the transform maps plain "
-            "points to contrast points, which is exactly what Resample needs.")
+        copied = dice(as_array(case.lesion_contrast), truth)
+        return feedback(True, f"the lesion lands where the true motion puts it: Dice "
+                        f"{dice(found, truth):.2f} with the true plain-scan mask (the mask "
+                        f"copied without a transform: {copied:.2f}).", "")
+    linear = sitk.Resample(case.lesion_contrast, case.plain, case.transform, sitk.sitkLinear, 0)
+    if np.array_equal(found, as_array(case.lesion_contrast) > 0):
+        hint = ("that is the contrast-scan mask copied as it is; the anatomy moved between "
+                "the scans: pass case.transform to sitk.Resample.")
+    elif np.array_equal(values, as_array(linear)):
+        hint = ("that used linear interpolation, which rounds the blended edge of this "
+                "integer mask away. Use sitk.sitkNearestNeighbor.")
+    else:
+        hint = ("the mask is not where the true motion puts the lesion. sitk.Resample("
+                "case.lesion_contrast, case.plain, case.transform, sitk.sitkNearestNeighbor): "
+                "the transform maps plain points to contrast points, which is exactly what "
+                "Resample needs (not its inverse).")
     return feedback(False, "", hint)
+
+
+QUIZ_LINEAR_MASK = Question(
+    "mask interpolation", answer="B",
+    why="linear interpolation averages neighbouring voxels, so the edge of a 0/1 mask gets "
+        "values such as 0.3 or 0.7; nearest neighbour keeps it 0/1.",
+    slips={"A": "a mask stays 0/1 only with nearest-neighbour interpolation; linear "
+                "averages the 0s and 1s along the edge.",
+           "C": "Resample accepts any interpolator for any image and raises nothing: that is "
+                "why the slip goes unnoticed."})
+
+QUIZ_CONTRAST_SIGN = Question(
+    "tumour contrast sign", answer="C",
+    why="a PDAC enhances less than the gland, so in the pancreatic phase lesion minus gland "
+        "is negative: the tumour is darker.",
+    slips={"A": "near zero is the plain scan, where a PDAC has about the gland's density. "
+                "With contrast the gland brightens much more than the tumour.",
+           "B": "positive would mean the tumour is brighter than the gland (as a "
+                "hyper-enhancing PNET is). Lesion minus gland is negative for a PDAC."})
