@@ -97,7 +97,8 @@ def label_transfer_diagram():
     _row(ax, [
         ("Contrast CT", "same patient;\nthe lesion is visible;\nthe radiologist's\nlesion mask",
          OKABE_ITO["vermillion"]),
-        ("Registration", "align the contrast\nscan to the plain\nscan (rigid, then\nB-spline)",
+        ("Registration", "align the contrast\nscan to the plain\nscan (rigid, affine,\n"
+         "then B-spline)",
          OKABE_ITO["blue"]),
         ("Mask on plain CT", "the lesion mask\nwarped onto the\nplain scan, where the\n"
          "lesion is hard to see", OKABE_ITO["orange"]),

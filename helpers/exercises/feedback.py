@@ -3,7 +3,8 @@
 Each notebook keeps its own checkers (small functions that call :func:`feedback`) so the
 student sees a clear "correct" or a hint right under the exercise. A checker returns
 ``True``/``False`` and never raises, so a student's unfinished answer does not stop the
-notebook; the worked-solution cells ``assert`` the checker, so CI proves every solution.
+notebook; the solutions notebooks (``notebooks/solutions/``) ``assert`` every checker, so CI
+proves every solution.
 """
 
 from __future__ import annotations
