@@ -164,7 +164,7 @@ def load_or_train(settings: unet.UNetSettings, train, use_cache: bool = True):
     if use_cache and path.is_file():
         try:
             return read_detector(path, key)
-        except (*cache.UNREADABLE, RuntimeError) as exc:
+        except (*cache.UNREADABLE, RuntimeError, unet.deep().SafetensorError) as exc:
             warnings.warn(f"ignoring the cached network {path.name} ({exc}); retraining it",
                           stacklevel=2)
     detector = train()
