@@ -50,7 +50,8 @@ def main() -> None:
     start = time.perf_counter()
     detector = ut.warm_unet(progress=True, use_cache=not args.retrain)
     load_seconds = time.perf_counter() - start
-    print(f"network: trained {detector.history['seconds']:.0f} s ({len(detector.history['train_loss'])}"
+    history = detector.history
+    print(f"network: trained {history['seconds']:.0f} s ({len(history['train_loss'])}"
           f" epochs, kept {detector.history['best_epoch'] + 1}); loaded or trained here in "
           f"{load_seconds:.1f} s; boosted features refitted in {boosted_seconds:.1f} s")
     network = dataclasses.replace(boosted, detector=detector)

@@ -19,8 +19,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..checks import check_same_grid
-from .grid import as_image, mask_on_working, to_input_grid, to_working
 from . import evaluation, unet
+from .grid import as_image, mask_on_working, to_input_grid, to_working
 from .model import Pipeline
 from .stage1 import segment_pancreas
 from .stage2 import check_choice

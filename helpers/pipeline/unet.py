@@ -106,6 +106,7 @@ class UNetSettings:
 
 
 SCORES = ("head", "map", "head+map")
+DEFAULT_SETTINGS = UNetSettings()  # notebook 08's network and default_pipeline(detector="unet")
 
 
 # ------------------------------------------------------------------------- input crops
@@ -162,7 +163,7 @@ def bottleneck(unet):
     return block
 
 
-def build_network(settings: UNetSettings = UNetSettings()):
+def build_network(settings: UNetSettings = DEFAULT_SETTINGS):
     """A MONAI 3-D ``UNet`` (2 input channels, 1 lesion logit per voxel) and a classification
     head on its bottleneck (global max-pool, then a linear layer: 1 logit per patient), as a
     ``torch.nn.ModuleDict`` ``{"unet", "head"}``. Weights drawn from ``settings.seed``."""

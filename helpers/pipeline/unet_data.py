@@ -90,7 +90,7 @@ def build_crops(role: str, settings: unet.UNetSettings, progress: bool = False) 
     return arrays
 
 
-def cohort_crops(role: str, settings: unet.UNetSettings = unet.UNetSettings(),
+def cohort_crops(role: str, settings: unet.UNetSettings = unet.DEFAULT_SETTINGS,
                  progress: bool = False, use_cache: bool = True) -> dict:
     """The cached crops of ``role`` (see :func:`build_crops`); a dict of arrays ``x``, ``y``,
     ``abnormal``, ``seeds``, ``diameters_mm``."""

@@ -149,7 +149,7 @@ def train_detector(settings, progress=True) -> unet.UNetDetector:
 
 
 @functools.lru_cache(maxsize=2)
-def warm_unet(progress: bool = True, settings: unet.UNetSettings = unet.UNetSettings(),
+def warm_unet(progress: bool = True, settings: unet.UNetSettings = unet.DEFAULT_SETTINGS,
               use_cache: bool = True) -> unet.UNetDetector:
     """The fully trained network as a stage-2 detector (:class:`.unet.UNetDetector`): read
     from ``<data cache>/deep/`` when it was trained before with exactly these settings, else
