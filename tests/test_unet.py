@@ -212,3 +212,19 @@ def test_the_detector_has_stage_2s_interface():
     assert not probability[~ndimage.binary_dilation(gland, iterations=2)].any()
     detector.operating_threshold = 1.01  # nothing can pass: no lesion is reported
     assert not detector.detect(hu, gland)[1].any()
+
+
+@needs_torch
+def test_default_pipeline_with_the_network_gives_the_same_result_fields():
+    from helpers.pipeline import PipelineResult, default_pipeline, training
+
+    case = training.held_out_cohort(1)[0]
+    model = default_pipeline(detector="unet")
+    assert isinstance(model.detector, unet.UNetDetector)
+    assert model.classifier is default_pipeline().classifier  # stage 3 unchanged
+    assert not isinstance(default_pipeline().detector, unet.UNetDetector)
+    result = model.predict(case.plain)
+    assert isinstance(result, PipelineResult)
+    assert 0.0 <= result.score <= 1.0 and result.probability is not None
+    assert result.lesion.GetSize() == case.plain.GetSize()
+    assert bool(result.subtype_probs) == result.found

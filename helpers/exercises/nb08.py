@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .feedback import close_to, feedback, is_answered
-from .nb05 import check_threshold_for_specificity
+from .nb05 import best_threshold, rates
 
 
 def bottleneck_shape(batch: int, channels, strides, crop_shape) -> tuple[int, ...]:
@@ -74,7 +74,27 @@ def check_head_parameters(answer, channels, measured: int | None = None) -> bool
 
 
 def check_validation_threshold(answer, scores, abnormal, specificity: float = 0.95) -> bool:
-    """Exercise 3: the network's operating threshold from the *validation* scores (the same
-    rule as notebook 05's exercise 1)."""
-    return check_threshold_for_specificity(answer, np.asarray(scores, float),
-                                           np.asarray(abnormal, bool), specificity)
+    """Exercise 3: the network's operating threshold from the *validation* scores (the rule
+    of notebook 05's exercise 1, on validation patients instead of training ones)."""
+    scores, abnormal = np.asarray(scores, float), np.asarray(abnormal, bool)
+    if not is_answered(answer) or not close_to(answer, 0.0, np.inf):
+        return feedback(False, "", "replace None with one number: the threshold (a case is "
+                        "called abnormal when its score is at least the threshold).")
+    answer = float(answer)
+    bar, best_sens, _ = best_threshold(scores, abnormal, specificity)
+    n_healthy = int((~abnormal).sum())
+    sens, spec = rates(scores, abnormal, answer)
+    alarms = round((1 - spec) * n_healthy)
+    if spec < specificity - 1e-9:
+        return feedback(False, "", f"at {answer:.3f}, {alarms} of the {n_healthy} healthy "
+                        f"validation patients score at least the threshold: specificity "
+                        f"{spec:.3f}, below {specificity:.2f}. Go above the healthy score "
+                        f"{bar:.3f}.")
+    if sens < best_sens - 1e-9:
+        return feedback(False, "", f"specificity {spec:.3f} is fine, but sensitivity is only "
+                        f"{sens:.3f}: stricter than needed. Just above the healthy score "
+                        f"{bar:.3f} finds more (sensitivity {best_sens:.3f}).")
+    return feedback(True, f"threshold {answer:.3f}: specificity {spec:.3f} ({alarms} false "
+                    f"alarm(s) among {n_healthy} healthy validation patients), sensitivity "
+                    f"{sens:.3f} there. Chosen on validation patients only; the held-out "
+                    "patients will say whether it holds.", "")

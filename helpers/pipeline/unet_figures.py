@@ -37,8 +37,9 @@ def show_crop(inputs: np.ndarray, label: np.ndarray, title: str = "", spacing_mm
     axes[1].set_title("channel 2: the pancreas mask", fontsize=9)
     axes[2].imshow(hu, cmap="gray", vmin=low, vmax=high, extent=extent)
     if label.any():
-        axes[2].contour(radiological(label[z]).astype(float), [0.5], colors="#ff00ff",
-                        extent=(0, extent[1], 0, extent[2]), origin="upper")
+        outline = radiological(label[z]).astype(float)
+        rows, cols = (spacing_mm * (np.arange(n) + 0.5) for n in outline.shape)
+        axes[2].contour(cols, rows, outline, [0.5], colors="#ff00ff")  # pixel centres, in mm
     axes[2].set_title("target: the registered lesion label" if label.any()
                       else "target: no lesion (healthy)", fontsize=9)
     for ax in axes:
