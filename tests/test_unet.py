@@ -143,7 +143,7 @@ def test_the_cache_key_changes_with_every_setting():
     base = unet.UNetSettings()
     keys = {unet_data.weights_key(base)}
     for change in (dict(epochs=41), dict(seed=1), dict(channels=(8, 16, 64)),
-                   dict(learning_rate=1e-3), dict(class_weight=1.0), dict(score="head"),
+                   dict(learning_rate=1e-3), dict(class_weight=0.25), dict(score="head"),
                    dict(label_source="exact"), dict(shift_vox=1)):
         keys.add(unet_data.weights_key(dataclasses.replace(base, **change)))
     assert len(keys) == 9

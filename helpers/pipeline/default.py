@@ -58,7 +58,6 @@ def make_pipeline(seed: int = 0, progress: bool = False, use_cache: bool = True,
                              use_cache, motion)), maps=maps)
 
 
-@functools.lru_cache(maxsize=4)
 def default_pipeline(seed: int = 0, detector: str = "boosted") -> Pipeline:
     """The default pipeline: registration-transferred labels, plain CT, stage 1's pancreas
     masks at training as at prediction (a detector trained on reference masks called healthy
@@ -73,9 +72,21 @@ def default_pipeline(seed: int = 0, detector: str = "boosted") -> Pipeline:
     check_choice(detector, DETECTORS, "detector")
     if detector == "unet":
         unet.deep()  # fails early, with the install command, when the extra is missing
-        return dataclasses.replace(default_pipeline(seed), detector=warm_unet(progress=False))
+    return fitted_default(int(seed), detector)
+
+
+@functools.lru_cache(maxsize=4)
+def fitted_default(seed: int, detector: str) -> Pipeline:
+    """:func:`default_pipeline`, fitted once per process and per ``(seed, detector)`` (the
+    network's pipeline shares the boosted one's stages 1 and 3)."""
+    if detector == "unet":
+        return dataclasses.replace(fitted_default(seed, "boosted"),
+                                   detector=warm_unet(progress=False))
     return make_pipeline(seed, training_pancreas=DEFAULT_TRAINING_PANCREAS,
                          stage3_outlines=DEFAULT_STAGE3_OUTLINES)
+
+
+default_pipeline.cache_clear = fitted_default.cache_clear  # refit from scratch (benchmarks)
 
 
 def end_to_end_row(name: str, model: Pipeline, cases) -> dict:
