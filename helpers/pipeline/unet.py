@@ -32,6 +32,8 @@ from . import stage2
 
 INSTALL_COMMAND = "python3 run.py lab --deep"
 PIP_COMMAND = "python -m pip install -r requirements-deep.txt"
+CPU_COMMAND = ("python -m pip install torch==2.13.0 --index-url "
+               "https://download.pytorch.org/whl/cpu")
 CROP_SHAPE = (24, 32, 56)  # voxels [z, y, x] at 3 mm: 72 x 96 x 168 mm around the pancreas
 HU_WINDOW = (-160.0, 240.0)  # soft tissue, mapped to -1..1 (fat and bone clipped)
 ROI_MARGIN_VOX = 2  # the probability map is kept this close to the pancreas (as stage 2's)
@@ -44,13 +46,14 @@ class DeepExtraMissing(ImportError):
     """PyTorch, MONAI or safetensors is not installed; the message says how to install them."""
 
 
-def install_message(missing: str = "PyTorch and MONAI") -> str:
-    """What to run when the deep-learning extra is missing."""
-    return (f"{missing} are needed for the neural-network stage 2 (notebook 08, "
-            f"detector='unet') but not installed. Install the optional extra with\n"
-            f"    {INSTALL_COMMAND}\nor, inside your environment,\n    {PIP_COMMAND}\n"
-            "(on Linux, add --index-url https://download.pytorch.org/whl/cpu to get the small "
-            "CPU build of PyTorch instead of the CUDA one; see the README).")
+def install_message(missing: str | None = None) -> str:
+    """What to run when the deep-learning extra is missing (``missing``: the module)."""
+    what = f" ({missing} is not installed)" if missing else ""
+    return (f"The neural-network stage 2 (notebook 08, detector='unet') needs PyTorch and "
+            f"MONAI, an optional extra{what}. Install it with\n    {INSTALL_COMMAND}\n"
+            f"or, inside your environment,\n    {PIP_COMMAND}\n(on Linux, run first\n"
+            f"    {CPU_COMMAND}\nto get the CPU build of PyTorch instead of the CUDA build of "
+            "several GB; see the README).")
 
 
 @functools.cache
@@ -66,8 +69,7 @@ def deep() -> SimpleNamespace:
         from safetensors import SafetensorError  # optional extra
         from safetensors import torch as safetensors_torch  # optional extra
     except ImportError as exc:
-        raise DeepExtraMissing(install_message(f"{exc.name or 'a package'} (with PyTorch "
-                                               "and MONAI)")) from exc
+        raise DeepExtraMissing(install_message(exc.name)) from exc
     torch.set_num_threads(THREADS)  # predicting one crop: 0.07 s on one thread, 0.76 s on two
     return SimpleNamespace(torch=torch, nn=torch.nn, UNet=UNet, losses=losses,
                            safetensors=safetensors_torch, SafetensorError=SafetensorError)
