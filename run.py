@@ -64,6 +64,11 @@ def ensure_environment(extra: str = "course") -> None:
         "minutes, depending on the connection)")
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     for name in files:
+        if name == "requirements-deep.txt" and sys.platform.startswith("linux"):
+            # PyPI's Linux torch is a CUDA build of several GB; a laptop needs the CPU build.
+            cpu = [*pip, "torch==2.13.0", "--index-url", "https://download.pytorch.org/whl/cpu"]
+            if subprocess.run(cpu).returncode:
+                say("the CPU build of PyTorch could not be installed; pip now takes PyPI's")
         if subprocess.run([*pip, "-r", str(ROOT / name)]).returncode:
             sys.exit(f"installing {name} failed (see pip's message above). Check the internet "
                      "connection (or your pip index) and run the same command again.")

@@ -7,9 +7,10 @@ import cycle):
 ===================  =====================================================================
 layer                what it does
 ===================  =====================================================================
-``exercises``        instant feedback for each notebook's exercises (``nb00`` ... ``nb07``)
+``exercises``        instant feedback for each notebook's exercises (``nb00`` ... ``nb08``)
 ``pipeline``         PANDA's three stages at toy scale: pancreas, lesion, subtype; training
-                     data, evaluation, figures (notebooks 04-07)
+                     data, evaluation, figures (notebooks 04-07); stage 2 as a neural
+                     network (notebook 08, optional PyTorch extra)
 ``registration``     carrying a lesion mask from the contrast scan onto the plain scan,
                      grading it, comparing methods (notebook 03)
 ``simulate``         virtual patients: contrast phases, lesions, breathing motion, cohorts

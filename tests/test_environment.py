@@ -41,7 +41,7 @@ def test_data_table_has_a_row_per_sample_and_downloads_nothing(tmp_path, monkeyp
 
 def test_course_map_is_numbered_and_marks_existing_notebooks():
     rows = course.course_table()
-    assert [r["notebook"][:2] for r in rows] == [f"{i:02d}" for i in range(8)]
+    assert [r["notebook"][:2] for r in rows] == [f"{i:02d}" for i in range(9)]
     assert rows[0]["status"] == "ready"
     for row in rows:
         exists = (course.NOTEBOOK_DIR / f"{row['notebook']}.ipynb").exists()

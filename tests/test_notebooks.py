@@ -9,6 +9,7 @@ executed notebook to build/executed/ for the website (scripts/build_site.py reus
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import time
@@ -26,6 +27,9 @@ SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))
 REPORT = ROOT / "build" / "notebook-report.tsv"
 CELL_TIMEOUT_S = 300  # a hang guard, not a speed target (benchmarks/ hold those)
 MEMORY_BUDGET_MB = 2048  # a notebook must fit an ordinary laptop; unlike time, load-independent
+# Notebooks that need the optional deep-learning extra (requirements-deep.txt).
+NEEDS_DEEP = ("08_unet_stage2", "08_unet_stage2_solutions")
+HAS_DEEP = all(importlib.util.find_spec(m) is not None for m in ("torch", "monai", "safetensors"))
 
 # Runs in the notebook's kernel after the last cell: exercise every interactive control, then
 # put it back, so that the widget state saved for the website shows what the notebook showed.
@@ -121,6 +125,9 @@ def plain_ipython(tmp_path_factory):
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=[p.stem for p in NOTEBOOKS + SOLUTIONS])
 def test_notebook_runs_top_to_bottom(path, plain_ipython, monkeypatch):
+    if path.stem in NEEDS_DEEP and not HAS_DEEP:
+        pytest.skip("needs PyTorch and MONAI, the optional extra: python3 run.py lab --deep "
+                    "(or python -m pip install -r requirements-deep.txt)")
     monkeypatch.setenv("IPYTHONDIR", str(plain_ipython))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     source_fingerprint = fingerprint(path)  # before running: an edit meanwhile makes it stale

@@ -12,15 +12,20 @@ cached training data of :mod:`.training` (models refitted deterministically in s
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
+import numpy as np
 import SimpleITK as sitk
 
+from . import evaluation, unet
 from .grid import as_image, mask_on_working, to_input_grid, to_working
 from .model import Pipeline, check_inputs
 from .stage1 import segment_pancreas
+from .stage2 import check_choice
 from .stage3 import lesion_features
 from .training import cached_detected_rows, cached_out_of_fold_maps, cached_training_table
+from .unet_training import warm_unet
 
 # The default pipeline's stage 3 also learns from stage 2's outlines of the training lesions:
 # on the validation cohort's lesions as stage 2 outlined them, balanced accuracy 0.66 -> 0.80
@@ -29,6 +34,9 @@ from .training import cached_detected_rows, cached_out_of_fold_maps, cached_trai
 DEFAULT_STAGE3_OUTLINES = "labels+stage2"
 # The default pipeline's stage 2 trains on the masks stage 1 finds, as it is used when chained.
 DEFAULT_TRAINING_PANCREAS = "stage1"
+# Stage 2's choices: gradient boosting over hand-made features (notebook 05), or the small
+# neural network of notebook 08 (needs the optional extra, requirements-deep.txt).
+DETECTORS = ("boosted", "unet")
 
 
 def make_pipeline(seed: int = 0, progress: bool = False, use_cache: bool = True, *,
@@ -49,15 +57,67 @@ def make_pipeline(seed: int = 0, progress: bool = False, use_cache: bool = True,
                              use_cache, motion)), maps=maps)
 
 
-@functools.lru_cache(maxsize=2)
-def default_pipeline(seed: int = 0) -> Pipeline:
+def default_pipeline(seed: int = 0, detector: str = "boosted") -> Pipeline:
     """The default pipeline: registration-transferred labels, plain CT, stage 1's pancreas
     masks at training as at prediction (a detector trained on reference masks called healthy
     scans abnormal when handed stage 1's: benchmarks/foreign.py), stage 3 also learning every
     training lesion in the outline stage 2 reports for it (what it is handed when chained);
-    fitted once per process (see :func:`make_pipeline`)."""
+    fitted once per process (see :func:`make_pipeline`).
+
+    ``detector="unet"``: the same stages 1 and 3 with notebook 08's neural network as stage 2
+    (:func:`helpers.pipeline.unet_training.warm_unet`: trained on the same registered labels,
+    cached); ``predict`` gives the same result fields. Without PyTorch it raises
+    :class:`helpers.pipeline.unet.DeepExtraMissing`, naming the command that installs it.
+    The network learnt on the **reference** pancreas masks (notebook 08), not on stage 1's:
+    chained behind stage 1 it raised a false alarm on all 5 healthy patients of the cohort
+    "never seen" (its lesions: 4 of 5 found in place), the failure the boosted detector showed
+    before it was trained on stage 1's masks."""
+    check_choice(detector, DETECTORS, "detector")
+    if detector == "unet":
+        unet.deep()  # fails early, with the install command, when the extra is missing
+    return fitted_default(int(seed), detector)
+
+
+@functools.lru_cache(maxsize=4)
+def fitted_default(seed: int, detector: str) -> Pipeline:
+    """:func:`default_pipeline`, fitted once per process and per ``(seed, detector)`` (the
+    network's pipeline shares the boosted one's stages 1 and 3)."""
+    if detector == "unet":
+        return dataclasses.replace(fitted_default(seed, "boosted"),
+                                   detector=warm_unet(progress=False))
     return make_pipeline(seed, training_pancreas=DEFAULT_TRAINING_PANCREAS,
                          stage3_outlines=DEFAULT_STAGE3_OUTLINES)
+
+
+default_pipeline.cache_clear = fitted_default.cache_clear  # refit from scratch (benchmarks)
+
+
+def end_to_end_row(name: str, model: Pipeline, cases) -> dict:
+    """One summary row of a pipeline run end to end (stage 1's own masks) on ``cases``:
+    lesions found in place, false alarms among the healthy, lesion Dice of the found ones."""
+    rows = [evaluation.patient_row(c.seed, model.predict(c.plain), c.lesion_plain, c.subtype,
+                                   c.lesion_diameter_mm) for c in cases]
+    lesion = [r for r in rows if r["truth"] != "healthy"]
+    healthy = [r for r in rows if r["truth"] == "healthy"]
+    dice = [r["lesion_dice"] for r in lesion if r["hit"]]
+    return {"stage 2": name, "lesions found in place": f"{sum(r['hit'] for r in lesion)} of "
+            f"{len(lesion)}", "false alarms": f"{sum(r['found'] for r in healthy)} of "
+            f"{len(healthy)}", "median lesion Dice (found)": round(float(
+                np.median(dice)), 3) if dice else float("nan")}
+
+
+def end_to_end_rows(cases, seed: int = 0) -> list[dict]:
+    """:func:`end_to_end_row` for each stage 2 of :data:`DETECTORS` (notebook 07's table);
+    the network's row says how to install PyTorch when it is missing."""
+    rows = [end_to_end_row("boosted features (default)", default_pipeline(seed), cases)]
+    if unet.available():
+        rows.append(end_to_end_row("neural network (notebook 08)",
+                                   default_pipeline(seed, "unet"), cases))
+    else:
+        rows.append({"stage 2": "neural network (notebook 08)",
+                     "lesions found in place": f"not run: PyTorch missing "
+                     f"({unet.INSTALL_COMMAND})"})
+    return rows
 
 
 def detect_lesion(plain_ct: sitk.Image, pancreas_mask: sitk.Image, detector=None):

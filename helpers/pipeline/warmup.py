@@ -11,7 +11,7 @@ import time
 from .. import cache, cohorts
 from ..registration import study
 from ..simulate import foreign, named_cohort
-from . import stage1, stage3
+from . import stage1, stage3, unet
 from .default import DEFAULT_STAGE3_OUTLINES, DEFAULT_TRAINING_PANCREAS, make_pipeline
 from .model import Pipeline
 from .stage1 import N_LABELLED
@@ -20,6 +20,7 @@ from .training import (
     cached_training_table,
     held_out_cohort,
 )
+from .unet_training import warm_unet
 
 # The pipelines notebooks 05-07 refit (05: the four label sources / images; 07: the default);
 # warming one caches its training table and its out-of-fold maps.
@@ -54,6 +55,9 @@ def warmup_steps(progress: bool) -> list[tuple[str, object]]:
         name = ", ".join(f"{k} {v}" for k, v in settings.items())
         steps.append((f"pipeline ({name}): training table and out-of-fold maps",
                       lambda settings=settings: make_pipeline(progress=progress, **settings)))
+    if unet.available():  # the optional deep-learning extra (requirements-deep.txt)
+        steps.append(("notebook 08's network (trained once: about 3 minutes on 2 cores)",
+                      lambda: warm_unet(progress=progress)))
     for source in HARD_MOTION_LABELS:
         steps.append((f"{source} labels under hard motion (training cohort)",
                       lambda source=source: cached_training_table(

@@ -1,0 +1,100 @@
+"""Checkers for notebook 08 (stage 2 with a small neural network).
+
+Each checker prints instant feedback through :func:`helpers.exercises.feedback` and returns
+True/False; it never raises on an unfinished answer. Expected values are computed from what
+is passed in (the crop shape, the network's settings, the scores), never typed in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .feedback import close_to, feedback, is_answered
+from .nb05 import best_threshold, rates
+
+
+def bottleneck_shape(batch: int, channels, strides, crop_shape) -> tuple[int, ...]:
+    """The shape of a U-Net's bottleneck output: the last channel count, each spatial size
+    divided by the product of the strides."""
+    factor = int(np.prod(strides))
+    return (int(batch), int(channels[-1]), *(int(s) // factor for s in crop_shape))
+
+
+def check_bottleneck_shape(answer, batch: int, channels, strides, crop_shape) -> bool:
+    """Exercise 1: the bottleneck's output shape ``(batch, channels, z, y, x)``."""
+    expected = bottleneck_shape(batch, channels, strides, crop_shape)
+    if not is_answered(answer):
+        return feedback(False, "", "replace None with a tuple of five whole numbers: (batch, "
+                        "channels, z, y, x).")
+    try:
+        answer = tuple(int(v) for v in answer)
+    except (TypeError, ValueError):
+        return feedback(False, "", "give a tuple of five whole numbers, e.g. (1, 2, 3, 4, 5).")
+    if len(answer) != 5:
+        return feedback(False, "", f"{len(answer)} numbers; a 3-D batch has five: batch, "
+                        "channels and the three spatial sizes [z, y, x].")
+    if answer[0] != expected[0]:
+        return feedback(False, "", f"the first number is the batch: {expected[0]} crops.")
+    if answer[1] != expected[1]:
+        return feedback(False, "", f"the bottleneck has the last (largest) channel count of "
+                        f"channels={tuple(channels)}, not {answer[1]}.")
+    if answer[2:] == tuple(crop_shape):
+        return feedback(False, "", "those are the crop's own sizes; every stride of 2 halves "
+                        "each spatial size on the way down.")
+    if answer[2:] != expected[2:]:
+        return feedback(False, "", f"divide each crop size {tuple(crop_shape)} by the product "
+                        f"of the strides {tuple(strides)}.")
+    return feedback(True, f"{expected}: each of the {len(strides)} stride-2 steps halves the "
+                    f"grid, so one bottleneck voxel summarises {int(np.prod(strides))} x 3 mm = "
+                    f"{3 * int(np.prod(strides))} mm of the crop in each direction.", "")
+
+
+def head_parameters(channels) -> int:
+    """A linear layer from the bottleneck's channels to one logit: weights plus one bias."""
+    return int(channels[-1]) + 1
+
+
+def check_head_parameters(answer, channels, measured: int | None = None) -> bool:
+    """Exercise 2: how many parameters the classification head (max-pool, flatten, one
+    linear layer to one logit) has. ``measured``: the count PyTorch reports, when known."""
+    expected = head_parameters(channels) if measured is None else int(measured)
+    if not is_answered(answer) or not close_to(answer, 0, 1e12):
+        return feedback(False, "", "replace None with one whole number.")
+    if close_to(answer, expected - 1, 0.1):
+        return feedback(False, "", "almost: a linear layer also has a bias, one per output.")
+    if close_to(answer, 2 * int(channels[-1]), 0.1):
+        return feedback(False, "", "the max-pool keeps one number per channel; each is "
+                        "multiplied by one weight, and there is one output.")
+    if not close_to(answer, expected, 0.1):
+        return feedback(False, "", f"max-pooling has no parameters; the linear layer maps "
+                        f"{int(channels[-1])} channel maxima to 1 logit: one weight per input "
+                        "plus a bias.")
+    return feedback(True, f"{expected} parameters: the head is tiny; almost everything the "
+                    "network knows sits in the U-Net's convolutions.", "")
+
+
+def check_validation_threshold(answer, scores, abnormal, specificity: float = 0.95) -> bool:
+    """Exercise 3: the network's operating threshold from the *validation* scores (the rule
+    of notebook 05's exercise 1, on validation patients instead of training ones)."""
+    scores, abnormal = np.asarray(scores, float), np.asarray(abnormal, bool)
+    if not is_answered(answer) or not close_to(answer, 0.0, np.inf):
+        return feedback(False, "", "replace None with one number: the threshold (a case is "
+                        "called abnormal when its score is at least the threshold).")
+    answer = float(answer)
+    bar, best_sens, _ = best_threshold(scores, abnormal, specificity)
+    n_healthy = int((~abnormal).sum())
+    sens, spec = rates(scores, abnormal, answer)
+    alarms = round((1 - spec) * n_healthy)
+    if spec < specificity - 1e-9:
+        return feedback(False, "", f"at {answer:.3f}, {alarms} of the {n_healthy} healthy "
+                        f"validation patients score at least the threshold: specificity "
+                        f"{spec:.3f}, below {specificity:.2f}. Go above the healthy score "
+                        f"{bar:.3f}.")
+    if sens < best_sens - 1e-9:
+        return feedback(False, "", f"specificity {spec:.3f} is fine, but sensitivity is only "
+                        f"{sens:.3f}: stricter than needed. Just above the healthy score "
+                        f"{bar:.3f} finds more (sensitivity {best_sens:.3f}).")
+    return feedback(True, f"threshold {answer:.3f}: specificity {spec:.3f} ({alarms} false "
+                    f"alarm(s) among {n_healthy} healthy validation patients), sensitivity "
+                    f"{sens:.3f} there. Chosen on validation patients only; the held-out "
+                    "patients will say whether it holds.", "")

@@ -1,0 +1,177 @@
+"""The neural network's data and weights, cached (notebook 08).
+
+* **Crops** (:func:`cohort_crops`): for every patient of a cohort, the input box of
+  :func:`.unet.crop_input` (a little larger, so that training can shift it), its lesion label
+  and whether the patient is abnormal. The **training** patients are stage 2's own
+  (:func:`.training.training_patients`) with the labels of the cached training table: lesion
+  masks drawn on the contrast scan and carried over by registration, as in notebook 05. The
+  **validation** patients (cohort "validation") carry the simulator's exact masks; they choose
+  the epoch and the operating threshold, and are never tested on. Stored as plain arrays by
+  :func:`helpers.cache.load_or_build` under ``<data cache>/deep/``.
+* **Weights** (:func:`load_or_train`): a ``.safetensors`` file (tensors and text metadata
+  only: reading it can never run code, unlike a pickle) under
+  ``<data cache>/deep/<key>.safetensors``, where ``key`` (:func:`weights_key`) is a SHA-256
+  of every setting, the versions and the training data's own key; written atomically through
+  :func:`helpers.cache.atomic_write`.
+
+Not for clinical use.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .. import cache
+from . import stage2, training, unet
+from .model import Pipeline
+
+CACHE_VERSION = "unet-v1"  # change when crops, labels or training change: old files ignored
+FOLDER = "deep"
+
+
+def cache_folder() -> Path:
+    """Where the network's crops and weights are cached: ``<data cache>/deep/``."""
+    return cache.cache_dir() / FOLDER
+
+
+def label_pipeline(settings: unet.UNetSettings) -> Pipeline:
+    """The pipeline whose cached training table holds the training labels (notebook 05's
+    detector (a) for registered labels: reference pancreas masks)."""
+    return Pipeline(label_source=settings.label_source)
+
+
+def crops_key(role: str, settings: unet.UNetSettings) -> dict:
+    """What decides a cohort's crops: the patients, their labels and the crop geometry."""
+    if role == "training":
+        patients = training.training_key(label_pipeline(settings), "typical", True)
+    else:
+        patients = {"cohort": training.cohort_settings(training.VALIDATION), "labels": "exact"}
+    return {"version": CACHE_VERSION, "role": role, "patients": patients,
+            "crop": list(unet.CROP_SHAPE), "margin": settings.shift_vox,
+            "hu_window": list(unet.HU_WINDOW), "training table": training.table_key(
+                training.training_key(label_pipeline(settings), "typical", True))}
+
+
+def crop_arrays(items, margin: int) -> dict:
+    """Crops of ``(hu, pancreas, label)`` triples: ``x`` ``[N, 2, Z, Y, X]`` (float32),
+    ``y`` ``[N, 1, Z, Y, X]`` (uint8), ``abnormal`` ``[N]``, each box :data:`.unet.CROP_SHAPE`
+    plus ``margin`` voxels on every side."""
+    shape = tuple(s + 2 * margin for s in unet.CROP_SHAPE)
+    xs, ys = [], []
+    for hu, gland, label in items:
+        centre = unet.crop_centre(gland)
+        xs.append(unet.crop_input(hu, gland, centre, shape))
+        ys.append(unet.crop(label.astype(np.uint8), centre, shape, 0)[None])
+    y = np.stack(ys)
+    return {"x": np.stack(xs), "y": y, "abnormal": y.reshape(len(y), -1).any(1)}
+
+
+def build_crops(role: str, settings: unet.UNetSettings, progress: bool = False) -> dict:
+    """The crops of ``role`` ("training" or "validation"), built from the cached patients."""
+    if role == "training":
+        cases = training.training_patients(progress)
+        table = training.cached_training_table(label_pipeline(settings), progress)[0]
+        if [c.seed for c in cases] != table.seeds.tolist():
+            raise ValueError("the training table is not of the training patients")
+        items = ((*stage2.scan_arrays(c), stage2.label_mask(table, n))
+                 for n, c in enumerate(cases))
+    elif role == "validation":
+        cases = training.validation_cohort(progress)
+        items = (stage2.case_arrays(c, "exact") for c in cases)
+    else:
+        raise ValueError(f"role must be 'training' or 'validation', got {role!r}")
+    arrays = crop_arrays(items, settings.shift_vox)
+    arrays["seeds"] = np.asarray([c.seed for c in cases], np.int64)
+    arrays["diameters_mm"] = np.asarray([c.lesion_diameter_mm for c in cases], float)
+    return arrays
+
+
+def cohort_crops(role: str, settings: unet.UNetSettings = unet.DEFAULT_SETTINGS,
+                 progress: bool = False, use_cache: bool = True) -> dict:
+    """The cached crops of ``role`` (see :func:`build_crops`); a dict of arrays ``x``, ``y``,
+    ``abnormal``, ``seeds``, ``diameters_mm``."""
+    key = cache.settings_key(crops_key(role, settings))
+    return cache.load_or_build(cache_folder() / f"crops-{key}.npz", key,
+                               lambda: build_crops(role, settings, progress),
+                               what=f"cached {role} crops", use_cache=use_cache)
+
+
+def weights_key(settings: unet.UNetSettings) -> str:
+    """SHA-256 of every setting of the network and its training, the library versions, the
+    crop geometry and the keys of the training and validation data."""
+    d = unet.deep()
+    return cache.settings_key({
+        "version": CACHE_VERSION, "settings": settings.as_dict(), "crop": list(unet.CROP_SHAPE),
+        "hu_window": list(unet.HU_WINDOW), "roi margin": unet.ROI_MARGIN_VOX,
+        "voxel threshold": unet.VOXEL_THRESHOLD, "threads": unet.THREADS,
+        "specificity": stage2.TARGET_SPECIFICITY, "torch": d.torch.__version__,
+        "training data": crops_key("training", settings),
+        "validation data": crops_key("validation", settings)})
+
+
+def weights_path(settings: unet.UNetSettings) -> Path:
+    return cache_folder() / f"unet-{weights_key(settings)}.safetensors"
+
+
+def save_detector(path: Path, key: str, detector: unet.UNetDetector) -> Path:
+    """Write a trained detector as safetensors (weights as tensors, the rest as text
+    metadata), atomically; checked by reading it back before it takes its name."""
+    d = unet.deep()
+    state = {name: t.detach().contiguous() for name, t in detector.net.state_dict().items()}
+    metadata = {"key": key, "settings": json.dumps(detector.settings.as_dict()),
+                "operating_threshold": repr(float(detector.operating_threshold)),
+                "history": json.dumps(detector.history),
+                "validation_scores": json.dumps([float(s) for s in detector.validation_scores]),
+                "validation_abnormal": json.dumps([bool(a) for a in
+                                                   detector.validation_abnormal])}
+    blob = d.safetensors.save(state, metadata=metadata)
+    return cache.atomic_write(path, lambda handle: handle.write(blob),
+                              lambda tmp: read_detector(tmp, key))
+
+
+def read_detector(path: Path, key: str) -> unet.UNetDetector:
+    """A detector saved by :func:`save_detector` for ``key``: tensors and text only, never
+    unpickled. Raises ValueError for a file of other settings."""
+    d = unet.deep()
+    with d.safetensors.safe_open(str(path), framework="pt") as stored:
+        metadata = stored.metadata() or {}
+        if metadata.get("key") != key:
+            raise ValueError("it was made with other settings")
+        state = {name: stored.get_tensor(name) for name in stored.keys()}
+    raw = json.loads(metadata["settings"])
+    settings = unet.UNetSettings(**{k: tuple(v) if isinstance(v, list) else v
+                                    for k, v in raw.items()})
+    net = unet.build_network(settings)
+    net.load_state_dict(state, strict=True)
+    net.eval()
+    return unet.UNetDetector(net, settings, float(metadata["operating_threshold"]),
+                             validation_scores=np.asarray(json.loads(
+                                 metadata["validation_scores"])),
+                             validation_abnormal=np.asarray(json.loads(
+                                 metadata["validation_abnormal"]), bool),
+                             history=json.loads(metadata["history"]))
+
+
+def load_or_train(settings: unet.UNetSettings, train, use_cache: bool = True):
+    """The cached detector of ``settings``, else ``train()`` (then stored). A damaged or
+    foreign file is ignored with a warning and retrained, as :func:`helpers.cache.load_or_build`
+    does for arrays."""
+    key, path = weights_key(settings), weights_path(settings)
+    if use_cache and path.is_file():
+        try:
+            return read_detector(path, key)
+        except (*cache.UNREADABLE, RuntimeError, unet.deep().SafetensorError) as exc:
+            warnings.warn(f"ignoring the cached network {path.name} ({exc}); retraining it",
+                          stacklevel=2)
+    detector = train()
+    if use_cache:
+        try:
+            save_detector(path, key, detector)
+        except OSError as exc:
+            warnings.warn(f"could not write the network in {path.parent} ({exc}); set "
+                          "PLAINCT_DATA to a writable folder to keep it", stacklevel=2)
+    return detector

@@ -1,0 +1,80 @@
+"""Figures of notebook 08: what goes into the network, and how its training went.
+
+Crops are ``[z, y, x]`` arrays on the virtual patients' 3 mm grid, whose index axes run to
+the patient's right (x) and anterior (y); axial panels are flipped to the radiological view
+(anterior up, the patient's right on the image's left). Not for clinical use.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..display import add_edge_letters
+from ..display.colours import OKABE_ITO, REFERENCE_COLOUR, REFERENCE_STYLE
+from .unet import HU_WINDOW
+
+
+def radiological(axial: np.ndarray) -> np.ndarray:
+    """An axial ``[y, x]`` slice of the working grid turned to the radiological view."""
+    return axial[::-1, ::-1]
+
+
+def show_crop(inputs: np.ndarray, label: np.ndarray, title: str = "", spacing_mm=3.0):
+    """The two input channels of one crop (``[2, z, y, x]``: HU scaled to -1..1 and the
+    pancreas mask) and its lesion label, on the axial slice through the label's centre (else
+    the crop's middle slice). Returns the figure."""
+    label = np.asarray(label, bool)
+    z = int(np.argwhere(label)[:, 0].mean()) if label.any() else inputs.shape[1] // 2
+    low, high = HU_WINDOW
+    hu = radiological((inputs[0, z] + 1) / 2 * (high - low) + low)
+    extent = (0, hu.shape[1] * spacing_mm, hu.shape[0] * spacing_mm, 0)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), layout="constrained")
+    shown = axes[0].imshow(hu, cmap="gray", vmin=low, vmax=high, extent=extent)
+    fig.colorbar(shown, ax=axes[0], shrink=0.8, label="HU (input: -1 .. 1)")
+    axes[0].set_title("channel 1: plain CT, HU clipped", fontsize=9)
+    mask = axes[1].imshow(radiological(inputs[1, z]), cmap="gray", vmin=0, vmax=1, extent=extent)
+    fig.colorbar(mask, ax=axes[1], shrink=0.8, ticks=[0, 1], label="pancreas (0/1)")
+    axes[1].set_title("channel 2: the pancreas mask", fontsize=9)
+    axes[2].imshow(hu, cmap="gray", vmin=low, vmax=high, extent=extent)
+    if label.any():
+        outline = radiological(label[z]).astype(float)
+        rows, cols = (spacing_mm * (np.arange(n) + 0.5) for n in outline.shape)
+        axes[2].contour(cols, rows, outline, [0.5], colors=REFERENCE_COLOUR,
+                         linestyles=REFERENCE_STYLE)  # pixel centres, in mm
+    axes[2].set_title("target: the registered lesion label" if label.any()
+                      else "target: no lesion (healthy)", fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("mm")
+        add_edge_letters(ax, "axial")
+    axes[0].set_ylabel("mm")
+    fig.suptitle(title or f"one training crop, axial slice {z} of {inputs.shape[1]}",
+                 fontsize=10)
+    return fig
+
+
+def show_curves(history: dict, live: dict | None = None):
+    """Training and validation loss per epoch (and the validation AUC), with the epoch that
+    was kept; ``live``: the short run of the notebook on top. Returns the figure."""
+    fig, (ax, right) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+    epochs = np.arange(1, len(history["train_loss"]) + 1)
+    ax.plot(epochs, history["train_loss"], label="training patients (full run)")
+    ax.plot(epochs, history["validation_loss"], label="validation patients (full run)")
+    if live:
+        n = np.arange(1, len(live["train_loss"]) + 1)
+        ax.plot(n, live["train_loss"], "o", color=OKABE_ITO["blue"], mfc="none",
+                label="training (live run above)")
+        ax.plot(n, live["validation_loss"], "o", color=OKABE_ITO["orange"], mfc="none",
+                label="validation (live run above)")
+    best = history["best_epoch"] + 1
+    for a in (ax, right):
+        a.axvline(best, color="0.5", ls="--", lw=1, label=f"kept: epoch {best}")
+        a.set_xlabel("epoch (one pass over the training patients)")
+    ax.set_ylabel("loss: Dice + cross-entropy + classification")
+    ax.legend(fontsize=8)
+    right.plot(epochs, history["validation_auc"], color=OKABE_ITO["bluish green"])
+    right.set_ylabel("validation AUC (case score)")
+    right.set_ylim(0.4, 1.0)
+    right.legend(fontsize=8, loc="lower right")
+    fig.suptitle("Learning curves of the network", fontsize=10)
+    return fig

@@ -1,0 +1,230 @@
+"""The neural-network stage 2 (helpers.pipeline.unet, notebook 08).
+
+Tests that need PyTorch and MONAI are skipped, with the install command as the reason, when
+the optional extra (requirements-deep.txt) is not installed; the tests of the crops, of the
+missing-extra message and of the notebook's training code run everywhere.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import pickle
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from helpers.pipeline import unet, unet_training
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "08_unet_stage2.ipynb"
+needs_torch = pytest.mark.skipif(not unet.available(), reason="PyTorch/MONAI not installed "
+                                 f"(optional extra): {unet.INSTALL_COMMAND}")
+TINY = unet.UNetSettings(channels=(4, 8, 16), epochs=6, batch_size=4, learning_rate=1e-2)
+
+
+def toy_crops(n: int = 12, seed: int = 0) -> dict:
+    """Crops of a toy task: half the patients have a bright 4-voxel cube inside a 'gland'."""
+    rng = np.random.default_rng(seed)
+    m = TINY.shift_vox
+    shape = tuple(s + 2 * m for s in unet.CROP_SHAPE)
+    x = np.zeros((n, 2, *shape), np.float32)
+    y = np.zeros((n, 1, *shape), np.uint8)
+    x[:, 0] = rng.normal(0, 0.1, (n, *shape))
+    x[:, 1, 8:20, 10:26, 12:44] = 1.0
+    for i in range(0, n, 2):
+        z, r, c = 10 + rng.integers(0, 6), 12 + rng.integers(0, 8), 16 + rng.integers(0, 20)
+        x[i, 0, z:z + 4, r:r + 4, c:c + 4] += 0.8
+        y[i, 0, z:z + 4, r:r + 4, c:c + 4] = 1
+    return {"x": x, "y": y, "abnormal": y.reshape(n, -1).any(1)}
+
+
+# ------------------------------------------------------------------------- without torch
+def test_crop_and_uncrop_put_a_box_back_where_it_was():
+    volume = np.arange(30 * 40 * 60, dtype=np.float32).reshape(30, 40, 60)
+    centre = (3, 20, 58)  # near two edges: the crop is padded there
+    box = unet.crop(volume, centre, (8, 12, 16), fill=-1.0)
+    assert box.shape == (8, 12, 16) and (box == -1).any()
+    back = unet.uncrop(box, centre, volume.shape)
+    inside = back != 0
+    assert np.array_equal(back[inside], volume[inside])
+
+
+def test_crop_input_has_two_channels_scaled_to_the_window():
+    hu = np.full((30, 101, 122), 1000.0, np.float32)
+    gland = np.zeros(hu.shape, bool)
+    gland[0:6, 40:60, 40:90] = True  # at the scan's edge: the crop is padded there
+    x = unet.crop_input(hu, gland)
+    assert x.shape == (2, *unet.CROP_SHAPE) and x.dtype == np.float32
+    assert x[0].max() == 1.0 and x[0].min() == -1.0  # clipped bone inside, padding outside
+    assert set(np.unique(x[1])) == {0.0, 1.0}
+
+
+def test_the_notebook_trains_with_the_helpers_code_word_for_word():
+    """Notebook 08's training cells are the functions the warm-up ran (no drift)."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    defined = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.lstrip().startswith(("def ", "@")):
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.FunctionDef):
+                    defined[node.name] = ast.dump(node)
+    names = ("batches", "centre_window", "losses", "batch_loss", "train_epoch",
+             "validation_loss")
+    for name in names:
+        source = inspect.getsource(getattr(unet_training, name))
+        assert defined.get(name) == ast.dump(ast.parse(source).body[0]), name
+
+
+def test_without_pytorch_detector_unet_names_the_install_command(monkeypatch):
+    from helpers.pipeline import default_pipeline
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # importing torch now fails
+    unet.deep.cache_clear()
+    try:
+        with pytest.raises(unet.DeepExtraMissing) as error:
+            default_pipeline(98765, detector="unet")
+        assert not unet.available()
+    finally:
+        unet.deep.cache_clear()
+    message = str(error.value)
+    assert "python3 run.py lab --deep" in message
+    assert "python -m pip install -r requirements-deep.txt" in message
+    assert isinstance(error.value, ImportError)
+
+
+def test_an_unknown_detector_is_refused_with_the_choices():
+    from helpers.pipeline import default_pipeline
+
+    with pytest.raises(ValueError, match="boosted, unet"):
+        default_pipeline(0, detector="cnn")
+
+
+# ------------------------------------------------------------------------- with torch
+@needs_torch
+def test_shapes_and_parameter_count():
+    net = unet.build_network(unet.UNetSettings())
+    torch = unet.deep().torch
+    segmentation, logits = unet.forward(net, torch.zeros(3, 2, *unet.CROP_SHAPE))
+    assert tuple(segmentation.shape) == (3, 1, *unet.CROP_SHAPE)
+    assert tuple(logits.shape) == (3,)
+    assert unet.parameter_count(net) == 34836  # the default network of notebook 08
+    assert unet.parameter_count(net["head"]) == 32 + 1
+
+
+@needs_torch
+def test_a_tiny_network_trains_in_seconds_and_its_loss_falls():
+    crops = toy_crops()
+    net, history = unet_training.fit_network(crops, toy_crops(8, seed=1), TINY, progress=False)
+    assert history["train_loss"][-1] < 0.8 * history["train_loss"][0]
+    assert history["seconds"] < 60
+    assert 0 <= history["best_epoch"] < TINY.epochs
+
+
+@needs_torch
+def test_the_same_seed_gives_the_same_weights_and_another_seed_others():
+    crops, validation = toy_crops(8), toy_crops(4, seed=1)
+    runs = [unet_training.fit_network(crops, validation, dataclasses.replace(TINY, epochs=2,
+                                                                             seed=s),
+                                      progress=False)[0].state_dict() for s in (0, 0, 1)]
+    assert all(np.array_equal(runs[0][k].numpy(), runs[1][k].numpy()) for k in runs[0])
+    assert not all(np.array_equal(runs[0][k].numpy(), runs[2][k].numpy()) for k in runs[0])
+
+
+@needs_torch
+def test_the_cache_key_changes_with_every_setting():
+    from helpers.pipeline import unet_data
+
+    base = unet.UNetSettings()
+    keys = {unet_data.weights_key(base)}
+    for change in (dict(epochs=41), dict(seed=1), dict(channels=(8, 16, 64)),
+                   dict(learning_rate=1e-3), dict(class_weight=0.25), dict(score="head"),
+                   dict(label_source="exact"), dict(shift_vox=1)):
+        keys.add(unet_data.weights_key(dataclasses.replace(base, **change)))
+    assert len(keys) == 9
+    assert unet_data.weights_key(base) == unet_data.weights_key(unet.UNetSettings())
+
+
+def tiny_detector():
+    net, history = unet_training.fit_network(toy_crops(8), toy_crops(4, seed=1),
+                                             dataclasses.replace(TINY, epochs=2),
+                                             progress=False)
+    return unet.UNetDetector(net, dataclasses.replace(TINY, epochs=2), 0.5,
+                             validation_scores=np.array([0.2, 0.7]),
+                             validation_abnormal=np.array([False, True]), history=history)
+
+
+@needs_torch
+def test_safetensors_round_trip_gives_identical_predictions_and_never_unpickles(
+        tmp_path, monkeypatch):
+    from helpers.pipeline import unet_data
+
+    detector = tiny_detector()
+    path = unet_data.save_detector(tmp_path / "net.safetensors", "key-1", detector)
+    assert path.read_bytes()[8:9] == b"{"  # a safetensors header (JSON), not a pickle
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a weights file must never be unpickled")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(unet.deep().torch, "load", refuse)
+    again = unet_data.read_detector(path, "key-1")
+    x = toy_crops(4, seed=2)["x"][:, :, 2:-2, 2:-2, 2:-2]
+    for a, b in zip(unet.predict_crops(detector.net, x), unet.predict_crops(again.net, x),
+                    strict=True):
+        assert np.array_equal(a, b)
+    assert again.operating_threshold == 0.5 and again.history == detector.history
+    with pytest.raises(ValueError, match="other settings"):
+        unet_data.read_detector(path, "key-2")
+
+
+@needs_torch
+def test_a_damaged_weights_file_is_ignored_and_retrained(tmp_path, monkeypatch):
+    from helpers.pipeline import unet_data
+
+    monkeypatch.setenv("PLAINCT_DATA", str(tmp_path))
+    path = unet_data.weights_path(TINY)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a safetensors file")
+    trained = []
+    with pytest.warns(UserWarning, match="ignoring the cached network"):
+        detector = unet_data.load_or_train(TINY, lambda: trained.append(1) or tiny_detector())
+    assert trained and path.is_file()
+    assert unet_data.read_detector(path, unet_data.weights_key(TINY)).settings == \
+        detector.settings
+
+
+@needs_torch
+def test_the_detector_has_stage_2s_interface():
+    detector = tiny_detector()
+    hu = np.full((30, 101, 122), 40.0, np.float32)
+    gland = np.zeros(hu.shape, bool)
+    gland[10:20, 40:60, 40:90] = True
+    score, lesion, probability = detector.detect(hu, gland)
+    assert 0.0 <= score <= 1.0 and lesion.shape == hu.shape == probability.shape
+    assert lesion.dtype == bool
+    assert not probability[~ndimage.binary_dilation(gland, iterations=2)].any()
+    detector.operating_threshold = 1.01  # nothing can pass: no lesion is reported
+    assert not detector.detect(hu, gland)[1].any()
+
+
+@needs_torch
+def test_default_pipeline_with_the_network_gives_the_same_result_fields():
+    from helpers.pipeline import PipelineResult, default_pipeline, training
+
+    case = training.held_out_cohort(1)[0]
+    model = default_pipeline(detector="unet")
+    assert isinstance(model.detector, unet.UNetDetector)
+    assert model.classifier is default_pipeline().classifier  # stage 3 unchanged
+    assert not isinstance(default_pipeline().detector, unet.UNetDetector)
+    result = model.predict(case.plain)
+    assert isinstance(result, PipelineResult)
+    assert 0.0 <= result.score <= 1.0 and result.probability is not None
+    assert result.lesion.GetSize() == case.plain.GetSize()
+    assert bool(result.subtype_probs) == result.found
