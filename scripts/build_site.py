@@ -23,6 +23,7 @@ import base64
 import contextlib
 import copy
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -111,11 +112,25 @@ def shown(path: Path) -> str:
 
 # ---------------------------------------------------------------- notebooks, in course order
 
+# Notebooks that need the optional PyTorch/MONAI extra (requirements-deep.txt): on the site only
+# where it is installed, since building the site runs every notebook.
+NEEDS_DEEP = ("08_unet_stage2",)
+
+
+def has_deep_extra() -> bool:
+    """True when PyTorch and MONAI can be imported (the optional extra is installed)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("torch", "monai"))
+
+
 def course_notebooks() -> list[Path]:
-    """Every lesson ``notebooks/NN_*.ipynb`` in course order, then ``notebooks/solutions/*``."""
+    """Every lesson ``notebooks/NN_*.ipynb`` in course order, then ``notebooks/solutions/*``
+    (without the optional extra's notebooks when it is not installed)."""
     lessons = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
     solutions = sorted((NOTEBOOK_DIR / "solutions").glob("*.ipynb"))
-    return lessons + solutions
+    found = lessons + solutions
+    if has_deep_extra():
+        return found
+    return [p for p in found if p.stem.removesuffix("_solutions") not in NEEDS_DEEP]
 
 
 def fingerprint(source: Path) -> str:
