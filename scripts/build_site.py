@@ -46,7 +46,7 @@ SITE = BUILD / "site"
 JS_CACHE = BUILD / "js-cache"
 CELL_TIMEOUT_S = 300
 # Markdown pages of notebooks/ shown on the site after the lessons (each notebook links to them)
-REFERENCE_PAGES = ("glossary.md", "references.md")
+REFERENCE_PAGES = ("07_appendix.md", "glossary.md", "references.md")
 METADATA_KEY = "plainct_executed"
 
 # npm package -> (version, SHA-512 of its tarball as npm's "integrity", files to copy into the
@@ -334,7 +334,7 @@ def stage(pairs: list[tuple[Path, Path]]) -> None:
         parts.append({"caption": "Worked solutions", "chapters": solutions})
     for page in REFERENCE_PAGES:
         shutil.copy(NOTEBOOK_DIR / page, STAGE / page)
-    parts.append({"caption": "Glossary and references",
+    parts.append({"caption": "Appendix, glossary and references",
                   "chapters": [{"file": Path(page).stem} for page in REFERENCE_PAGES]})
     toc = {"format": "jb-book", "root": "intro", "parts": parts}
     # JSON is valid YAML: no YAML writer needed

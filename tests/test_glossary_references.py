@@ -26,9 +26,18 @@ def text_of(path: Path) -> str:
 
 
 def test_both_pages_are_on_the_website():
-    assert set(build_site.REFERENCE_PAGES) == {"glossary.md", "references.md"}
+    assert {"glossary.md", "references.md"} <= set(build_site.REFERENCE_PAGES)
     for page in build_site.REFERENCE_PAGES:
         assert (NOTEBOOKS / page).is_file()
+
+
+def test_every_markdown_page_a_lesson_links_to_is_on_the_website():
+    # the site build treats a link to a page outside its table of contents as an error
+    sources = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) + sorted(NOTEBOOKS.glob("*.md"))
+    linked = {m for path in sources
+              for m in re.findall(r"\]\(([\w.-]+\.md)(?:#[\w-]*)?\)", text_of(path))}
+    missing = sorted(linked - set(build_site.REFERENCE_PAGES))
+    assert not missing, f"linked from the notebooks but not in build_site.REFERENCE_PAGES: {missing}"
 
 
 @pytest.mark.parametrize("term", TERMS)
