@@ -297,6 +297,26 @@ def notebook_title(nb) -> tuple[str, str]:
             " ".join(question.group(1).split()) if question else "")
 
 
+def figure_caption(markdown: str) -> str | None:
+    """The caption a markdown cell ends with: the italic sentence (``*...*``) its last
+    paragraph opens with, as one line. The figure the next code cell draws gets it as alt
+    text."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", markdown) if p.strip()]
+    # italics open with one star and no space: not bold, not a bulleted list
+    found = re.match(r"\*(?![*\s])([^*]+?)(?<!\s)\*(?!\*)", paragraphs[-1]) if paragraphs else None
+    return " ".join(found.group(1).split()) if found else None
+
+
+def add_alt_text(nb) -> None:
+    """Give each figure drawn right after an italic caption that caption as its alt text
+    (MyST-NB reads ``mystnb.image.alt`` from the cell's metadata)."""
+    for before, cell in zip(nb.cells, nb.cells[1:], strict=False):
+        drawn = any("image/png" in out.get("data", {}) for out in cell.get("outputs", []))
+        caption = figure_caption(before.source) if before.cell_type == "markdown" else None
+        if cell.cell_type == "code" and drawn and caption:
+            cell.metadata.setdefault("mystnb", {}).setdefault("image", {})["alt"] = caption
+
+
 def stage(pairs: list[tuple[Path, Path]]) -> None:
     """Write Jupyter Book's source folder: config, landing page, table of contents, notebooks."""
     import nbformat
@@ -316,6 +336,7 @@ def stage(pairs: list[tuple[Path, Path]]) -> None:
                 tags = cell.metadata.setdefault("tags", [])
                 if "hide-input" not in tags:
                     tags.append("hide-input")
+        add_alt_text(nb)
         (STAGE / relative).parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, STAGE / relative)
         entry = {"file": relative.with_suffix("").as_posix()}

@@ -29,11 +29,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(1800)]  # a hang guard (s
 
 
 def course_pages() -> list[tuple[str, Path | None]]:
-    """(page, source notebook) in course order: the front page, lessons, then solutions."""
+    """(page, source notebook) in course order: the front page, lessons, solutions, then the
+    appendix, glossary and references (markdown pages: no notebook)."""
     pages: list[tuple[str, Path | None]] = [("intro.html", None)]
     for source in build_site.course_notebooks():
         relative = source.resolve().relative_to(build_site.NOTEBOOK_DIR)
         pages.append((relative.with_suffix(".html").as_posix(), source))
+    pages += [(Path(page).with_suffix(".html").as_posix(), None)
+              for page in build_site.REFERENCE_PAGES]
     return pages
 
 

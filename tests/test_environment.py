@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 from helpers import course
@@ -46,3 +48,23 @@ def test_course_map_is_numbered_and_marks_existing_notebooks():
     for row in rows:
         exists = (course.NOTEBOOK_DIR / f"{row['notebook']}.ipynb").exists()
         assert (row["status"] == "ready") == exists
+
+
+def test_every_place_states_the_same_times():
+    """The notebooks, the README's course map and INSTRUCTORS' timings agree with
+    helpers.course, and the total of notebooks 00-07 is the one both guides state."""
+    root = course.NOTEBOOK_DIR.parent
+    readme = (root / "README.md").read_text()
+    instructors = (course.NOTEBOOK_DIR / "INSTRUCTORS.md").read_text()
+    for stem, _, minutes in course.COURSE:
+        nb = json.loads((course.NOTEBOOK_DIR / f"{stem}.ipynb").read_text())
+        opening = "".join(nb["cells"][0]["source"])
+        stated = re.search(r"\*\*Estimated time:\*\* (\d+) minutes", opening)
+        assert stated and int(stated.group(1)) == minutes, f"{stem}: notebook says {stated}"
+        row = re.search(rf"^\| {stem[:2]} \| `{stem}`.*\| (\d+) min \|$", readme, re.MULTILINE)
+        assert row and int(row.group(1)) == minutes, f"{stem}: README's course map differs"
+        if stem[:2] != "08":  # the optional extra is not part of the classroom timings
+            timing = re.search(rf"^\| {stem[:2]} [^|]+\| (\d+) min \|", instructors, re.MULTILINE)
+            assert timing and int(timing.group(1)) == minutes, f"{stem}: INSTRUCTORS differs"
+    total = sum(minutes for stem, _, minutes in course.COURSE if stem[:2] != "08")
+    assert f"({total} min)" in readme and f"{total} minutes" in instructors

@@ -37,7 +37,7 @@ def test_every_markdown_page_a_lesson_links_to_is_on_the_website():
     linked = {m for path in sources
               for m in re.findall(r"\]\(([\w.-]+\.md)(?:#[\w-]*)?\)", text_of(path))}
     missing = sorted(linked - set(build_site.REFERENCE_PAGES))
-    assert not missing, f"linked from the notebooks but not in build_site.REFERENCE_PAGES: {missing}"
+    assert not missing, f"linked from notebooks/ but not in build_site.REFERENCE_PAGES: {missing}"
 
 
 @pytest.mark.parametrize("term", TERMS)

@@ -6,6 +6,7 @@ the notebooks those tests executed. tests/test_browser.py opens the same site in
 
 from __future__ import annotations
 
+import html as html_text
 import posixpath
 import re
 from html.parser import HTMLParser
@@ -26,7 +27,10 @@ def page_of(source: Path) -> str:
 
 
 def course_pages() -> list[str]:
-    return ["intro.html"] + [page_of(source) for source in build_site.course_notebooks()]
+    """Every page in the order of the navigation: the front page, lessons, solutions, then the
+    appendix, glossary and references."""
+    return (["intro.html"] + [page_of(source) for source in build_site.course_notebooks()]
+            + [Path(page).with_suffix(".html").as_posix() for page in build_site.REFERENCE_PAGES])
 
 
 class Links(HTMLParser):
@@ -105,6 +109,37 @@ def test_test_cells_are_dropped_from_the_saved_copy(tmp_path, monkeypatch):
     saved = nbformat.read(build_site.save_executed(nb, source, "abc", drop_last_cells=2), 4)
     assert [c.source for c in saved.cells] == ["# lesson"]
     assert "widgets" in saved.metadata and len(nb.cells) == 3  # the caller's notebook is intact
+
+
+def figure_cell(caption_markdown: str):
+    nb = nbformat.v4.new_notebook()
+    drawn = nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})
+    nb.cells = [nbformat.v4.new_markdown_cell(caption_markdown),
+                nbformat.v4.new_code_cell("fig = draw()", outputs=[drawn])]
+    build_site.add_alt_text(nb)
+    return nb.cells[1].metadata.get("mystnb", {}).get("image", {}).get("alt")
+
+
+def test_an_italic_caption_becomes_the_figures_alt_text():
+    assert figure_cell("Some text.\n\n*The toy pipeline: stage 1,\nthen stage 2.* More.") == (
+        "The toy pipeline: stage 1, then stage 2.")
+    assert figure_cell("*An early caption.*\n\nThe last paragraph is plain.") is None
+    assert figure_cell("* a bullet *and* another") is None
+    assert figure_cell("**Bold, not a caption.**") is None
+
+
+@pytest.mark.parametrize("stem", ["03", "04", "05", "07"])
+def test_each_diagram_has_its_caption_as_alt_text_on_the_site(built_site, stem):
+    source = next(build_site.NOTEBOOK_DIR.glob(f"{stem}_*.ipynb"))
+    nb = nbformat.read(source, as_version=4)
+    [caption] = [build_site.figure_caption(before.source)
+                 for before, cell in zip(nb.cells, nb.cells[1:], strict=False)
+                 if "_diagram()" in cell.source and before.cell_type == "markdown"]
+    assert caption and caption.split(":")[0] in {"Label transfer", "The toy pipeline"}
+    html = (built_site / page_of(source)).read_text(encoding="utf-8")
+    alts = re.findall(r'<img\b[^>]*\balt="([^"]*)"', html)
+    alts = {" ".join(html_text.unescape(a).replace("\u2019", "'").split()) for a in alts}
+    assert caption in alts, f"{page_of(source)}: no image has the alt {caption!r}"
 
 
 def nav_pages(site: Path, page: str) -> list[str]:
