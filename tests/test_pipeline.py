@@ -263,6 +263,7 @@ def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
     monkeypatch.setattr(warmup.foreign, "foreign_cohort", lambda n=None, progress=False: [])
     monkeypatch.setattr(warmup.stage1, "cohort", lambda role, n, progress=False: [])
     monkeypatch.setattr(warmup.stage3, "lesion_cohort", lambda role, progress=False: [])
+    monkeypatch.setattr(warmup.unet, "available", lambda: False)  # the network: its own test
     monkeypatch.setattr(model, "segment_pancreas",
                         lambda scan, method="atlas": sitk.Cast(scan > -1000, sitk.sitkUInt8))
     studies = []
@@ -285,6 +286,16 @@ def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
 
 
 # ------------------------------------------------------------------------- stage 3's extra lesions
+def test_the_warm_up_trains_the_network_only_where_the_extra_is_installed(monkeypatch):
+    named = {}
+    for installed in (False, True):
+        monkeypatch.setattr(warmup.unet, "available", lambda installed=installed: installed)
+        named[installed] = [name for name, _ in warmup.warmup_steps(progress=False)]
+    network = [name for name in named[True] if "network" in name]
+    assert len(network) == 1 and "notebook 08" in network[0]
+    assert named[False] == [name for name in named[True] if name not in network]
+
+
 def test_stages_2_and_3_learn_from_the_extra_lesions(toy_cache):
     _, built = toy_cache
     own = default.make_pipeline(label_source="exact", extra_lesions=False)
@@ -339,3 +350,25 @@ def test_stage3_outlines_without_the_scans_is_a_clear_error():
     table, x, y = unfit.training_table(toy_cohort(9))
     with pytest.raises(ValueError, match="needs the training lesions' scans"):
         unfit.fit_data(table, x, y)
+
+
+# ------------------------------------------------------- notebook 07's end-to-end summary
+def test_end_to_end_rows_count_hits_and_false_alarms_and_name_the_missing_extra(
+        toy_pipeline, monkeypatch):
+    cases = [toy_case(70 + i, kind) for i, kind in enumerate((None, "cyst", "PDAC", None))]
+    predictions = {c.seed: toy_pipeline.predict(c.plain, c.pancreas_plain) for c in cases}
+    monkeypatch.setattr(default, "default_pipeline", lambda seed=0, detector="boosted": (
+        toy_pipeline))
+    monkeypatch.setattr(default.unet, "available", lambda: False)
+    lesions = [c for c in cases if c.subtype]
+    hits = sum(bool((arr(predictions[c.seed].lesion) & arr(c.lesion_plain)).any())
+               for c in lesions)
+    alarms = sum(predictions[c.seed].found for c in cases if not c.subtype)
+    # the boosted row reuses the predictions given: predicting again would fail here
+    monkeypatch.setattr(toy_pipeline, "predict", lambda *a, **k: pytest.fail("predicted again"))
+    boosted, network = pipeline.end_to_end_rows(cases, boosted_results=predictions)
+    assert boosted["lesions found in place"] == f"{hits} of {len(lesions)}"
+    assert boosted["false alarms"] == f"{alarms} of 2"
+    assert hits >= 1 and 0 < boosted["median lesion Dice (found)"] <= 1
+    assert network["stage 2"].startswith("neural network")
+    assert "python3 run.py lab --deep" in network["lesions found in place"]

@@ -134,4 +134,6 @@ def test_readme_quick_start_and_ci_use_the_same_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "python3 run.py lab" in readme and "python3 run.py test" in readme
     assert "python3 run.py test" in ci and "PLAINCT_MIRROR" in ci
+    [command] = [line.strip() for line in ci.splitlines() if line.startswith("python3 run.py")]
+    assert command in readme, f"CI runs {command!r}, which the README does not show"
     assert "python3 run.py prefetch" in readme

@@ -32,6 +32,7 @@ from .default import (
     classify_subtype,
     default_pipeline,
     detect_lesion,
+    end_to_end_rows,
     make_pipeline,
 )
 from .evaluation import measure
@@ -44,4 +45,5 @@ __all__ = ["DEFAULT_STAGE3_OUTLINES", "EmptyLesionError", "EmptyMaskError",
            "EmptyPancreasError", "GridMismatchError", "InputError", "NotCTError",
            "NotFittedError", "PancreasNotFoundError", "Pipeline", "PipelineResult",
            "ScanTooLargeError", "classify_subtype", "default_pipeline",
-           "detect_lesion", "make_pipeline", "measure", "run_stage1", "segment_pancreas"]
+           "detect_lesion", "end_to_end_rows", "make_pipeline", "measure", "run_stage1",
+           "segment_pancreas"]

@@ -92,11 +92,14 @@ def fitted_default(seed: int, detector: str) -> Pipeline:
 default_pipeline.cache_clear = fitted_default.cache_clear  # refit from scratch (benchmarks)
 
 
-def end_to_end_row(name: str, model: Pipeline, cases) -> dict:
+def end_to_end_row(name: str, model: Pipeline, cases, results=None) -> dict:
     """One summary row of a pipeline run end to end (stage 1's own masks) on ``cases``:
-    lesions found in place, false alarms among the healthy, lesion Dice of the found ones."""
-    rows = [evaluation.patient_row(c.seed, model.predict(c.plain), c.lesion_plain, c.subtype,
-                                   c.lesion_diameter_mm) for c in cases]
+    lesions found in place, false alarms among the healthy, lesion Dice of the found ones.
+    ``results`` (seed -> :class:`PipelineResult`) reuses predictions already made."""
+    results = results or {}
+    rows = [evaluation.patient_row(c.seed, results.get(c.seed) or model.predict(c.plain),
+                                   c.lesion_plain, c.subtype, c.lesion_diameter_mm)
+            for c in cases]
     lesion = [r for r in rows if r["truth"] != "healthy"]
     healthy = [r for r in rows if r["truth"] == "healthy"]
     dice = [r["lesion_dice"] for r in lesion if r["hit"]]
@@ -106,10 +109,12 @@ def end_to_end_row(name: str, model: Pipeline, cases) -> dict:
                 np.median(dice)), 3) if dice else float("nan")}
 
 
-def end_to_end_rows(cases, seed: int = 0) -> list[dict]:
+def end_to_end_rows(cases, seed: int = 0, boosted_results=None) -> list[dict]:
     """:func:`end_to_end_row` for each stage 2 of :data:`DETECTORS` (notebook 07's table);
-    the network's row says how to install PyTorch when it is missing."""
-    rows = [end_to_end_row("boosted features (default)", default_pipeline(seed), cases)]
+    the network's row says how to install PyTorch when it is missing. ``boosted_results``
+    (seed -> result) are the default pipeline's predictions, if already made."""
+    rows = [end_to_end_row("boosted features (default)", default_pipeline(seed), cases,
+                           boosted_results)]
     if unet.available():
         rows.append(end_to_end_row("neural network (notebook 08)",
                                    default_pipeline(seed, "unet"), cases))
