@@ -66,7 +66,9 @@ def ensure_environment(extra: str = "course") -> None:
     for name in files:
         if name == "requirements-deep.txt" and sys.platform.startswith("linux"):
             # PyPI's Linux torch is a CUDA build of several GB; a laptop needs the CPU build.
-            cpu = [*pip, "torch==2.13.0", "--index-url", "https://download.pytorch.org/whl/cpu"]
+            # Only torch itself from PyTorch's index: its dependencies come from PyPI below.
+            cpu = [*pip, "--no-deps", "torch==2.13.0", "--index-url",
+                   "https://download.pytorch.org/whl/cpu"]
             if subprocess.run(cpu).returncode:
                 say("the CPU build of PyTorch could not be installed; pip now takes PyPI's")
         if subprocess.run([*pip, "-r", str(ROOT / name)]).returncode:
