@@ -102,7 +102,7 @@ def label_transfer_diagram():
          OKABE_ITO["blue"]),
         ("Mask on plain CT", "the lesion mask\nwarped onto the\nplain scan, where the\n"
          "lesion is hard to see", OKABE_ITO["orange"]),
-        ("Training", "a model learns to\nfind lesions on\nplain CT from these\ncopied masks",
+        ("Training", "a model learns to\nfind lesions on\nplain CT from these\ntransferred masks",
          OKABE_ITO["bluish green"]),
     ], y=0.62, gap_labels=("scan +\nmask", "warp", "mask"), height=0.44)
     _box(ax, 0.365, 0.14, "Plain CT", "\nthe same patient,\nno contrast", OKABE_ITO["grey"],
