@@ -45,7 +45,7 @@ STAGE = BUILD / "book"  # Jupyter Book's source folder, rewritten on every build
 SITE = BUILD / "site"
 JS_CACHE = BUILD / "js-cache"
 CELL_TIMEOUT_S = 300
-# Markdown pages of notebooks/ shown on the site after the lessons (each notebook links to them)
+# Markdown pages of notebooks/ shown on the site after the lessons (the notebooks link to them)
 REFERENCE_PAGES = ("07_appendix.md", "glossary.md", "references.md")
 METADATA_KEY = "plainct_executed"
 
