@@ -164,7 +164,7 @@ def test_pancreas_window_checker(ct_sm, capsys):
     from helpers.exercises import nb01 as ex
 
     labels, _ = data.load_labels("totalsegmentator_example_seg")
-    k = int(np.argmax((sitk.GetArrayViewFromImage(display.to_lps(labels)) == 7).sum(axis=(1, 2))))
+    k = int(np.argmax((sitk.GetArrayFromImage(display.to_lps(labels)) == 7).sum(axis=(1, 2))))
     hu, _ = display.extract_slice(ct_sm, "axial", k)
     lab, _ = display.extract_slice(labels, "axial", k)
     measured = ex.window_contrast("soft_tissue", hu, lab)

@@ -166,7 +166,7 @@ def test_viewer_reports_label_names(view):
 def test_slices_through_label_and_montage(ct_and_labels):
     ct, labels, names = ct_and_labels
     indices = viewer.slices_through_label(labels, 7, "axial", n=6)
-    lps = sitk.GetArrayViewFromImage(display.to_lps(labels))
+    lps = sitk.GetArrayFromImage(display.to_lps(labels))
     assert len(indices) == 6 and all((lps[k] == 7).any() for k in indices)
     fig = viewer.montage(ct, labels, names, label_ids=SHOWN, indices=indices, window="pancreas")
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]

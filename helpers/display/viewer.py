@@ -152,7 +152,8 @@ def render_png(volume: PreparedVolume, plane: str, index: int, window, opacity: 
 def slices_through_label(labels: sitk.Image, label: int, plane: str = "axial",
                          n: int = 6) -> list[int]:
     """``n`` evenly spaced slice indices (in the LPS image) that contain ``label``."""
-    array = sitk.GetArrayViewFromImage(to_lps(labels)) == label
+    # a copy: a view would outlive the temporary LPS image and read freed memory
+    array = sitk.GetArrayFromImage(to_lps(labels)) == label
     axis = plane_axis(plane)
     other = tuple(a for a in range(3) if a != axis)
     hits = np.flatnonzero(array.any(axis=other))
