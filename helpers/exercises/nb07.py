@@ -3,6 +3,8 @@
 Each checker prints instant feedback through :func:`helpers.exercises.feedback` and returns
 True/False; it never raises on an unfinished answer. Expected values are computed from the
 numbers passed in (with :func:`helpers.pipeline.screening.screening_outcome`), never typed in.
+PANDA's published real-world sensitivity and specificity are for detecting **any pancreatic
+lesion** (cysts included), so the screening exercises count lesions, not cancers.
 """
 
 from __future__ import annotations
@@ -14,55 +16,67 @@ from .feedback import close_to, feedback, is_answered, not_answered
 from .inputs import some_scores
 from .quiz import Question
 
+PPV_TOLERANCE = 5e-4  # a PPV typed to three decimals passes
+MIDDLE_TOLERANCE = 1e-4  # the middle of a gap between two scores, computed from the arrays
+
 
 def check_ppv(answer, sensitivity, specificity, prevalence) -> bool:
-    """Exercise 1: the positive predictive value (a fraction) of a screening test."""
+    """Exercise 1: the positive predictive value (a fraction) of a lesion-screening test: the
+    share of positive results that have a lesion."""
     expected = screening_outcome(sensitivity, specificity, prevalence).ppv
     if not is_answered(answer):
         return not_answered("replace None with a number between 0 and 1 (the share of "
-                            "positive results that are real cancers), then run this cell again.")
-    if close_to(answer, expected, 1e-3):
-        return feedback(True, f"PPV = {expected:.4f}: only {100 * expected:.1f} % of the people "
-                        "recalled have cancer, although the test is very specific.", "")
+                            "positive results that have a lesion), then run this cell again.")
+    if close_to(answer, expected, PPV_TOLERANCE):
+        return feedback(True, f"PPV = {expected:.4f}: {100 * expected:.1f} % of the people "
+                        f"recalled have a pancreatic lesion, and {100 * (1 - expected):.1f} % "
+                        "are false alarms. A positive says 'a lesion is there', not 'cancer': "
+                        "the figures count any lesion, cysts included.", "")
     if close_to(answer, 100 * expected, 0.1):
         return feedback(False, "", "that is a percentage; give the PPV as a fraction (0..1).")
-    if close_to(answer, sensitivity / (sensitivity + 1 - specificity), 1e-3):
-        hint = ("you left out the prevalence: weigh the sensitivity by the share who are ill and "
-                "the false-positive rate by the share who are healthy.")
-    elif close_to(answer, sensitivity, 1e-3):
-        hint = ("that is the sensitivity: P(positive | cancer). The PPV turns it round: "
-                "P(cancer | positive).")
-    elif close_to(answer, specificity, 1e-3):
+    if close_to(answer, sensitivity / (sensitivity + 1 - specificity), 1e-4):
+        hint = ("you left out the prevalence: weigh the sensitivity by the share who have a "
+                "lesion and the false-positive rate by the share who have none.")
+    elif close_to(answer, sensitivity, 1e-4):
+        hint = ("that is the sensitivity: P(positive | lesion). The PPV turns it round: "
+                "P(lesion | positive).")
+    elif close_to(answer, specificity, 1e-4):
         hint = "that is the specificity; the PPV counts true positives among all positives."
+    elif close_to(answer, expected, 0.01):
+        hint = ("close, but not within rounding: compute it from the formula with the exact "
+                "numbers, not from rounded ones.")
     else:
         hint = ("PPV = sens x prev / (sens x prev + (1 - spec) x (1 - prev)): true positives "
                 "over all positives.")
     return feedback(False, "", hint)
 
 
-def check_false_alarms_per_cancer(answer, sensitivity, specificity, prevalence,
+def check_false_alarms_per_lesion(answer, sensitivity, specificity, prevalence,
                                   screened: int = 100_000) -> bool:
-    """Exercise 2: healthy people recalled for each cancer found."""
+    """Exercise 2: people without a lesion recalled for each lesion found."""
     out = screening_outcome(sensitivity, specificity, prevalence, screened)
-    expected = out.false_alarms_per_cancer_found
+    expected = out.false_alarms_per_case_found
     if not is_answered(answer):
-        return not_answered("replace None with one number (healthy people recalled per cancer "
-                            "found), then run this cell again.")
-    if close_to(answer, expected, max(0.05, 0.005 * expected)):
+        return not_answered("replace None with one number (people without a lesion recalled "
+                            "per lesion found), then run this cell again.")
+    if close_to(answer, expected, max(5e-4, 1e-3 * expected)):
         return feedback(True, f"{out.false_positives:,.0f} false alarms for "
-                        f"{out.true_positives:,.0f} cancers found: {expected:.1f} per cancer "
-                        "found.", "")
-    if expected and close_to(answer, 1 / expected, 1e-3):
-        hint = "that is upside down: false alarms (healthy, positive) over cancers found."
+                        f"{out.true_positives:,.0f} lesions found among {screened:,} people: "
+                        f"{expected:.3f} per lesion found.", "")
+    if expected and close_to(answer, 1 / expected, 1e-3 / expected):
+        hint = ("that is upside down: false alarms (no lesion, positive) over lesions found.")
     elif close_to(answer, out.false_positives, 1):
         hint = (f"that is the number of false alarms among {screened:,} people; divide by the "
-                "number of cancers found.")
-    elif close_to(answer, out.false_positives / (screened * prevalence), 0.05):
-        hint = ("you divided by every cancer, found or not; divide by the cancers found "
-                "(sensitivity x the people who have cancer).")
+                "number of lesions found.")
+    elif close_to(answer, out.false_positives / (screened * prevalence), 1e-3):
+        hint = ("you divided by every lesion, found or not; divide by the lesions found "
+                "(sensitivity x the people who have a lesion).")
+    elif close_to(answer, expected, 0.05 * expected):
+        hint = ("close, but not within rounding: compute it with the exact numbers, not from "
+                "rounded ones.")
     else:
-        hint = ("false alarms = (1 - spec) x healthy people; cancers found = sens x people with "
-                "cancer; divide the first by the second.")
+        hint = ("false alarms = (1 - spec) x people without a lesion; lesions found = sens x "
+                "people with a lesion; divide the first by the second.")
     return feedback(False, "", hint)
 
 
@@ -71,11 +85,28 @@ def specificity_at(threshold, healthy_scores) -> float:
     return float(np.mean(np.asarray(healthy_scores, float) < float(threshold)))
 
 
-def check_threshold(answer, healthy_scores, lesion_scores, target: float = 1.0) -> bool:
-    """Exercise 3: the threshold that reaches ``target`` specificity on ``healthy_scores``
-    while losing no lesion that the lowest such threshold keeps. Both lists of scores must
-    be non-empty and finite (:class:`helpers.exercises.inputs.ExerciseInputError`)."""
+def score_gap(healthy_scores, lesion_scores, target: float = 1.0) -> tuple[float, float]:
+    """``(bar, top)``: the thresholds that reach ``target`` specificity on ``healthy_scores``
+    and lose no lesion for nothing are those above ``bar`` (the highest healthy score that must
+    stay below the threshold; 0 when none must) and at most ``top`` (the lowest lesion score
+    above ``bar``; 1, the highest possible score, when no lesion scores above it)."""
     healthy = np.sort(some_scores(healthy_scores, "healthy_scores"))
+    lesion = some_scores(lesion_scores, "lesion_scores")
+    allowed = int(np.floor(len(healthy) * (1 - target) + 1e-9))  # false alarms allowed
+    bar = float(healthy[len(healthy) - allowed - 1]) if allowed < len(healthy) else 0.0
+    above = lesion[lesion > bar]
+    return bar, float(above.min()) if len(above) else max(1.0, bar)
+
+
+def check_threshold(answer, healthy_scores, lesion_scores, target: float = 1.0,
+                    middle: bool = False) -> bool:
+    """Exercise 3: a threshold that reaches ``target`` specificity on ``healthy_scores`` while
+    losing no lesion for nothing: above the highest healthy score that must not be flagged and
+    at most the lowest lesion score above it (:func:`score_gap`). ``middle=True`` (the
+    notebook's exercise) asks for the one threshold halfway across that gap, a margin on both
+    sides. Both lists of scores must be non-empty and finite
+    (:class:`helpers.exercises.inputs.ExerciseInputError`)."""
+    healthy = some_scores(healthy_scores, "healthy_scores")
     lesion = some_scores(lesion_scores, "lesion_scores")
     if not is_answered(answer):
         return not_answered("replace None with one threshold between 0 and 1 (a score), then "
@@ -83,24 +114,41 @@ def check_threshold(answer, healthy_scores, lesion_scores, target: float = 1.0) 
     if not close_to(answer, 0.5, 0.5):
         return feedback(False, "", "give one threshold between 0 and 1 (a score).")
     answer = float(answer)
-    allowed_fp = int(np.floor(len(healthy) * (1 - target) + 1e-9))
-    # the threshold must lie strictly above this healthy score (none: any threshold will do)
-    lowest = healthy[len(healthy) - allowed_fp - 1] if allowed_fp < len(healthy) else -np.inf
+    bar, top = score_gap(healthy, lesion, target)
+    half = 0.5 * (bar + top)
     spec = specificity_at(answer, healthy)
+    kept, best = int(np.sum(lesion >= answer)), int(np.sum(lesion > bar))
+    success = (f"specificity {100 * spec:.0f} % on these {len(healthy)} healthy patients; "
+               f"{kept} of {len(lesion)} lesion patients still flagged (sensitivity "
+               f"{100 * kept / max(len(lesion), 1):.0f} %).")
+    if middle and close_to(answer, half, MIDDLE_TOLERANCE):
+        return feedback(True, f"threshold {half:.4f}, halfway across the gap: {success}", "")
     if spec < target - 1e-9:
         flagged = int(np.sum(healthy >= answer))
+        extra = (" A score equal to the threshold is flagged (at or above), so the threshold "
+                 "must lie strictly above it." if close_to(answer, bar, 1e-9) else "")
+        if middle and close_to(answer, 0.5 * (bar + lesion.min()), MIDDLE_TOLERANCE):
+            extra = (" You went halfway to the lowest lesion score of all, but it lies below "
+                     "the highest healthy one: use the lowest lesion score *above* it.")
         return feedback(False, "", f"at {answer:.3f}, {flagged} healthy patient(s) still score "
-                        f"at or above it (specificity {100 * spec:.0f} %). Go just above the "
-                        "highest healthy score that must not be flagged.")
-    kept = int(np.sum(lesion >= answer))
-    best = int(np.sum(lesion > lowest))
+                        f"at or above it (specificity {100 * spec:.0f} %). Go above the highest "
+                        f"healthy score that must not be flagged.{extra}")
     if kept < best:
+        extra = (" That is halfway to the highest lesion score; stop at the lowest one above "
+                 "the healthy scores." if middle and close_to(
+                     answer, 0.5 * (bar + lesion.max()), MIDDLE_TOLERANCE) else "")
         return feedback(False, "", f"specificity is reached, but only {kept} of {len(lesion)} "
-                        f"lesion patients stay above {answer:.3f}; a lower threshold (just above "
-                        f"{lowest:.3f}) keeps {best}. Do not give away sensitivity for nothing.")
-    return feedback(True, f"specificity {100 * spec:.0f} % on these {len(healthy)} healthy "
-                    f"patients; {kept} of {len(lesion)} lesion patients still flagged "
-                    f"(sensitivity {100 * kept / max(len(lesion), 1):.0f} %).", "")
+                        f"lesion patients stay at or above {answer:.3f}, where a lower "
+                        f"threshold keeps {best}. Do not give away sensitivity for nothing."
+                        f"{extra}")
+    if not middle:
+        return feedback(True, success, "")
+    if close_to(answer, half, 5e-3):
+        return feedback(False, "", "close: you are in the right gap and near its middle, but "
+                        "compute it from the arrays, not from the rounded scores of the table.")
+    return feedback(False, "", "every healthy patient is below it and no lesion is lost: the "
+                    "right gap. Now place the threshold in its middle: halfway between the "
+                    "highest healthy score and the lowest lesion score above it.")
 
 
 QUIZ_FEW_PATIENTS = Question(

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..pipeline.unet import CROP_SHAPE
 from .feedback import close_to, feedback, is_answered
-from .nb05 import best_threshold, rates
+from .nb07 import MIDDLE_TOLERANCE, score_gap
+from .quiz import Question
 
 
 def bottleneck_shape(batch: int, channels, strides, crop_shape) -> tuple[int, ...]:
@@ -39,8 +41,12 @@ def check_bottleneck_shape(answer, batch: int, channels, strides, crop_shape) ->
         return feedback(False, "", f"the bottleneck has the last (largest) channel count of "
                         f"channels={tuple(channels)}, not {answer[1]}.")
     if answer[2:] == tuple(crop_shape):
-        return feedback(False, "", "those are the crop's own sizes; every stride of 2 halves "
+        return feedback(False, "", "those are the input's own sizes; every stride of 2 halves "
                         "each spatial size on the way down.")
+    if (tuple(crop_shape) != tuple(CROP_SHAPE)
+            and answer[2:] == bottleneck_shape(batch, channels, strides, CROP_SHAPE)[2:]):
+        return feedback(False, "", f"that is the bottleneck of the {CROP_SHAPE} crop; the "
+                        f"input here is {tuple(crop_shape)}: halve its own sizes.")
     if answer[2:] != expected[2:]:
         return feedback(False, "", f"divide each crop size {tuple(crop_shape)} by the product "
                         f"of the strides {tuple(strides)}.")
@@ -73,18 +79,51 @@ def check_head_parameters(answer, channels, measured: int | None = None) -> bool
                     "network knows sits in the U-Net's convolutions.", "")
 
 
+def rates(scores, abnormal, threshold: float) -> tuple[float, float]:
+    """``(sensitivity, specificity)`` when a case is called abnormal at ``score >= threshold``."""
+    scores, abnormal = np.asarray(scores, float), np.asarray(abnormal, bool)
+    called = scores >= threshold
+    return float(called[abnormal].mean()), float((~called[~abnormal]).mean())
+
+
+def validation_gap(scores, abnormal, specificity: float = 0.95) -> tuple[float, float]:
+    """``(bar, top)`` of :func:`helpers.exercises.nb07.score_gap` for the validation scores:
+    every threshold above ``bar`` and at most ``top`` keeps ``specificity`` with the best
+    sensitivity; ``top`` is the rule the detector used for its own threshold."""
+    scores, abnormal = np.asarray(scores, float), np.asarray(abnormal, bool)
+    return score_gap(scores[~abnormal], scores[abnormal], specificity)
+
+
 def check_validation_threshold(answer, scores, abnormal, specificity: float = 0.95) -> bool:
-    """Exercise 3: the network's operating threshold from the *validation* scores (the rule
-    of notebook 05's exercise 1, on validation patients instead of training ones)."""
+    """Exercise 3: the operating threshold from the *validation* scores, in the middle of the
+    gap of thresholds that keep ``specificity`` with the best sensitivity there (between the
+    highest healthy score that must stay below it and the lowest lesion score above that)."""
     scores, abnormal = np.asarray(scores, float), np.asarray(abnormal, bool)
     if not is_answered(answer) or not close_to(answer, 0.0, np.inf):
         return feedback(False, "", "replace None with one number: the threshold (a case is "
                         "called abnormal when its score is at least the threshold).")
     answer = float(answer)
-    bar, best_sens, _ = best_threshold(scores, abnormal, specificity)
+    if answer > 1 and close_to(answer / 100, 0.5, 0.5):
+        return feedback(False, "", f"{answer:g} looks like a percentage; the scores run from "
+                        "0 to 1, so the threshold does too.")
+    bar, top = validation_gap(scores, abnormal, specificity)
+    middle = 0.5 * (bar + top)
     n_healthy = int((~abnormal).sum())
+    allowed = int(np.floor(n_healthy * (1 - specificity) + 1e-9))
     sens, spec = rates(scores, abnormal, answer)
+    best_sens, _ = rates(scores, abnormal, top)
     alarms = round((1 - spec) * n_healthy)
+    if close_to(answer, middle, MIDDLE_TOLERANCE):
+        return feedback(True, f"threshold {answer:.4f}: specificity {spec:.3f} ({alarms} false "
+                        f"alarm(s) among {n_healthy} healthy validation patients), sensitivity "
+                        f"{sens:.3f} there, with a margin on both sides. Chosen on validation "
+                        "patients only; the held-out patients will say whether it holds.", "")
+    strict_bar, strict_top = validation_gap(scores, abnormal, 1.0)
+    if allowed and close_to(answer, 0.5 * (strict_bar + strict_top), MIDDLE_TOLERANCE):
+        return feedback(False, "", f"that gap allows no false alarm at all. {specificity:.0%} "
+                        f"specificity among {n_healthy} healthy patients allows {allowed}: the "
+                        f"healthy score that must stay below the threshold is the one "
+                        f"with {allowed} healthy score(s) above it, not the highest.")
     if spec < specificity - 1e-9:
         return feedback(False, "", f"at {answer:.3f}, {alarms} of the {n_healthy} healthy "
                         f"validation patients score at least the threshold: specificity "
@@ -94,7 +133,25 @@ def check_validation_threshold(answer, scores, abnormal, specificity: float = 0.
         return feedback(False, "", f"specificity {spec:.3f} is fine, but sensitivity is only "
                         f"{sens:.3f}: stricter than needed. Just above the healthy score "
                         f"{bar:.3f} finds more (sensitivity {best_sens:.3f}).")
-    return feedback(True, f"threshold {answer:.3f}: specificity {spec:.3f} ({alarms} false "
-                    f"alarm(s) among {n_healthy} healthy validation patients), sensitivity "
-                    f"{sens:.3f} there. Chosen on validation patients only; the held-out "
-                    "patients will say whether it holds.", "")
+    if close_to(answer, middle, 5e-3):
+        return feedback(False, "", "close: the right gap and near its middle, but compute it "
+                        "from the scores themselves, not from rounded ones.")
+    return feedback(False, "", f"specificity {spec:.3f} and sensitivity {sens:.3f}: the right "
+                    "gap. Now place the threshold in its middle, halfway between the healthy "
+                    f"score {bar:.3f} and the lowest lesion score above it.")
+
+
+QUIZ_EPOCH_KEPT = Question(
+    "the epoch kept", answer="B",
+    why="the epoch was picked because its validation AUC was the best of all the epochs tried "
+        "on those same patients, so that AUC is the winner of many tries and flatters the "
+        "network; only patients used for no choice at all (the held-out cohort) give a fair "
+        "figure.",
+    slips={"A": "the labels differ, but that is not why the number is optimistic: a figure "
+                "chosen as the best of many on the same patients would be optimistic with any "
+                "labels.",
+           "C": "the AUC is a fine measure of ranking for any model; the problem is which "
+                "patients it was measured on, and that they chose the epoch.",
+           "D": "size makes an interval wide, not biased; even a large validation cohort that "
+                "chose the epoch gives an optimistic figure for that epoch.",
+           })

@@ -1,9 +1,12 @@
 """What a test's sensitivity and specificity mean when a whole population is screened.
 
-Notebook 07 uses these to turn a detector's operating point into people: how many cancers are
-found, how many are missed, and how many healthy people are recalled for a work-up they did not
-need. The prevalence is always an input stated by the caller (an assumption, not a fact about
-any real population).
+Notebook 07 uses these to turn a detector's operating point into people: how many of the
+people who have the condition are found, how many are missed, and how many people without it
+are recalled for a work-up they did not need. The condition is whatever the sensitivity and
+specificity were measured for: PANDA's published real-world figures are for detecting **any
+pancreatic lesion** (cysts included), so notebook 07 counts lesions, not cancers. The
+prevalence is always an input stated by the caller (an assumption, not a fact about any real
+population).
 """
 
 from __future__ import annotations
@@ -26,33 +29,45 @@ class ScreeningOutcome:
 
     @property
     def ppv(self) -> float:
-        """Positive predictive value: the share of positive results that are real cancers."""
+        """Positive predictive value: the share of positive results that truly have the
+        condition (for a lesion detector: a lesion)."""
         positives = self.true_positives + self.false_positives
         return self.true_positives / positives if positives else float("nan")
 
     @property
     def npv(self) -> float:
-        """Negative predictive value: the share of negative results that are truly healthy."""
+        """Negative predictive value: the share of negative results that truly do not have the
+        condition."""
         negatives = self.true_negatives + self.false_negatives
         return self.true_negatives / negatives if negatives else float("nan")
 
     @property
-    def false_alarms_per_cancer_found(self) -> float:
-        """Healthy people recalled for each cancer the test finds."""
+    def false_alarms_per_case_found(self) -> float:
+        """People without the condition recalled for each person with it that the test finds
+        (for a lesion detector: false alarms per lesion found)."""
         if not self.true_positives:
             return float("inf")
         return self.false_positives / self.true_positives
 
-    def as_row(self, label: str) -> dict[str, object]:
-        """A table row for notebooks: counts rounded to whole people, rates in %."""
+    @property
+    def false_alarms_per_cancer_found(self) -> float:
+        """:attr:`false_alarms_per_case_found`, under the name it had when the condition was
+        always a cancer (kept for older code)."""
+        return self.false_alarms_per_case_found
+
+    def as_row(self, label: str, condition: str = "cancer") -> dict[str, object]:
+        """A table row for notebooks: counts rounded to whole people, rates in %.
+        ``condition`` names what the test detects, in the column names (notebook 07:
+        ``"lesion"``, since PANDA's published figures are for any pancreatic lesion)."""
         return {"operating point": label,
                 "sensitivity %": round(100 * self.sensitivity, 1),
                 "specificity %": round(100 * self.specificity, 2),
-                "cancers found": round(self.true_positives),
-                "cancers missed": round(self.false_negatives),
+                f"{condition}s found": round(self.true_positives),
+                f"{condition}s missed": round(self.false_negatives),
                 "false alarms": round(self.false_positives),
                 "PPV %": round(100 * self.ppv, 1),
-                "false alarms per cancer found": round(self.false_alarms_per_cancer_found, 1)}
+                f"false alarms per {condition} found": round(self.false_alarms_per_case_found,
+                                                             2)}
 
 
 def _check_fraction(name: str, value: float) -> float:
@@ -67,8 +82,8 @@ def screening_outcome(sensitivity: float, specificity: float, prevalence: float,
                       screened: int = 100_000) -> ScreeningOutcome:
     """Expected results of screening ``screened`` people once.
 
-    ``prevalence`` is the fraction of screened people who have the disease at the time of the
-    scan; ``sensitivity`` and ``specificity`` are fractions (0.929, not 92.9).
+    ``prevalence`` is the fraction of screened people who have the condition the test detects
+    at the time of the scan; ``sensitivity`` and ``specificity`` are fractions (0.929, not 92.9).
     """
     sensitivity = _check_fraction("sensitivity", sensitivity)
     specificity = _check_fraction("specificity", specificity)

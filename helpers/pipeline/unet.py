@@ -1,8 +1,9 @@
 """Stage 2 as a small neural network (notebook 08): a 3-D U-Net with a classification head.
 
 PANDA's stage 2 is one multi-task network: it segments the lesion and, from a classification
-head, calls the scan normal or abnormal (Cao et al. 2023; ``DOMAIN-NOTES.md``). This module
-builds a toy version of it that trains on a laptop CPU in minutes:
+head, calls the scan normal or abnormal (Cao et al. 2023, key ``cao2023`` in
+``notebooks/references.md``). This module builds a toy version of it that trains on a laptop
+CPU in minutes:
 
 * **input** (:func:`crop_input`): a fixed box of :data:`CROP_SHAPE` voxels (3 mm) centred on
   the pancreas mask, two channels: the HU clipped to :data:`HU_WINDOW` and scaled to -1..1,
