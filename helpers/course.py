@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
@@ -42,3 +44,46 @@ def course_table() -> list[dict[str, str]]:
         rows.append({"notebook": stem, "question": question, "minutes": minutes,
                      "status": "ready" if present else "planned"})
     return rows
+
+
+# The rubric behind every stated time (a test applies it to each notebook): reading at about
+# 150 words a minute, about a minute per code cell (read it, run it, look at the output), the
+# time each exercise states in its heading ("### Exercise 2: ... (about 10 min)"), and two
+# minutes per concept question ("### Quick check").
+WORDS_PER_MINUTE = 150
+MINUTES_PER_CODE_CELL = 1
+MINUTES_PER_QUICK_CHECK = 2
+EXERCISE = re.compile(r"^#{2,4}\s*Exercise\s+\d+\b.*$", re.MULTILINE)
+EXERCISE_TIME = re.compile(r"\(about (\d+) min\)\s*$")
+
+
+def time_parts(notebook: Path) -> dict[str, float]:
+    """What a notebook asks of a student, counted: the words of its prose (folded worked
+    solutions excluded: they are read only when stuck), its code cells, the minutes its
+    exercises state, and its concept questions. Raises ValueError for an exercise heading
+    with no stated time."""
+    cells = json.loads(Path(notebook).read_text())["cells"]
+    words = code = quick = exercise_minutes = 0
+    for cell in cells:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code":
+            code += 1
+            continue
+        words += len(re.sub(r"<details>.*?</details>", " ", source, flags=re.DOTALL).split())
+        quick += bool(re.match(r"\s*#+\s*Quick check", source))
+        for heading in EXERCISE.findall(source):
+            stated = EXERCISE_TIME.search(heading)
+            if not stated:
+                raise ValueError(f"{Path(notebook).name}: exercise heading {heading!r} states no "
+                                 "time; end it with '(about N min)'")
+            exercise_minutes += int(stated.group(1))
+    return {"words": words, "code_cells": code, "exercise_minutes": exercise_minutes,
+            "quick_checks": quick}
+
+
+def rubric_minutes(notebook: Path) -> int:
+    """A notebook's time by the rubric above, rounded to 5 minutes."""
+    parts = time_parts(notebook)
+    minutes = (parts["words"] / WORDS_PER_MINUTE + parts["code_cells"] * MINUTES_PER_CODE_CELL
+               + parts["exercise_minutes"] + parts["quick_checks"] * MINUTES_PER_QUICK_CHECK)
+    return int(5 * round(minutes / 5))

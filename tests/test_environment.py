@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from helpers import course
 from helpers.data import SAMPLES, environment
 
@@ -63,8 +65,37 @@ def test_every_place_states_the_same_times():
         assert stated and int(stated.group(1)) == minutes, f"{stem}: notebook says {stated}"
         row = re.search(rf"^\| {stem[:2]} \| `{stem}`.*\| (\d+) min \|$", readme, re.MULTILINE)
         assert row and int(row.group(1)) == minutes, f"{stem}: README's course map differs"
-        if stem[:2] != "08":  # the optional extra is not part of the classroom timings
-            timing = re.search(rf"^\| {stem[:2]} [^|]+\| (\d+) min \|", instructors, re.MULTILINE)
-            assert timing and int(timing.group(1)) == minutes, f"{stem}: INSTRUCTORS differs"
-    total = sum(minutes for stem, _, minutes in course.COURSE if stem[:2] != "08")
+        timing = re.search(rf"^\| {stem[:2]} [^|]+\| (\d+) min \|", instructors, re.MULTILINE)
+        assert timing and int(timing.group(1)) == minutes, f"{stem}: INSTRUCTORS differs"
+    total = sum(minutes for _, _, minutes in course.COURSE)  # one total, notebook 08 included
     assert f"({total} min)" in readme and f"{total} minutes" in instructors
+
+
+def test_stated_times_follow_the_rubric():
+    """Each notebook's stated time is what course.rubric_minutes gives it (words read, code
+    cells run, the exercises' own stated times, concept questions), within 10 % or 5 min."""
+    for stem, _, minutes in course.COURSE:
+        expected = course.rubric_minutes(course.NOTEBOOK_DIR / f"{stem}.ipynb")
+        assert abs(minutes - expected) <= max(5, 0.1 * expected), (
+            f"{stem}: states {minutes} min, the rubric gives {expected} min "
+            f"({course.time_parts(course.NOTEBOOK_DIR / f'{stem}.ipynb')})")
+
+
+def test_the_rubric_counts_words_cells_exercises_and_questions(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("word " * 300),
+                nbformat.v4.new_markdown_cell("### Exercise 1: a sum (about 10 min)\n\nDo it."),
+                nbformat.v4.new_markdown_cell("### Quick check: which?\n<details>" + "x " * 900
+                                              + "</details>"),
+                *[nbformat.v4.new_code_cell("1 + 1") for _ in range(3)]]
+    path = tmp_path / "00_tiny.ipynb"
+    nbformat.write(nb, path)
+    assert course.time_parts(path) == {"words": 300 + 9 + 5, "code_cells": 3,
+                                       "exercise_minutes": 10, "quick_checks": 1}
+    assert course.rubric_minutes(path) == 15  # 314/150 + 3 + 10 + 2 = 17.1 -> 15
+    nb.cells[1].source = "### Exercise 1: a sum"
+    nbformat.write(nb, path)
+    with pytest.raises(ValueError, match="states no time"):
+        course.time_parts(path)

@@ -1,4 +1,5 @@
-"""Execute every notebook from a fresh kernel, serially, like a student pressing "Run All".
+"""Execute every worked-solutions notebook from a fresh kernel, serially, like "Run All"; the
+lessons run the same way in tests/test_exercise_integrity.py, with their exercises probed.
 
 Beyond what nbmake checks, this test also fails when an error is raised inside a widget
 callback: after the notebook has run, an extra cell moves every slider and dropdown (as a
@@ -111,38 +112,32 @@ def check_feedback(path: Path, text: str) -> None:
             "solution (fold it into a <details> block; it runs in notebooks/solutions/)")
 
 
-@pytest.fixture(scope="session")
-def plain_ipython(tmp_path_factory):
-    """An IPYTHONDIR whose config turns off colour codes in tracebacks."""
-    folder = tmp_path_factory.mktemp("ipython")
-    (folder / "profile_default").mkdir()
-    (folder / "profile_default" / "ipython_kernel_config.py").write_text(
-        "c.InteractiveShell.colors = 'nocolor'\n")
-    return folder
-
-
-@pytest.mark.notebook
-@pytest.mark.timeout(900)
-@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=[p.stem for p in NOTEBOOKS + SOLUTIONS])
-def test_notebook_runs_top_to_bottom(path, plain_ipython, monkeypatch):
-    if path.stem in NEEDS_DEEP and not HAS_DEEP:
-        pytest.skip("needs PyTorch and MONAI, the optional extra: python3 run.py lab --deep "
-                    "(or python -m pip install -r requirements-deep.txt)")
+def kernel_environment(monkeypatch, plain_ipython) -> None:
+    """What every notebook kernel of the tests runs with: no colour codes, inline figures."""
     monkeypatch.setenv("IPYTHONDIR", str(plain_ipython))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    source_fingerprint = fingerprint(path)  # before running: an edit meanwhile makes it stale
+
+
+def read_stripped(path: Path):
     nb = nbformat.read(path, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
         f"{path.name} is committed with outputs; run nbstripout on it")
-    nb.cells.append(nbformat.v4.new_code_cell(POKE_WIDGETS))
-    nb.cells.append(nbformat.v4.new_code_cell(PEAK_MEMORY))
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                            store_widget_state=True,
-                            resources={"metadata": {"path": str(path.parent)}})
-    start = time.perf_counter()
-    client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
-    seconds = time.perf_counter() - start
+    return nb
 
+
+def run_cell(client, cell, index: int):
+    """Execute one cell as Run All would (numbered like JupyterLab numbers it)."""
+    return client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+
+
+def finish_run(client, nb, path: Path, seconds: float, source_fingerprint: str) -> None:
+    """After the notebook's own cells: move every widget, read the kernel's peak memory, check
+    the widgets' stored outputs and the checkers' verdicts, record the run and save the
+    executed notebook for the website."""
+    for code in (POKE_WIDGETS, PEAK_MEMORY):
+        nb.cells.append(nbformat.v4.new_code_cell(code))
+        run_cell(client, nb.cells[-1], len(nb.cells) - 1)
+    client.set_widgets_metadata()
     errors = widget_errors(nb)
     assert not errors, f"{path.name}: errors inside widget callbacks:\n" + "\n".join(errors)
     check_feedback(path, output_text(nb))
@@ -156,6 +151,28 @@ def test_notebook_runs_top_to_bottom(path, plain_ipython, monkeypatch):
     assert float(memory) < MEMORY_BUDGET_MB, (
         f"{path.name} peaked at {memory} MB, over the {MEMORY_BUDGET_MB} MB budget")
     save_executed(nb, path, source_fingerprint, drop_last_cells=2)  # the site reuses it
+
+
+# The lessons run in tests/test_exercise_integrity.py (cell by cell, with every exercise probed
+# and the raises-exception tags ignored, then finish_run): each notebook runs once per session.
+@pytest.mark.notebook
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("path", SOLUTIONS, ids=[p.stem for p in SOLUTIONS])
+def test_notebook_runs_top_to_bottom(path, plain_ipython, monkeypatch):
+    if path.stem in NEEDS_DEEP and not HAS_DEEP:
+        pytest.skip("needs PyTorch and MONAI, the optional extra: python3 run.py lab --deep "
+                    "(or python -m pip install -r requirements-deep.txt)")
+    kernel_environment(monkeypatch, plain_ipython)
+    source_fingerprint = fingerprint(path)  # before running: an edit meanwhile makes it stale
+    nb = read_stripped(path)
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                            store_widget_state=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    with client.setup_kernel():
+        for index, cell in enumerate(list(nb.cells)):
+            run_cell(client, cell, index)  # raises CellExecutionError, naming the cell
+        finish_run(client, nb, path, time.perf_counter() - start, source_fingerprint)
 
 
 def test_harness_catches_errors_inside_widget_callbacks(plain_ipython, monkeypatch):

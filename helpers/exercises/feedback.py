@@ -35,9 +35,9 @@ def close_to(value, expected, tol: float) -> bool:
     """True when a number (or array) is within ``tol`` of the expected value."""
     if not is_answered(value):
         return False
-    try:
-        value = np.asarray(value, dtype=float)
-        expected = np.asarray(expected, dtype=float)
+    try:  # as_array: np.asarray would read a SimpleITK image pixel by pixel (seconds)
+        value = np.asarray(as_array(value), dtype=float)
+        expected = np.asarray(as_array(expected), dtype=float)
     except (TypeError, ValueError):
         return False
     if value.shape != expected.shape:
