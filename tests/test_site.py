@@ -195,3 +195,23 @@ def test_pages_show_the_executed_outputs(built_site):
         if nb.metadata.get("widgets"):
             assert "application/vnd.jupyter.widget-state+json" in html, (
                 f"{page_of(source)}: the widget state is not embedded")
+
+
+def test_prose_rendered_from_the_code_is_on_the_page(built_site):
+    """Sentences a lesson renders with Markdown(f"...") (numbers read from the code) are shown
+    on the site as text, not lost as an unrendered output."""
+    checked = 0
+    for source in build_site.course_notebooks():
+        nb = nbformat.read(build_site.executed_path(source), as_version=4)
+        html = html_text.unescape((built_site / page_of(source)).read_text(encoding="utf-8"))
+        page_text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+        for cell in nb.cells:
+            for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+                markdown = output.get("data", {}).get("text/markdown")
+                if not markdown:
+                    continue
+                words = re.findall(r"[A-Za-z][A-Za-z'-]{3,}", markdown)[:6]
+                assert all(word in page_text for word in words), (
+                    f"{page_of(source)}: rendered text {markdown[:80]!r} is not on the page")
+                checked += 1
+    assert checked, "no lesson renders any prose from the code"
