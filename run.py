@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -116,28 +117,28 @@ def warm_caches(quiet: bool = False) -> int:
     return code
 
 
-def cache_folder() -> Path:
-    env = os.environ.get("PLAINCT_DATA")
-    return Path(env).expanduser() if env else ROOT / "data_samples" / "cache"
-
-
-# The project writes only these inside its cache folder (helpers.cache, helpers.data): the
-# samples' files and folders, and its own sub-folders. Anything else is left alone.
-OWN_SUBFOLDERS = ("virtual_patients", "pipeline", "foreign", "deep")
+def cache_layout():
+    """helpers/cache_layout.py, loaded by its path: standard library only, so `clean` works
+    before .venv exists (importing the helpers package would need numpy)."""
+    spec = importlib.util.spec_from_file_location("plainct_cache_layout",
+                                                  ROOT / "helpers" / "cache_layout.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def clean(yes: bool = False) -> int:
-    """Delete what the project wrote into its cache folder, nothing else."""
-    folder = cache_folder()
+    """Delete what the project wrote into its cache folder (the sub-folders and temporary
+    names of helpers/cache_layout.py, the samples' files of helpers/data/registry.py), nothing
+    else."""
+    layout = cache_layout()
+    folder = layout.cache_dir()
     if not folder.is_dir():
         say(f"nothing to clean: {folder} does not exist")
         return 0
-    sys.path.insert(0, str(ROOT))
-    from helpers.cache import PART_NAME  # the project's temporary names
-    from helpers.data.registry import SAMPLES  # the samples' own file names
-
-    own = {Path(f.path).parts[0] for s in SAMPLES.values() for f in s.files} | set(OWN_SUBFOLDERS)
-    targets = [p for p in folder.iterdir() if p.name in own or PART_NAME.match(p.name)]
+    registry = layout.load_by_path("helpers/data/registry.py", "plainct_registry")
+    samples = {Path(f.path).parts[0] for s in registry.SAMPLES.values() for f in s.files}
+    targets = layout.own_entries(folder, samples)
     size = sum(f.stat().st_size for p in targets for f in ([p] if p.is_file() else p.rglob("*"))
                if f.is_file())
     if not targets:

@@ -33,8 +33,8 @@ __version__ = "0.1.0"
 
 # From the bottom up; a module may import from its own layer (no cycles) and from lower ones.
 LAYERS = (
-    ("base", ("cache", "checks", "cohorts", "course", "geometry", "metrics", "display",
-              "workers")),
+    ("base", ("cache", "cache_layout", "checks", "cohorts", "course", "geometry", "metrics",
+              "display", "workers")),
     ("data in", ("data", "dicom")),
     ("virtual patients", ("simulate",)),
     ("registration", ("registration",)),

@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -39,7 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-_REPO_CACHE = Path(__file__).resolve().parents[1] / "data_samples" / "cache"
+from .cache_layout import PART_NAME, cache_dir  # noqa: F401 (the layout's names, used here)
+
 # A damaged file is refused by any of these (np.load, a missing key, a truncated zip).
 UNREADABLE = (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile)
 QUIET_VARIABLE = "PLAINCT_QUIET"  # set to 1: no progress bars even while a cache is built
@@ -52,10 +52,6 @@ def show_build_progress(progress: bool = False) -> bool:
     return bool(progress) or not os.environ.get(QUIET_VARIABLE)
 
 
-# The temporary names this project makes (tempfile's 8 random characters): ".<target>.XXXXXXXX
-# .part" (files of atomic_write, folders of a download) and ".write-test-XXXXXXXX" (the
-# writability probe of helpers.data). Only these, and only when stale, are ever cleaned up.
-PART_NAME = re.compile(r"^\..{1,40}\.[a-z0-9_]{8}\.part$|^\.write-test-[a-z0-9_]{8}$")
 STALE_PART_S = 3600.0  # a temporary file untouched this long belongs to a killed run
 # A damaged file that no good copy could replace is renamed "<name>.corrupt-<time>" (hidden,
 # ".<name>.corrupt-<time>", inside a series folder), never deleted: it may be a user's only
@@ -74,12 +70,6 @@ def kept_aside_original(name: str) -> str | None:
 def part_prefix(target: Path) -> str:
     """The prefix of the temporary names made beside ``target`` (suffix ``.part``)."""
     return f".{Path(target).name[:40]}."
-
-
-def cache_dir() -> Path:
-    """The cache folder: ``$PLAINCT_DATA`` if set, else ``data_samples/cache/``."""
-    env = os.environ.get("PLAINCT_DATA")
-    return Path(env).expanduser() if env else _REPO_CACHE
 
 
 def settings_key(settings: dict) -> str:

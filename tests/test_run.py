@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +96,53 @@ def test_clean_asks_first_and_keeps_everything_on_no(tmp_path, monkeypatch):
 def test_clean_of_a_missing_folder_does_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("PLAINCT_DATA", str(tmp_path / "absent"))
     assert run.clean(yes=True) == 0 and not (tmp_path / "absent").exists()
+
+
+def project_and_user_files(cache: Path) -> None:
+    """A cache folder holding one file of each of the project's sub-folders, a sample, a
+    temporary name of the project, and a student's own files."""
+    from helpers import cache_layout
+
+    for name in cache_layout.OWN_SUBFOLDERS:
+        (cache / name).mkdir(parents=True)
+        (cache / name / "entry.npz").write_bytes(b"x")
+    (cache / "totalsegmentator_example_ct_sm.nii.gz").write_bytes(b"y")
+    (cache / ".case.npz.a1b2c3d4.part").write_bytes(b"z")
+    (cache / "my_notes.txt").write_text("a student's file")
+    (cache / "my_folder").mkdir()
+
+
+@pytest.mark.parametrize("command", [["--help"], ["clean", "--help"], ["clean", "--yes"]])
+def test_help_and_clean_work_on_a_bare_python(tmp_path, command):
+    """Before .venv exists: the system interpreter, no site-packages (-S), so no numpy."""
+    cache = tmp_path / "cache"
+    project_and_user_files(cache)
+    bare = shutil.which("python3.11") or shutil.which("python3") or sys.executable
+    env = {"PLAINCT_DATA": str(cache), "PATH": os.environ.get("PATH", "")}
+    result = subprocess.run([bare, "-S", str(run.ROOT / "run.py"), *command], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    left = sorted(p.name for p in cache.iterdir())
+    if command == ["clean", "--yes"]:
+        assert left == ["my_folder", "my_notes.txt"], left
+        assert "deleted" in result.stdout
+    else:
+        assert "clean" in result.stdout and len(left) == 8
+
+
+def test_the_layout_names_every_folder_the_writers_use(tmp_path, monkeypatch):
+    """Every writer's folder is one of cache_layout.OWN_SUBFOLDERS (so clean finds it)."""
+    from helpers import cache_layout
+    from helpers.pipeline import training, unet_data
+    from helpers.registration import study
+    from helpers.simulate import patients
+
+    monkeypatch.setenv("PLAINCT_DATA", str(tmp_path))
+    folders = {patients.cache_folder().relative_to(tmp_path).parts[0],
+               training.cache_folder().name, study.cache_folder().name,
+               unet_data.cache_folder().name}
+    assert folders <= set(cache_layout.OWN_SUBFOLDERS)
+    sources = "".join(p.read_text() for p in (run.ROOT / "helpers").rglob("*.py")
+                      if p.name != "cache_layout.py")
+    assert not re.search(r"cache_dir\(\) / \"", sources), "a writer names its folder itself"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cache import cache_dir
+from ..cache_layout import cache_dir, sizes_by_subfolder
 from .fetch import FIX_HINT, DataError, prefetch, status, verify
 from .registry import SAMPLES
 
@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PROBLEM: {line}")
     count = sum(len(s.files) for s in SAMPLES.values())
     print(f"verify: {len(SAMPLES)} samples, {count} files, {len(problems)} problem(s)")
+    built = ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in sizes_by_subfolder().items())
+    print(f"built by the project in {cache_dir()}: {built}")
     if problems:
         print(FIX_HINT)
     return 1 if problems else 0

@@ -29,7 +29,7 @@ import numpy as np
 import SimpleITK as sitk
 import sklearn
 
-from .. import cache, cohorts
+from .. import cache, cache_layout, cohorts
 from ..simulate import CASE_VERSION, named_cohort
 from . import features, stage1, stage2, stage3
 from .model import Pipeline, detected_lesion_rows
@@ -50,7 +50,7 @@ EXTRA_LESION_ROLE = "training"
 
 def cache_folder() -> Path:
     """Where training tables are cached: ``<data cache>/pipeline/``."""
-    return cache.cache_dir() / "pipeline"
+    return cache.cache_dir() / cache_layout.PIPELINE
 
 
 def table_key(settings: dict) -> str:

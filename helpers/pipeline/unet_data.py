@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import cache
+from .. import cache, cache_layout
 from . import stage2, training, unet
 from .model import Pipeline
 
 CACHE_VERSION = "unet-v1"  # change when crops, labels or training change: old files ignored
-FOLDER = "deep"
+FOLDER = cache_layout.DEEP
 
 
 def cache_folder() -> Path:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from .. import cache, cohorts, simulate, workers
+from .. import cache, cache_layout, cohorts, simulate, workers
 from ..metrics import MetricInputError
 from .align import register
 from .grading import evaluate_transfer
@@ -133,7 +133,7 @@ def study_key(cases, motions, first_seed, settings) -> str:
 
 def cache_folder() -> Path:
     """Where study tables are cached: ``<data cache>/pipeline/`` (beside the training data)."""
-    return cache.cache_dir() / "pipeline"
+    return cache.cache_dir() / cache_layout.PIPELINE
 
 
 def table_to_arrays(table) -> dict:

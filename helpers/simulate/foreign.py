@@ -38,7 +38,7 @@ from scipy import ndimage as ndi
 from scipy.spatial.transform import Rotation
 from tqdm.auto import tqdm
 
-from .. import cache, cohorts
+from .. import cache, cache_layout, cohorts
 from ..data import load_ct, load_labels
 
 FOREIGN_VERSION = "foreign-v2"  # change with anything below: old cached patients are ignored
@@ -191,7 +191,7 @@ def case_from_arrays(arrays: dict) -> ForeignCase:
 def foreign_path(seed: int, subtype: str | None):
     """``(key, path)`` of foreign patient ``seed``'s cache file."""
     key = cache.settings_key({"version": FOREIGN_VERSION, "seed": int(seed), "subtype": subtype})
-    return key, cache.cache_dir() / "foreign" / f"{key}.npz"
+    return key, cache.cache_dir() / cache_layout.FOREIGN / f"{key}.npz"
 
 
 def foreign_case(seed: int, subtype: str | None, use_cache: bool = True) -> ForeignCase:

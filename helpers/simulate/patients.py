@@ -15,7 +15,7 @@ import pandas as pd
 import SimpleITK as sitk
 from tqdm.auto import tqdm
 
-from .. import cache, cohorts
+from .. import cache, cache_layout, cohorts
 from ..cache import show_build_progress
 from .case import (
     CASE_VERSION,
@@ -85,7 +85,7 @@ def make_case(seed: int, subtype: str | None = None, *, phase: str = "pancreatic
 
 def cache_folder() -> Path:
     """Where cases are cached: ``<data cache>/virtual_patients/<CASE_VERSION>/``."""
-    return cache.cache_dir() / "virtual_patients" / CASE_VERSION
+    return cache.cache_dir() / cache_layout.VIRTUAL_PATIENTS / CASE_VERSION
 
 
 def case_key(params: dict) -> str:
