@@ -36,6 +36,44 @@ def test_majority_vote(masks, capsys):
     assert "shape" in capsys.readouterr().out
 
 
+def test_atlas_vote_follows_the_pipelines_threshold(masks, capsys):
+    threshold = stage1.THRESHOLDS["atlas"]
+    share = np.mean(masks, axis=0)
+    assert ex.check_atlas_vote(share >= threshold, masks, threshold)
+    assert "Correct" in capsys.readouterr().out
+    assert ex.check_atlas_vote(share >= threshold, masks)  # the pipeline's threshold by default
+    capsys.readouterr()
+    assert ex.votes_needed(6, 0.3) == 2 and ex.votes_needed(6, 0.5) == 3
+    assert ex.votes_needed(5, 0.4) == 2  # a share that is exactly reachable counts (>=)
+    assert not ex.check_atlas_vote(None, masks, threshold)
+    assert "Not answered yet" in capsys.readouterr().out
+    assert not np.array_equal(share > 0.5, share >= threshold)
+    assert not ex.check_atlas_vote(share > 0.5, masks, threshold)
+    assert "majority" in capsys.readouterr().out
+    assert not ex.check_atlas_vote(share >= 0.5, masks, threshold)
+    assert "majority" in capsys.readouterr().out
+    assert not ex.check_atlas_vote(np.any(masks, axis=0), masks, threshold)
+    assert "union" in capsys.readouterr().out
+    assert not ex.check_atlas_vote(np.all(masks, axis=0), masks, threshold)
+    assert "intersection" in capsys.readouterr().out
+    assert not ex.check_atlas_vote(np.mean(masks, axis=(1, 2)) > threshold, masks, threshold)
+    assert "shape" in capsys.readouterr().out
+    assert not ex.check_atlas_vote("all", masks, threshold)  # never raises
+
+
+def test_atlas_vote_counts_ties_at_the_threshold(capsys):
+    rng = np.random.default_rng(1)
+    masks = [rng.random((4, 6, 6)) > 0.5 for _ in range(5)]
+    share = np.mean(masks, axis=0)
+    assert (share == 0.4).any()  # two of five: exactly the threshold
+    assert ex.check_atlas_vote(share >= 0.4, masks, 0.4)
+    assert "at least 2 of 5" in capsys.readouterr().out
+    assert not ex.check_atlas_vote(np.sum(masks, axis=0) >= 3, masks, 0.4)
+    assert "majority" in capsys.readouterr().out
+    assert not ex.check_atlas_vote(np.sum(masks, axis=0) >= 1, masks, 0.4)
+    assert "union" in capsys.readouterr().out
+
+
 @pytest.fixture(scope="module")
 def validation():
     """A ball-shaped gland in soft tissue, and a probability that falls off with distance
@@ -79,6 +117,29 @@ def test_threshold_slips(validation, capsys):
     assert not ex.check_threshold(0.333, probability, hu, reference)
     assert "not one of ex.CANDIDATES" in capsys.readouterr().out
     assert not ex.check_threshold("high", probability, hu, reference)  # never raises
+
+
+def test_threshold_and_dice_needs_the_measured_dice(validation, capsys):
+    probability, hu, reference = validation
+    scores = ex.threshold_scores(probability, hu, reference)
+    best = max(scores, key=scores.get)
+    assert ex.check_threshold_and_dice(best, scores[best], probability, hu, reference)
+    assert "Correct" in capsys.readouterr().out
+    assert not ex.check_threshold_and_dice(None, None, probability, hu, reference)
+    assert "Not answered yet" in capsys.readouterr().out
+    assert not ex.check_threshold_and_dice(best, None, probability, hu, reference)
+    assert "Not answered yet" in capsys.readouterr().out
+    assert not ex.check_threshold_and_dice(best, scores[best] + 3e-4, probability, hu,
+                                           reference)
+    assert "rounded" in capsys.readouterr().out
+    assert not ex.check_threshold_and_dice(best, 100 * scores[best], probability, hu, reference)
+    assert "percentage" in capsys.readouterr().out
+    assert not ex.check_threshold_and_dice(best, 0.1, probability, hu, reference)
+    assert "the Dice is not" in capsys.readouterr().out
+    worst = min(scores, key=scores.get)
+    assert not ex.check_threshold_and_dice(worst, scores[worst], probability, hu, reference)
+    assert "worst" in capsys.readouterr().out
+    assert not ex.check_threshold_and_dice("high", 0.5, probability, hu, reference)  # no raise
 
 
 @pytest.fixture

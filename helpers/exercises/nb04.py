@@ -51,6 +51,64 @@ def check_majority_vote(answer, atlas_masks) -> bool:
     return feedback(False, "", hint)
 
 
+def votes_needed(n_atlases: int, threshold: float) -> int:
+    """The fewest atlases whose share reaches ``threshold`` (the pipeline keeps a voxel whose
+    vote share is at least the threshold)."""
+    return int(np.ceil(round(float(threshold) * n_atlases, 9)))
+
+
+def check_atlas_vote(answer, atlas_masks, threshold=None) -> bool:
+    """Exercise 1: fuse the warped atlas masks with the pipeline's vote rule: a voxel is
+    pancreas when the share of atlases voting for it is at least ``threshold`` (default the
+    pipeline's ``stage1.THRESHOLDS["atlas"]``; :func:`helpers.pipeline.stage1.clean_mask`
+    keeps ``score >= threshold``). ``atlas_masks`` must hold at least one mask, all of one
+    shape (:class:`helpers.exercises.inputs.ExerciseInputError` otherwise)."""
+    stack = mask_list(atlas_masks, "atlas_masks")
+    threshold = THRESHOLDS["atlas"] if threshold is None else float(threshold)
+    n = len(stack)
+    votes = stack.sum(0)
+    needed = votes_needed(n, threshold)
+    expected = votes >= needed
+    if not is_answered(answer):
+        return not_answered("replace None with a boolean array: True where the share of atlases "
+                            "saying 'pancreas' reaches stage1.THRESHOLDS['atlas'], then run this "
+                            "cell again.")
+    answer = np.asarray(answer)
+    if answer.shape != expected.shape:
+        return feedback(False, "", f"your array has shape {answer.shape}; the fused mask must "
+                        f"have the scan's shape {expected.shape}. Average over axis 0 (the "
+                        "atlases), not over the image axes.")
+    try:
+        answer = answer.astype(bool)
+    except (TypeError, ValueError):
+        return feedback(False, "", "give a boolean array (True = pancreas).")
+    if np.array_equal(answer, expected):
+        majority = int((votes > n / 2).sum())
+        why = (" The pipeline accepts a larger mask so that a lesion at the gland's edge stays "
+               "inside it." if needed <= n // 2 else "")
+        return feedback(True, f"{int(expected.sum())} voxels have at least {needed} of {n} "
+                        f"atlases' votes (a share of at least {threshold:g}); a majority vote "
+                        f"would keep {majority}.{why}", "")
+    if np.array_equal(answer, votes > n / 2) or np.array_equal(answer, votes >= n / 2):
+        hint = ("that is a majority vote (more than half, or half). The pipeline keeps a voxel "
+                "when fewer atlases agree: read the threshold from stage1.THRESHOLDS['atlas'].")
+    elif np.array_equal(answer, stack.any(0)):
+        hint = ("that is the union: every voxel any atlas claims. Each atlas's mistakes are "
+                "all kept. Count the votes instead.")
+    elif np.array_equal(answer, stack.all(0)):
+        hint = "that is the intersection (all atlases agree): far too strict. Count the votes."
+    elif np.array_equal(answer, votes >= needed + 1):
+        hint = (f"one vote too strict: that keeps voxels with at least {needed + 1} votes. "
+                "Keep voxels whose *share* of votes is at least the threshold (>=).")
+    elif needed > 1 and np.array_equal(answer, votes >= needed - 1):
+        hint = (f"one vote too lenient: that keeps voxels with {needed - 1} votes, whose share "
+                "is below the threshold.")
+    else:
+        hint = ("average the stacked masks over the atlas axis (the share of 'pancreas' votes) "
+                "and keep voxels where it is at least stage1.THRESHOLDS['atlas'].")
+    return feedback(False, "", hint)
+
+
 def threshold_scores(probability, hu, reference, candidates=CANDIDATES):
     """Dice after :func:`helpers.pipeline.stage1.clean_mask` per candidate threshold (a dict)."""
     truth = as_array(reference) > 0
@@ -59,27 +117,63 @@ def threshold_scores(probability, hu, reference, candidates=CANDIDATES):
 
 
 def check_threshold(answer, probability, hu, reference) -> bool:
-    """Exercise 2: the probability threshold with the best Dice on the validation patient.
-    ``probability``, ``hu`` and ``reference`` must be of one scan (one shape), the reference
-    not empty (:class:`helpers.exercises.inputs.ExerciseInputError` otherwise)."""
+    """The probability threshold with the best Dice on the validation patient (one answer;
+    notebook 04's Exercise 2 uses :func:`check_threshold_and_dice`). ``probability``, ``hu``
+    and ``reference`` must be of one scan (one shape), the reference not empty
+    (:class:`helpers.exercises.inputs.ExerciseInputError` otherwise)."""
     same_shape({"probability": probability, "hu": hu, "reference": reference})
     not_empty(reference, "reference", "no threshold can be scored against it")
     if not is_answered(answer):
         return not_answered("replace None with the candidate threshold (from ex.CANDIDATES) "
                             "whose cleaned mask has the best Dice, then run this cell again.")
+    ok, message = _threshold_verdict(answer, threshold_scores(probability, hu, reference))
+    return feedback(ok, message if ok else "", "" if ok else message)
+
+
+def _threshold_verdict(answer, scores: dict) -> tuple[bool, str]:
+    """(is ``answer`` a best candidate, the praise or the hint)."""
     if not close_to(answer, 0.5, 0.5):
-        return feedback(False, "", "give one threshold between 0 and 1 (a probability).")
-    scores = threshold_scores(probability, hu, reference)
+        return False, "give one threshold between 0 and 1 (a probability)."
     best = max(scores.values())
     answer = round(float(answer), 2)
     if answer not in scores:
-        return feedback(False, "", f"{answer:.2f} is not one of ex.CANDIDATES; score each "
-                        "candidate and keep the one with the best Dice.")
+        return False, (f"{answer:.2f} is not one of ex.CANDIDATES; score each candidate and "
+                       "keep the one with the best Dice.")
     if scores[answer] >= best - DICE_TIE:
-        return feedback(True, f"threshold {answer:.2f} gives the best Dice on the validation "
-                        f"patient ({best:.3f}). Chosen on validation data, so the test patients "
-                        "stay untouched.", "")
-    return feedback(False, "", _threshold_slip(answer, scores))
+        return True, (f"threshold {answer:.2f} gives the best Dice on the validation patient "
+                      f"({best:.3f}). Chosen on validation data, so the test patients stay "
+                      "untouched.")
+    return False, _threshold_slip(answer, scores)
+
+
+def check_threshold_and_dice(threshold, best_dice, probability, hu, reference) -> bool:
+    """Exercise 2: the candidate threshold with the best Dice after clean-up on the validation
+    patient, and that Dice, as the student's code computed it (a typed, rounded value is
+    refused with a hint: the Dice must come from the measurement). Same inputs as
+    :func:`check_threshold`."""
+    same_shape({"probability": probability, "hu": hu, "reference": reference})
+    not_empty(reference, "reference", "no threshold can be scored against it")
+    if not (is_answered(threshold) and is_answered(best_dice)):
+        return not_answered("replace both Nones: the candidate threshold (from ex.CANDIDATES) "
+                            "whose cleaned mask has the best Dice, and that Dice, then run this "
+                            "cell again.")
+    scores = threshold_scores(probability, hu, reference)
+    ok, message = _threshold_verdict(threshold, scores)
+    if not ok:
+        return feedback(False, "", message)
+    best = max(scores.values())
+    if close_to(best_dice, best, 1e-6):
+        return feedback(True, message, "")
+    if close_to(best_dice, best, 5e-4):
+        hint = ("that is the Dice rounded: pass the value your code computed (for example "
+                "dice_at[threshold]), not a number typed from a printout.")
+    elif close_to(best_dice, 100 * best, 0.1):
+        hint = "that is a percentage; Dice runs from 0 to 1."
+    else:
+        hint = ("give the Dice that the best threshold's cleaned mask reaches against the "
+                "reference: metrics.dice(stage1.clean_mask(prob_v, hu_v, threshold), "
+                "reference).")
+    return feedback(False, "", f"the threshold is right; the Dice is not: {hint}")
 
 
 def _threshold_slip(answer: float, scores: dict) -> str:
