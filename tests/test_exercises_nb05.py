@@ -76,3 +76,25 @@ def test_quizzes(capsys):
         for letter, slip in question.slips.items():
             assert not check_choice(letter, question)
             assert slip[:30] in capsys.readouterr().out
+
+
+def test_threshold_among_the_scores_refuses_a_typed_value(capsys):
+    bar, _, lowest = ex.best_threshold(SCORES, ABNORMAL, 0.95)
+    assert ex.check_threshold_for_specificity(lowest, SCORES, ABNORMAL, 0.95, among_scores=True)
+    assert "Correct" in capsys.readouterr().out
+    assert not ex.check_threshold_for_specificity(0.65, SCORES, ABNORMAL, 0.95, among_scores=True)
+    assert "one of the training scores" in capsys.readouterr().out
+    assert not ex.check_threshold_for_specificity(0.60, SCORES, ABNORMAL, 0.95, among_scores=True)
+    assert "below the 0.95" in capsys.readouterr().out  # a score, but too low: still the hint
+    scores = np.r_[np.linspace(0, 0.5, 20), 0.3, 0.48, 0.6]
+    abnormal = np.r_[np.zeros(20, bool), np.ones(3, bool)]
+    _, _, lowest90 = ex.best_threshold(scores, abnormal, 0.90)
+    assert ex.check_threshold_for_specificity(lowest90, scores, abnormal, 0.90, among_scores=True)
+    assert not ex.check_threshold_for_specificity(round(lowest90, 3) + 1e-4, scores, abnormal,
+                                                  0.90, among_scores=True)
+
+
+def test_confusion_checker_refuses_rounded_rates(capsys):
+    assert not ex.check_sensitivity_specificity(0.75, 0.833, MATRIX)  # 20/24 typed, rounded
+    assert "rounded" in capsys.readouterr().out
+    assert ex.check_sensitivity_specificity(0.75, 20 / 24, MATRIX)

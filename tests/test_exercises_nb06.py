@@ -96,7 +96,8 @@ def test_separated_subtype_rejects_guesses_and_slips(fill_table, capsys):
         assert not ex.check_separated_subtype(guess, 0.5, fill_table, "median HU")
     capsys.readouterr()
     assert not ex.check_separated_subtype("PNET", gap, fill_table, "median HU")
-    assert "overlaps" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "is not the subtype" in out and "cyst" not in out  # the hint names no answer
     assert not ex.check_separated_subtype("cyst", -gap, fill_table, "median HU")
     assert "sign" in capsys.readouterr().out
     contrast_gap = ex.median_gap(fill_table, "median HU", "cyst", "contrast")
@@ -115,3 +116,12 @@ def test_quiz(capsys):
     for letter, slip in question.slips.items():
         assert not check_choice(letter, question)
         assert slip[:30] in capsys.readouterr().out
+
+
+def test_separated_subtype_compares_with_another_table(fill_table, capsys):
+    gap = ex.median_gap(fill_table, "median HU", "cyst")
+    other = fill_table.assign(**{"median HU": fill_table["median HU"].sample(
+        frac=1, random_state=0).to_numpy()})  # the same lesions, the feature shuffled
+    assert ex.check_separated_subtype("cyst", gap, fill_table, "median HU", compare=other)
+    out = capsys.readouterr().out
+    assert "Correct" in out and "On the compared lesions" in out

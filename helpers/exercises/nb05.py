@@ -13,6 +13,8 @@ from .feedback import close_to, feedback, is_answered, not_answered
 from .inputs import scores_and_labels
 from .quiz import Question
 
+EXACT = 1e-6  # computed answers must match to this: a value typed from a printout is rounded
+
 
 def rates(scores, abnormal, threshold: float) -> tuple[float, float]:
     """``(sensitivity, specificity)`` when a case is called abnormal at ``score >= threshold``."""
@@ -34,10 +36,13 @@ def best_threshold(scores, abnormal, specificity: float = 0.95) -> tuple[float, 
     return bar, float(len(above) / abnormal.sum()), lowest
 
 
-def check_threshold_for_specificity(answer, scores, abnormal, specificity: float = 0.95) -> bool:
+def check_threshold_for_specificity(answer, scores, abnormal, specificity: float = 0.95,
+                                    among_scores: bool = False) -> bool:
     """Exercise 1: the threshold with the best sensitivity whose specificity on these (training)
-    patients is at least ``specificity``. ``scores`` and ``abnormal`` must be one per patient,
-    with both groups present (:class:`helpers.exercises.inputs.ExerciseInputError`)."""
+    patients is at least ``specificity``. ``among_scores``: the threshold must also be one of
+    the ``scores`` themselves (as scikit-learn's ``roc_curve`` picks them), so that a value
+    typed from a rounded printout does not pass. ``scores`` and ``abnormal`` must be one per
+    patient, with both groups present (:class:`helpers.exercises.inputs.ExerciseInputError`)."""
     scores, abnormal = scores_and_labels(scores, abnormal)
     if not is_answered(answer):
         return not_answered("replace None with one number: the threshold (a case is called "
@@ -66,6 +71,11 @@ def check_threshold_for_specificity(answer, scores, abnormal, specificity: float
                         f"{sens:.3f}: the threshold is stricter than needed. Any value just above "
                         f"the healthy score {bar:.3f} keeps the specificity and finds more "
                         f"lesions (sensitivity {best_sens:.3f}).")
+    if among_scores and not np.any(np.abs(np.asarray(scores, float) - answer) <= 1e-9):
+        return feedback(False, "", f"that threshold works (specificity {spec:.3f}, sensitivity "
+                        f"{sens:.3f}), but give it as one of the training scores, computed in "
+                        "code: the lowest lesion score above the highest healthy score that must "
+                        "stay below the threshold (not a number typed from a printout).")
     return feedback(True, f"threshold {answer:.3f}: specificity {spec:.3f} ({alarms} false "
                     f"alarm(s) among the {n_healthy} patients without a lesion), sensitivity "
                     f"{sens:.3f} on the training patients. Chosen on training data only; the "
@@ -87,8 +97,12 @@ def check_sensitivity_specificity(sensitivity, specificity, matrix) -> bool:
     (tn, fp), (fn, tp) = matrix
     sens, spec = confusion_rates(matrix)
     if not (is_answered(sensitivity) and is_answered(specificity)):
-        return not_answered("replace both Nones with fractions (0..1) read from the matrix, "
+        return not_answered("replace both Nones with fractions (0..1) computed from the matrix, "
                             "then run this cell again.")
+    if close_to(sensitivity, sens, 1e-3) and close_to(specificity, spec, 1e-3) and not (
+            close_to(sensitivity, sens, EXACT) and close_to(specificity, spec, EXACT)):
+        return feedback(False, "", "nearly: those look rounded. Compute both fractions from the "
+                        "four numbers in code (e.g. tp / (tp + fn)) instead of typing them.")
     if close_to(sensitivity, 100 * sens, 0.05) and close_to(specificity, 100 * spec, 0.05):
         return feedback(False, "", "right values, but in percent; give fractions between 0 "
                         "and 1.")
@@ -96,7 +110,7 @@ def check_sensitivity_specificity(sensitivity, specificity, matrix) -> bool:
             abs(sens - spec) > 1e-3:
         return feedback(False, "", "you swapped them: sensitivity is about the patients who "
                         "have a lesion (bottom row), specificity about the healthy ones (top row).")
-    if not close_to(sensitivity, sens, 1e-3):
+    if not close_to(sensitivity, sens, EXACT):
         ppv = tp / (tp + fp) if tp + fp else np.nan
         if close_to(sensitivity, ppv, 1e-3):
             hint = ("that is TP / (TP + FP), the precision (positive predictive value): "
@@ -108,7 +122,7 @@ def check_sensitivity_specificity(sensitivity, specificity, matrix) -> bool:
             hint = ("scikit-learn's matrix has the truth in rows and the prediction in "
                     "columns: [[TN, FP], [FN, TP]]. Sensitivity = TP / (TP + FN).")
         return feedback(False, "", hint)
-    if not close_to(specificity, spec, 1e-3):
+    if not close_to(specificity, spec, EXACT):
         npv = tn / (tn + fn) if tn + fn else np.nan
         hint = ("that divides by a column (TN + FN); specificity divides by the healthy row: "
                 "TN / (TN + FP)." if close_to(specificity, npv, 1e-3)

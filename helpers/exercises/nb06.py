@@ -135,10 +135,13 @@ def _subtype_named(answer):
     return {s.lower(): s for s in SUBTYPES}.get(answer.strip().lower())
 
 
-def check_separated_subtype(answer, gap, table, feature: str, image: str = "plain") -> bool:
-    """Exercise 1: which subtype does ``feature`` set apart from the others on ``image``, and
+def check_separated_subtype(answer, gap, table, feature: str, image: str = "plain",
+                            compare=None) -> bool:
+    """Exercise 3: which subtype does ``feature`` set apart from the others on ``image``, and
     by how much (``gap``: its median minus the median of all other lesions)? Two answers, so
-    that a one-in-four guess of the name alone cannot pass."""
+    that a one-in-four guess of the name alone cannot pass. ``compare``: another feature table
+    (the training lesions) whose separation the reply shows beside, once the answer is right.
+    No hint names the answer."""
     scores = separation(table, feature, image)
     best = max(scores, key=scores.get)
     if not (is_answered(answer) and is_answered(gap)):
@@ -150,15 +153,22 @@ def check_separated_subtype(answer, gap, table, feature: str, image: str = "plai
         return feedback(False, "", f"{answer!r} is not a subtype here; choose one of "
                         + ", ".join(SUBTYPES) + ".")
     if chosen != best:
-        return feedback(False, "", f"{chosen} overlaps the other subtypes more (one-vs-rest AUC "
-                        f"{scores.get(chosen, 0.5):.2f}). Look at the simulator's rules again: "
-                        "which subtype's outline is dented most?")
+        return feedback(False, "", f"{chosen} is not the subtype that '{feature}' sets apart "
+                        f"best here (its one-vs-rest AUC is {scores.get(chosen, 0.5):.2f}). "
+                        "Compare the standard rules printed in section 1 for all four subtypes "
+                        "again, then measure each.")
     expected = median_gap(table, feature, best, image)
     if close_to(gap, expected, 0.005):
         table_text = ", ".join(f"{s} {v:.2f}" for s, v in scores.items())
+        extra = ""
+        if compare is not None:
+            other = separation(compare, feature, image)
+            extra = (" On the compared lesions the same feature gives: "
+                     + ", ".join(f"{s} {v:.2f}" for s, v in other.items())
+                     + f" ({best}'s median gap {median_gap(compare, feature, best, image):+.3f}).")
         return feedback(True, f"'{feature}' on {image} CT sets {best} apart best: its median is "
                         f"{expected:+.3f} from the other lesions' (one-vs-rest AUC, 0.5 = no "
-                        f"separation: {table_text}).", "")
+                        f"separation: {table_text}).{extra}", "")
     return feedback(False, "", f"{best} is right; the gap is not. " + _gap_slip(gap, table,
                                                                               feature, best, image))
 

@@ -56,9 +56,11 @@ def _appearance():
             rows.append(Appearance(subtype, component, phase, *spec[:2], jitter, spec[2]))
 
     add("PDAC", "solid", 5.0,
-        ("delta", -5, "DOMAIN-NOTES: often iso-attenuating on plain CT (-5 HU assumed)"),
+        ("delta", -5, _ASSUMED + "; PDAC is often iso-attenuating on plain CT (-5 HU)"),
         ("delta", -35, _ASSUMED + "; between native and pancreatic phase"),
-        ("delta", -65, _LU), ("delta", -40, "DOMAIN-NOTES: portal venous about 39-41 HU"))
+        ("delta", -65, _LU), ("delta", -40,
+         "[lu1996] [prokesch2002] (PDAC contrast studies; which one gives the portal venous "
+         "39-41 HU: unchecked)"))
     add("PNET", "solid", 5.0, ("delta", -5, _ASSUMED),
         ("ratio", 1.5, "Belousova 2016 (PMC5552195): arterial ratio to gland 1.53, grade 1"),
         ("ratio", 1.5, "HPB 2014 (PMID 23991643): hyper-enhancing in 68 % (ratio as arterial)"),
