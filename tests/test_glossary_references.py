@@ -61,3 +61,56 @@ def test_lessons_link_both_pages_in_their_opening_cell(stem):
     lesson = next(NOTEBOOKS.glob(f"{stem}_*.ipynb"))
     opening = "".join(json.loads(lesson.read_text())["cells"][0]["source"])
     assert "(glossary.md)" in opening and "(references.md)" in opening
+
+
+def glossary_names() -> set[str]:
+    """Every name a glossary entry goes by: its bold head split at commas, slashes and 'and'."""
+    glossary = (NOTEBOOKS / "glossary.md").read_text()
+    names = set()
+    for head in re.findall(r"^\*\*([^*]+)\*\*", glossary, re.MULTILINE):
+        names |= {term_key(part) for part in re.split(r",|/| and |\(|\)", head) if part.strip()}
+    return names - {""}
+
+
+def term_key(term: str) -> str:
+    """A term as the glossary test compares it: lower case, letters, digits and spaces (a
+    hyphen is a space), a plural 's' dropped."""
+    text = re.sub(r"[^a-z0-9 ]", "", term.lower().replace("'s ", " ").replace("-", " "))
+    return re.sub(r"(?<=[a-z])s$", "", " ".join(text.split()))
+
+
+def bold_terms(markdown: str) -> list[str]:
+    """The terms a lesson's markdown sets in bold. Bold marks a term; a bold lead-in that ends
+    with '.', ':', '?' or '!' ('**Speed.**', '**The hit:**') and the answer letters of a
+    concept question are labels, not terms. Folded solutions and code are skipped."""
+    text = re.sub(r"<details>.*?</details>", " ", markdown, flags=re.DOTALL)
+    text = re.sub(r"```.*?```|`[^`\n]*`", " ", text, flags=re.DOTALL)
+    spans = [s.strip() for s in re.findall(r"\*\*([^*\n]+?)\*\*", text)]
+    return [s for s in spans if not re.search(r"[.:?!]$", s) and not re.fullmatch(r"[A-E]", s)]
+
+
+def in_glossary(term: str, names: set[str]) -> bool:
+    key = term_key(term)
+    return any(key == n or key.startswith(n + " ") or key.endswith(" " + n)
+               or n.startswith(key + " ") for n in names)
+
+
+def test_the_bold_term_rules():
+    assert bold_terms("A **Dice coefficient** and **The hit:** and **A** and `**x**`") == [
+        "Dice coefficient"]
+    names = {"dice coefficient", "virtual patient", "hu"}
+    assert in_glossary("Dice", names) and in_glossary("virtual patients", names)
+    assert not in_glossary("darker", names)
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")),
+                         ids=lambda p: p.stem)
+def test_every_bold_term_has_a_glossary_entry(path):
+    """Notebook 00 promises it: every term in bold is explained in the glossary."""
+    names = glossary_names()
+    missing = sorted({term for cell in json.loads(path.read_text())["cells"]
+                      if cell["cell_type"] == "markdown"
+                      for term in bold_terms("".join(cell["source"]))
+                      if not in_glossary(term, names)})
+    assert not missing, (f"{path.name}: bold terms with no glossary entry: {missing} (add an "
+                         "entry to notebooks/glossary.md, or use *italics* for emphasis)")
