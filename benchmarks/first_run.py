@@ -6,8 +6,10 @@ It starts from an empty cache folder (a new temporary folder unless ``--cache`` 
 which must be empty or absent), fetches the data samples (from ``$PLAINCT_MIRROR`` when set,
 else from their public URLs) and then runs every step of ``python3 run.py prefetch``'s
 warm-up (:func:`helpers.pipeline.warmup.warm_caches`), printing the seconds of each step, the
-total, and the size of the cache per sub-folder. Set-up of the virtual environment is not
-included (the README states it). Timings depend on the machine and on what else runs on it,
+total, and the size of the cache per sub-folder. ``--setup`` first times what ``run.py`` does
+on a new machine (a fresh virtual environment with the pinned packages, in a temporary folder);
+``--notebooks`` then runs every lesson from a fresh kernel on the warmed cache and prints each
+one's seconds (what a student waits after the warm-up). Timings depend on the machine and on what else runs on it,
 so the load average is printed too. The temporary folder is deleted at the end unless
 ``--keep``. Not for clinical use.
 """
@@ -18,9 +20,44 @@ import argparse
 import os
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def setup_seconds() -> float:
+    """Seconds to create a virtual environment and install requirements.txt into it (pip's
+    own cache may make this faster than on a new machine)."""
+    with tempfile.TemporaryDirectory(prefix="plainct-venv-") as folder:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "venv", folder], check=True)
+        python = Path(folder) / "bin" / "python"
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        "-r", str(ROOT / "requirements.txt")], check=True)
+        return time.perf_counter() - start
+
+
+def notebook_seconds() -> dict[str, float]:
+    """Seconds each lesson takes from a fresh kernel, on the cache just warmed."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    seconds = {}
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        start = time.perf_counter()
+        try:
+            NotebookClient(nb, timeout=600, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+        except Exception as error:  # e.g. notebook 08 without the optional extra
+            print(f"  {path.stem}: did not run ({type(error).__name__})")
+            continue
+        seconds[path.stem] = time.perf_counter() - start
+    return seconds
 
 
 def folder_sizes(folder: Path) -> dict[str, int]:
@@ -45,7 +82,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="an empty folder to use (default: temporary)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary cache folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--setup", action="store_true", help="also time a fresh environment")
+    parser.add_argument("--notebooks", action="store_true",
+                        help="then run every lesson on the warmed cache and time it")
     args = parser.parse_args()
+    if args.setup:
+        print(f"set-up (fresh venv + requirements.txt): {setup_seconds():.0f} s")
 
     folder = args.cache or Path(tempfile.mkdtemp(prefix="plainct-first-run-"))
     if folder.exists() and any(folder.iterdir()):
@@ -80,6 +122,10 @@ def main() -> None:
         print(f"  {name:<50} {size / 1e6:8.1f}")
     print(f"  {'total':<50} {sum(sizes.values()) / 1e6:8.1f}")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.notebooks:
+        print("\neach lesson after the warm-up (s):")
+        for stem, seconds in notebook_seconds().items():
+            print(f"  {stem:<50} {seconds:8.1f}")
     if args.cache is None and not args.keep:
         shutil.rmtree(folder)
 
