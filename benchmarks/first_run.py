@@ -9,9 +9,9 @@ warm-up (:func:`helpers.pipeline.warmup.warm_caches`), printing the seconds of e
 total, and the size of the cache per sub-folder. ``--setup`` first times what ``run.py`` does
 on a new machine (a fresh virtual environment with the pinned packages, in a temporary folder);
 ``--notebooks`` then runs every lesson from a fresh kernel on the warmed cache and prints each
-one's seconds (what a student waits after the warm-up). Timings depend on the machine and on what else runs on it,
-so the load average is printed too. The temporary folder is deleted at the end unless
-``--keep``. Not for clinical use.
+one's seconds (what a student waits after the warm-up). Timings depend on the machine and on
+what else runs on it, so the load average is printed too. The temporary folder is deleted at
+the end unless ``--keep``. Not for clinical use.
 """
 
 from __future__ import annotations
