@@ -27,21 +27,34 @@ def test_pancreas_volume_checker(capsys):
     assert "number of voxels" in capsys.readouterr().out
     assert not ex.check_pancreas_volume(240, labels, image.GetSpacing())
     assert "divide by 1000" in capsys.readouterr().out
+    assert ex.check_pancreas_volume(0.2, labels, image.GetSpacing())  # 0.24 rounded
+    assert not ex.check_pancreas_volume(0.0, labels, image.GetSpacing())  # a whole number near it
 
 
-def test_scan_length_checker(capsys):
-    _, image = small_scan()  # 4 slices of 5 mm = 2 cm; 6 columns of 2 mm = 1.2 cm wide
-    assert ex.scan_length_cm(image) == 2.0
-    assert ex.check_scan_length(2.0, image)
-    assert not ex.check_scan_length(None, image)
-    assert "Not answered yet: set scan_cm" in capsys.readouterr().out
-    assert not ex.check_scan_length(4, image)
-    assert "number of slices" in capsys.readouterr().out
-    assert not ex.check_scan_length(20, image)
-    assert "millimetres" in capsys.readouterr().out
-    assert not ex.check_scan_length(1.2, image)
-    assert "left-right width" in capsys.readouterr().out
-    assert not ex.check_scan_length("two", image)
+def pancreas_slab():
+    labels = np.zeros((10, 8, 12), np.uint8)  # [z, y, x]
+    labels[3:7, 2:4, 1:9] = 7  # slices 3-6: 4 slices; 2 rows; 8 columns
+    return labels, (2.0, 2.5, 5.0)  # (x, y, z) in mm
+
+
+def test_pancreas_length_checker(capsys):
+    labels, spacing = pancreas_slab()  # 4 slices of 5 mm = 2 cm
+    assert list(ex.pancreas_slices(labels)) == [3, 4, 5, 6]
+    assert ex.pancreas_length_cm(labels, spacing) == 2.0
+    assert ex.check_pancreas_length(2.0, labels, spacing)
+    assert "4 slices (from slice 3 to 6)" in capsys.readouterr().out
+    assert not ex.check_pancreas_length(None, labels, spacing)
+    assert "Not answered yet: set pancreas_cm" in capsys.readouterr().out
+    for slip, hint in ((4, "number of slices"), (20, "millimetres"),
+                       (1.5, "counts the gaps"),  # (6 - 3) x 5 mm
+                       (5.0, "whole scan"),  # 10 slices x 5 mm
+                       (1.6, "across the body"),  # 8 columns x 2 mm
+                       (0.5, "across the body"),  # 2 rows x 2.5 mm
+                       (3.3, "(label_array == 7).any")):
+        assert not ex.check_pancreas_length(slip, labels, spacing)
+        assert hint in capsys.readouterr().out, slip
+    assert not ex.check_pancreas_length("two", labels, spacing)
+    assert ex.scan_length_cm(sitk.GetImageFromArray(labels)) == 1.0  # 10 slices x 1 mm
 
 
 def test_orientation_quiz(capsys):

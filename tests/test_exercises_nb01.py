@@ -32,6 +32,32 @@ def test_slice_spacing_checker(capsys):
     assert "a spacing is a distance" in capsys.readouterr().out
 
 
+def test_slice_steps_checker(capsys):
+    positions = np.array([10.0, 7.5, 5.0, 2.5, 0.0])  # head to feet, 2.5 mm apart
+    steps = np.diff(np.sort(positions))
+    assert ex.check_slice_steps(steps, positions, slice_thickness=3.0)
+    assert "all 4 steps are 2.50 mm" in capsys.readouterr().out
+    assert ex.check_slice_steps(list(steps), positions, 2.5)
+    assert "just touch" in capsys.readouterr().out
+    assert not ex.check_slice_steps(None, positions, 3.0)
+    assert "Not answered yet: set steps_mm" in capsys.readouterr().out
+    for slip, hint in ((2.5, "not one"),  # the spacing alone is not the answer
+                       (np.diff(positions), "file order"),
+                       (np.full(4, 3.0), "SliceThickness"),
+                       (positions, "one fewer"),
+                       (steps[:2], "give 4 steps"),
+                       (steps + 1, "differences of neighbours"),
+                       ("two", "4 numbers")):
+        assert not ex.check_slice_steps(slip, positions, 3.0)
+        assert hint in capsys.readouterr().out, slip
+    assert not ex.check_slice_steps(-steps, positions[::-1], 3.0)  # files from feet to head
+    assert "positive distance" in capsys.readouterr().out
+    gap = np.array([0.0, 2.5, 5.0, 10.0])
+    assert ex.check_slice_steps(np.diff(gap), gap, 2.0)
+    out = capsys.readouterr().out
+    assert "unequal" in out and "gaps" in out
+
+
 @pytest.fixture(scope="module")
 def small_ct():
     hu = np.arange(4 * 5 * 6, dtype=np.int16).reshape(4, 5, 6)  # [k, j, i]

@@ -55,6 +55,58 @@ def check_slice_spacing(answer, positions_mm, slice_thickness=None) -> bool:
     return feedback(False, "", hint)
 
 
+def check_slice_steps(answer, positions_mm, slice_thickness=None) -> bool:
+    """Exercise 2: the distances between neighbouring slice centres (mm), from the most
+    inferior slice upwards: one step per pair of neighbours, from the sorted positions."""
+    positions = np.asarray(positions_mm, dtype=float)
+    expected = np.diff(np.sort(positions))
+    n = len(expected)
+    if not is_answered(answer):
+        return not_answered("set steps_mm to the distances between neighbouring slices (in "
+                            "mm), then run the check again.")
+    try:
+        values = np.asarray(answer, dtype=float)
+    except (TypeError, ValueError):
+        return feedback(False, "", f"give {n} numbers (a NumPy array), one per pair of "
+                        "neighbouring slices.")
+    if values.shape != expected.shape:
+        if values.ndim == 0:
+            hint = (f"give every step ({n} numbers), not one: the point is to see whether "
+                    "they are all equal. np.diff(np.sort(positions)).")
+        elif values.shape == positions.shape:
+            hint = (f"that has one number per slice ({len(positions)}); the steps between "
+                    f"neighbours are one fewer ({n}): np.diff of the sorted positions.")
+        else:
+            hint = f"give {n} steps, one per pair of neighbouring slices (yours: {values.shape})."
+        return feedback(False, "", hint)
+    if close_to(values, expected, 0.01):
+        spacing = float(np.median(expected))
+        same = bool(np.ptp(expected) <= 0.01)
+        steps = (f"all {n} steps are {spacing:.2f} mm" if same else
+                 f"the steps run from {expected.min():.2f} to {expected.max():.2f} mm "
+                 "(unequal: a gap or a missing slice?)")
+        thickness = ""
+        if slice_thickness is not None:
+            t = float(slice_thickness)
+            thickness = (f" SliceThickness is {t:g} mm, so " + (
+                "neighbouring slices overlap." if t > spacing + 0.01 else
+                "there are gaps between the slices." if t < spacing - 0.01 else
+                "the slices just touch."))
+        return feedback(True, steps + "." + thickness, "")
+    if close_to(values, np.diff(positions), 0.01):
+        hint = ("those are in file order, where the positions decrease (see the table): sort "
+                "them first, np.diff(np.sort(positions)).")
+    elif close_to(values, -expected, 0.01):
+        hint = "a step up the stack is a positive distance: sort the positions in increasing order."
+    elif slice_thickness is not None and close_to(values, np.full(n, float(slice_thickness)),
+                                                  0.01):
+        hint = ("that is SliceThickness, how thick each reconstructed slab is. Slabs may "
+                "overlap or leave gaps; the steps come from the positions.")
+    else:
+        hint = "sort the positions along the slice normal and take the differences of neighbours."
+    return feedback(False, "", hint)
+
+
 def check_point_to_index(index, hu, image, point_mm) -> bool:
     """Exercise 3: the voxel index (i, j, k) of a physical point, and the HU there."""
     expected = image.TransformPhysicalPointToIndex(tuple(float(v) for v in point_mm))
