@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
 from helpers import simulate
+from helpers.simulate import case as case_module
 from helpers.simulate import patients
 
 FIELDS = ["plain", "contrast", "lesion_plain", "lesion_contrast", "pancreas_plain",
@@ -213,3 +215,109 @@ def test_a_damaged_cache_file_is_rebuilt_with_a_warning(tmp_path, monkeypatch):
     np.testing.assert_array_equal(arr(good.plain), arr(rebuilt.plain))
     with np.load(path, allow_pickle=False) as stored:  # and the file was written again
         assert "plain" in stored.files
+
+
+
+# build_record's output for cases that cover its paths (healthy; PDAC with the dilated duct and
+# hard, sliding motion; randomised SPT and cyst with blurred margins and mass effect; the native
+# and arterial phases; no motion; a fixed anatomy; a given noise level), as digests computed
+# with the simulator before it was made faster (commit ed554fb). Making it faster must leave
+# every array identical, bit for bit: a change of output is a new CASE_VERSION, not a speed-up.
+# Each digest is the first 16 hex digits of SHA-256 over the array's dtype, shape and bytes.
+# The bytes depend on the pinned numpy, scipy and SimpleITK (requirements.txt) and on the CPU's
+# vector instructions (numpy's float64 cos and tanh differ with AVX-512), so the test runs only
+# where those match the machine the digests were computed on.
+REFERENCE_PLATFORM = {"numpy": "2.4.6", "scipy": "1.17.1", "SimpleITK": "2.5.7",
+                      "AVX512F": False}
+RECORD_DIGESTS = [
+    (dict(seed=976257832), {
+        "plain": "9ecb680069e11e43", "contrast": "9898c12f02ebd61d",
+        "lesion_plain": "942297934a990286", "lesion_contrast": "942297934a990286",
+        "pancreas_plain": "df97b1a54429fb31", "duct_plain": "942297934a990286",
+        "pancreas_contrast": "f77cb3d8c1debc6c", "field": "2917fcbae9b10501",
+        "field_origin": "eb450c90e3f95c4c", "field_spacing": "2b68e58f0fa699ef",
+        "rigid": "db4da767c2e78ee3", "landmarks_plain": "086f160e5404c988",
+        "subtype": "3c6c901e3726670c", "lesion_diameter_mm": "7f772bdf682f6906",
+        "phase": "73d532bd5c3a4340", "noise_hu": "38a67618b7020677", "seed": "f02f48acdab1e6d4",
+    }),
+    (dict(seed=2, subtype="PDAC", motion_level="hard", lesion_diameter_mm=25), {
+        "plain": "375ceff6ea81c7ae", "contrast": "fc227369e6ca29d2",
+        "lesion_plain": "471f10be44e64e51", "lesion_contrast": "0b1ed3c2863eabb9",
+        "pancreas_plain": "bd5d7c94ede73960", "duct_plain": "fc243c314ccac948",
+        "pancreas_contrast": "98c5cf6964e64caa", "field": "bb7e8f297da96bcd",
+        "field_origin": "eb450c90e3f95c4c", "field_spacing": "2b68e58f0fa699ef",
+        "rigid": "c7f4b17e6e22422a", "landmarks_plain": "345c41142b45824d",
+        "subtype": "1e8431bd7298975a", "lesion_diameter_mm": "a9644e8c5da3c9f2",
+        "phase": "73d532bd5c3a4340", "noise_hu": "66dce3afe659c19f", "seed": "4f10b8495fcada0f",
+    }),
+    (dict(seed=1910981188, subtype="SPT", appearance="random"), {
+        "plain": "eaf0c1dc86cc18b5", "contrast": "fa6133360396edc7",
+        "lesion_plain": "b32174679de6a076", "lesion_contrast": "02e06483a02fa299",
+        "pancreas_plain": "cea07e3f670d3aa2", "duct_plain": "942297934a990286",
+        "pancreas_contrast": "b6a08df1bf6f68f6", "field": "fea44c4d8befd3a7",
+        "field_origin": "eb450c90e3f95c4c", "field_spacing": "2b68e58f0fa699ef",
+        "rigid": "76726bd912742bb3", "landmarks_plain": "e92c1e61d7a4c044",
+        "subtype": "942428b9d6174b13", "lesion_diameter_mm": "f32d0aa5b6f55d52",
+        "phase": "73d532bd5c3a4340", "noise_hu": "fcf4ae5f21dd5eba", "seed": "02343fb23e27885d",
+    }),
+    (dict(seed=44, subtype="cyst", appearance="random", motion_level="hard", phase="arterial"), {
+        "plain": "844cd79d95a4066e", "contrast": "c77fd026512b41a8",
+        "lesion_plain": "1c4911b4aedf83f2", "lesion_contrast": "57261eb97e586a2b",
+        "pancreas_plain": "b86cca9aa59a12bc", "duct_plain": "942297934a990286",
+        "pancreas_contrast": "6c1920a9031bd246", "field": "8d9bbdd136a82440",
+        "field_origin": "eb450c90e3f95c4c", "field_spacing": "2b68e58f0fa699ef",
+        "rigid": "364d7284d58780db", "landmarks_plain": "2ea985da233829fd",
+        "subtype": "ae6760ed715d0958", "lesion_diameter_mm": "edc635d9f06cfda5",
+        "phase": "57c5b542f925ecd2", "noise_hu": "6f83e77648d4e22a", "seed": "ce6d5942956fe9a3",
+    }),
+    (dict(seed=13, subtype="PDAC", phase="native", vary_anatomy=False), {
+        "plain": "6c155e2991e2e12a", "contrast": "acfcace90450f22c",
+        "lesion_plain": "d7f224c25b4904db", "lesion_contrast": "2898470877c8e3c0",
+        "pancreas_plain": "e564f9544a6cb84c", "duct_plain": "5bb9b3ec8af5ee73",
+        "pancreas_contrast": "e3e25dbde8010a56", "field": "d4d0a5d14a39d5b7",
+        "field_origin": "eb450c90e3f95c4c", "field_spacing": "2b68e58f0fa699ef",
+        "rigid": "754b427cab2a931e", "landmarks_plain": "4a80446d10eae5da",
+        "subtype": "1e8431bd7298975a", "lesion_diameter_mm": "9c9eac8e14bcd81a",
+        "phase": "1a4b79484a2af798", "noise_hu": "cc6948bf483e9d89", "seed": "a643b7e460075322",
+    }),
+    (dict(seed=8, noise_hu=15.0, motion_level="none"), {
+        "plain": "3613a1470f3a1e23", "contrast": "a8f75a76d0a1e725",
+        "lesion_plain": "942297934a990286", "lesion_contrast": "942297934a990286",
+        "pancreas_plain": "4dabddff403492a8", "duct_plain": "942297934a990286",
+        "pancreas_contrast": "4dabddff403492a8", "field": "7cbb4289c090b5a0",
+        "field_origin": "eb450c90e3f95c4c", "field_spacing": "2b68e58f0fa699ef",
+        "rigid": "3e9710826dfe62aa", "landmarks_plain": "0d2abebc642d6cb8",
+        "subtype": "3c6c901e3726670c", "lesion_diameter_mm": "7f772bdf682f6906",
+        "phase": "73d532bd5c3a4340", "noise_hu": "286c02bc689e646f", "seed": "b951758047328527",
+    }),
+]
+
+
+def platform_now() -> dict:
+    import scipy
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # pragma: no cover - another numpy layout: not the reference one
+        features = {"AVX512F": None}
+    return {"numpy": np.__version__, "scipy": scipy.__version__,
+            "SimpleITK": sitk.__version__, "AVX512F": bool(features.get("AVX512F"))}
+
+
+def record_digests(record: dict) -> dict:
+    digests = {}
+    for key, value in record.items():
+        array = np.ascontiguousarray(value)
+        head = f"{array.dtype.str}{array.shape}".encode()
+        digests[key] = hashlib.sha256(head + array.tobytes()).hexdigest()[:16]
+    return digests
+
+
+@pytest.mark.parametrize("params, expected", RECORD_DIGESTS,
+                         ids=[str(i) for i in range(len(RECORD_DIGESTS))])
+def test_build_record_is_bit_identical_to_the_reference(params, expected):
+    if platform_now() != REFERENCE_PLATFORM:
+        pytest.skip(f"reference digests were computed with {REFERENCE_PLATFORM}, "
+                    f"this is {platform_now()}")
+    got = record_digests(case_module.build_record(**params))
+    changed = sorted(key for key in expected if got.get(key) != expected[key])
+    assert not changed and set(got) == set(expected), f"arrays that changed: {changed}"
