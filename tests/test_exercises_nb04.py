@@ -135,10 +135,13 @@ def test_threshold_and_dice_needs_the_measured_dice(validation, capsys):
     assert not ex.check_threshold_and_dice(best, 100 * scores[best], probability, hu, reference)
     assert "percentage" in capsys.readouterr().out
     assert not ex.check_threshold_and_dice(best, 0.1, probability, hu, reference)
-    assert "the Dice is not" in capsys.readouterr().out
+    assert "keep the largest" in capsys.readouterr().out
     worst = min(scores, key=scores.get)
     assert not ex.check_threshold_and_dice(worst, scores[worst], probability, hu, reference)
-    assert "worst" in capsys.readouterr().out
+    assert "worst" in capsys.readouterr().out  # the Dice of one's own threshold: the slip named
+    assert not ex.check_threshold_and_dice(worst, scores[best], probability, hu, reference)
+    out = capsys.readouterr().out
+    assert "the threshold is not" in out and "worst" in out
     assert not ex.check_threshold_and_dice("high", 0.5, probability, hu, reference)  # no raise
 
 

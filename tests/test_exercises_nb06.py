@@ -50,6 +50,8 @@ def test_balanced_accuracy_checker(confusion, capsys):
     predicted = np.concatenate([np.repeat(SUBTYPES, row) for row in confusion.to_numpy()])
     assert right == pytest.approx(balanced_accuracy_score(true, predicted))
     assert ex.check_balanced_accuracy(right, confusion)
+    assert not ex.check_balanced_accuracy(round(right, 2), confusion)
+    assert "rounded" in capsys.readouterr().out
     assert not ex.check_balanced_accuracy(None, confusion)
     assert "Not answered yet" in capsys.readouterr().out
     assert not ex.check_balanced_accuracy("lots", confusion)  # never raises
@@ -103,6 +105,8 @@ def test_separated_subtype_rejects_guesses_and_slips(fill_table, capsys):
     contrast_gap = ex.median_gap(fill_table, "median HU", "cyst", "contrast")
     assert not ex.check_separated_subtype("cyst", contrast_gap, fill_table, "median HU")
     assert "contrast CT" in capsys.readouterr().out
+    assert not ex.check_separated_subtype("cyst", round(gap, 2) + 0.001, fill_table, "median HU")
+    assert "rounded" in capsys.readouterr().out
     assert not ex.check_separated_subtype("IPMN", gap, fill_table, "median HU")
     assert "not a subtype" in capsys.readouterr().out
     assert not ex.check_separated_subtype(3, gap, fill_table, "median HU")  # never raises

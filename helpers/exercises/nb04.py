@@ -63,7 +63,16 @@ def check_atlas_vote(answer, atlas_masks, threshold=None) -> bool:
     pipeline's ``stage1.THRESHOLDS["atlas"]``; :func:`helpers.pipeline.stage1.clean_mask`
     keeps ``score >= threshold``). ``atlas_masks`` must hold at least one mask, all of one
     shape (:class:`helpers.exercises.inputs.ExerciseInputError` otherwise)."""
-    stack = mask_list(atlas_masks, "atlas_masks")
+    masks = list(atlas_masks) if atlas_masks is not None else []
+    shape = np.shape(as_array(masks[0])) if masks else None
+    if is_answered(answer):
+        answer = as_array(answer)  # a SimpleITK image read as an array, not pixel by pixel
+    if is_answered(answer) and masks and np.shape(answer) != shape:
+        mask_list(masks, "atlas_masks")  # refuses bad inputs before any hint
+        return feedback(False, "", f"your array has shape {np.shape(answer)}; the fused mask "
+                        f"must have the scan's shape {shape}. Average over axis 0 (the "
+                        "atlases), not over the image axes.")
+    stack = mask_list(masks, "atlas_masks")
     threshold = THRESHOLDS["atlas"] if threshold is None else float(threshold)
     n = len(stack)
     votes = stack.sum(0)
@@ -73,13 +82,8 @@ def check_atlas_vote(answer, atlas_masks, threshold=None) -> bool:
         return not_answered("replace None with a boolean array: True where the share of atlases "
                             "saying 'pancreas' reaches stage1.THRESHOLDS['atlas'], then run this "
                             "cell again.")
-    answer = np.asarray(answer)
-    if answer.shape != expected.shape:
-        return feedback(False, "", f"your array has shape {answer.shape}; the fused mask must "
-                        f"have the scan's shape {expected.shape}. Average over axis 0 (the "
-                        "atlases), not over the image axes.")
     try:
-        answer = answer.astype(bool)
+        answer = np.asarray(answer).astype(bool)
     except (TypeError, ValueError):
         return feedback(False, "", "give a boolean array (True = pancreas).")
     if np.array_equal(answer, expected):
@@ -109,11 +113,22 @@ def check_atlas_vote(answer, atlas_masks, threshold=None) -> bool:
     return feedback(False, "", hint)
 
 
+_LAST_SCORES: dict = {}  # the last inputs scored and their scores (a checker is called often)
+
+
 def threshold_scores(probability, hu, reference, candidates=CANDIDATES):
-    """Dice after :func:`helpers.pipeline.stage1.clean_mask` per candidate threshold (a dict)."""
+    """Dice after :func:`helpers.pipeline.stage1.clean_mask` per candidate threshold (a dict).
+    The last result is kept, keyed by the inputs' identity and a checksum of their values, so
+    that calling a checker again on the same scan does not redo the twelve clean-ups."""
     truth = as_array(reference) > 0
-    return {round(float(t), 2): dice(clean_mask(probability, hu, float(t)), truth)
-            for t in candidates}
+    probability, hu = np.asarray(probability), np.asarray(hu)
+    key = (id(probability), id(hu), tuple(candidates), float(np.sum(probability, dtype=float)),
+           float(np.sum(hu, dtype=float)), int(np.count_nonzero(truth)), truth.shape)
+    if _LAST_SCORES.get("key") != key:
+        _LAST_SCORES.update(key=key, scores={
+            round(float(t), 2): dice(clean_mask(probability, hu, float(t)), truth)
+            for t in candidates})
+    return dict(_LAST_SCORES["scores"])
 
 
 def check_threshold(answer, probability, hu, reference) -> bool:
@@ -150,7 +165,7 @@ def check_threshold_and_dice(threshold, best_dice, probability, hu, reference) -
     """Exercise 2: the candidate threshold with the best Dice after clean-up on the validation
     patient, and that Dice, as the student's code computed it (a typed, rounded value is
     refused with a hint: the Dice must come from the measurement). Same inputs as
-    :func:`check_threshold`."""
+    :func:`check_threshold`. The Dice is judged first, then the threshold."""
     same_shape({"probability": probability, "hu": hu, "reference": reference})
     not_empty(reference, "reference", "no threshold can be scored against it")
     if not (is_answered(threshold) and is_answered(best_dice)):
@@ -158,22 +173,35 @@ def check_threshold_and_dice(threshold, best_dice, probability, hu, reference) -
                             "whose cleaned mask has the best Dice, and that Dice, then run this "
                             "cell again.")
     scores = threshold_scores(probability, hu, reference)
+    best = max(scores.values())
+    if not close_to(best_dice, best, 1e-6):
+        return feedback(False, "", _dice_slip(best_dice, threshold, scores))
     ok, message = _threshold_verdict(threshold, scores)
     if not ok:
-        return feedback(False, "", message)
+        return feedback(False, "", f"the Dice is the best one; the threshold is not. {message}")
+    return feedback(True, message, "")
+
+
+def _dice_slip(best_dice, threshold, scores: dict) -> str:
+    """Why a Dice answer is not the best candidate's, as far as we can tell (compares the
+    threshold answer without close_to: only the Dice is judged here)."""
     best = max(scores.values())
-    if close_to(best_dice, best, 1e-6):
-        return feedback(True, message, "")
-    if close_to(best_dice, best, 5e-4):
-        hint = ("that is the Dice rounded: pass the value your code computed (for example "
+    try:
+        mine = scores.get(round(float(threshold), 2))
+        value = float(best_dice)
+    except (TypeError, ValueError):
+        return "give the best Dice as one number between 0 and 1, computed in code."
+    if mine is not None and abs(value - mine) <= 1e-6 and mine < best - DICE_TIE:
+        return ("that is the Dice of your threshold, but another candidate does better. "
+                + _threshold_slip(round(float(threshold), 2), scores))
+    if abs(value - best) <= 5e-4:
+        return ("the Dice looks rounded: pass the value your code computed (for example "
                 "dice_at[threshold]), not a number typed from a printout.")
-    elif close_to(best_dice, 100 * best, 0.1):
-        hint = "that is a percentage; Dice runs from 0 to 1."
-    else:
-        hint = ("give the Dice that the best threshold's cleaned mask reaches against the "
-                "reference: metrics.dice(stage1.clean_mask(prob_v, hu_v, threshold), "
-                "reference).")
-    return feedback(False, "", f"the threshold is right; the Dice is not: {hint}")
+    if abs(value - 100 * best) <= 0.1:
+        return "the Dice is a percentage here; Dice runs from 0 to 1."
+    return ("give the best Dice over ex.CANDIDATES: for each threshold, "
+            "metrics.dice(stage1.clean_mask(prob_v, hu_v, threshold), reference), and keep the "
+            "largest, with its threshold.")
 
 
 def _threshold_slip(answer: float, scores: dict) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .feedback import close_to, feedback, is_answered, not_answered
+from .feedback import close_to as _near  # cross-checks in hints: each answer is judged in turn
 from .inputs import scores_and_labels
 from .quiz import Question
 
@@ -99,14 +100,14 @@ def check_sensitivity_specificity(sensitivity, specificity, matrix) -> bool:
     if not (is_answered(sensitivity) and is_answered(specificity)):
         return not_answered("replace both Nones with fractions (0..1) computed from the matrix, "
                             "then run this cell again.")
-    if close_to(sensitivity, sens, 1e-3) and close_to(specificity, spec, 1e-3) and not (
-            close_to(sensitivity, sens, EXACT) and close_to(specificity, spec, EXACT)):
+    if _near(sensitivity, sens, 1e-3) and _near(specificity, spec, 1e-3) and not (
+            _near(sensitivity, sens, EXACT) and _near(specificity, spec, EXACT)):
         return feedback(False, "", "nearly: those look rounded. Compute both fractions from the "
                         "four numbers in code (e.g. tp / (tp + fn)) instead of typing them.")
-    if close_to(sensitivity, 100 * sens, 0.05) and close_to(specificity, 100 * spec, 0.05):
+    if _near(sensitivity, 100 * sens, 0.05) and _near(specificity, 100 * spec, 0.05):
         return feedback(False, "", "right values, but in percent; give fractions between 0 "
                         "and 1.")
-    if close_to(sensitivity, spec, 1e-3) and close_to(specificity, sens, 1e-3) and \
+    if _near(sensitivity, spec, 1e-3) and _near(specificity, sens, 1e-3) and \
             abs(sens - spec) > 1e-3:
         return feedback(False, "", "you swapped them: sensitivity is about the patients who "
                         "have a lesion (bottom row), specificity about the healthy ones (top row).")

@@ -11,10 +11,11 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ..simulate import SUBTYPES
-from .feedback import close_to, feedback, is_answered, not_answered
+from .feedback import as_array, close_to, feedback, is_answered, not_answered
 from .quiz import Question
 
 TOLERANCE = 0.005
+EXACT = 1e-6  # a computed answer matches to this; one typed from a printout is rounded
 
 
 def _matrix(confusion):
@@ -43,7 +44,7 @@ def _as_vector(answer, names):
             if set(found) != set(names):
                 return None
             answer = [found[n] for n in names]
-        vector = np.asarray(answer, float).ravel()
+        vector = np.asarray(as_array(answer), float).ravel()  # an image: not pixel by pixel
     except (TypeError, ValueError):
         return None
     return vector if vector.size == len(names) and np.all(np.isfinite(vector)) else None
@@ -89,7 +90,10 @@ def check_balanced_accuracy(answer, confusion) -> bool:
     if not is_answered(answer):
         return not_answered("replace None with one number between 0 and 1, then run this cell "
                             "again.")
-    if close_to(answer, expected, TOLERANCE):
+    if close_to(answer, expected, TOLERANCE) and not close_to(answer, expected, EXACT):
+        return feedback(False, "", "nearly: that looks rounded. Compute it from the matrix in "
+                        "code (the mean of the per-class recalls) instead of typing it.")
+    if close_to(answer, expected, EXACT):
         return feedback(True, f"balanced accuracy {expected:.3f} (plain accuracy "
                         f"{accuracy:.3f}). Every subtype counts the same, however many "
                         "lesions of it there are.", "")
@@ -158,7 +162,10 @@ def check_separated_subtype(answer, gap, table, feature: str, image: str = "plai
                         "Compare the standard rules printed in section 1 for all four subtypes "
                         "again, then measure each.")
     expected = median_gap(table, feature, best, image)
-    if close_to(gap, expected, 0.005):
+    if close_to(gap, expected, 0.005) and not close_to(gap, expected, EXACT):
+        return feedback(False, "", f"{best} is right, and the gap is nearly right: it looks "
+                        "rounded. Compute it from the table in code instead of typing it.")
+    if close_to(gap, expected, EXACT):
         table_text = ", ".join(f"{s} {v:.2f}" for s, v in scores.items())
         extra = ""
         if compare is not None:
