@@ -27,6 +27,10 @@ def test_tumour_contrast_checker(case, capsys):
     assert "check the sign" in capsys.readouterr().out
     assert not ex.check_tumour_contrast(ex.expected_contrast_hu(case, "plain"), case)
     assert "that is the plain scan" in capsys.readouterr().out
+    assert ex.check_tumour_contrast(round(right, 1), case)  # a rounded print still counts
+    # Another patient's (or size's) contrast, as a table shows it, is not this lesion's.
+    assert not ex.check_tumour_contrast(right - 0.75, case)
+    assert "not this lesion's value" in capsys.readouterr().out
 
 
 def test_tumour_contrast_placeholder(case, capsys):
@@ -47,6 +51,9 @@ def test_point_checker(case, capsys):
     backwards = simulate.inverse_transform(case).TransformPoint(point)
     assert not ex.check_point_in_contrast(backwards, case, point)
     assert "wrong way" in capsys.readouterr().out
+    for not_a_point in (3.0, point[:2], "x"):
+        assert not ex.check_point_in_contrast(not_a_point, case, point)
+        assert "three numbers" in capsys.readouterr().out
 
 
 def test_transferred_mask_checker(case, capsys):
@@ -70,6 +77,39 @@ def test_transferred_mask_checker(case, capsys):
     assert "Not answered yet: set mask_on_plain" in capsys.readouterr().out
     assert not ex.check_transferred_mask(case.lesion_contrast[:, :, :10], case)
     assert "plain scan's grid" in capsys.readouterr().out
+
+
+def test_mask_on_contrast_checker(case, capsys):
+    inverse = simulate.inverse_transform(case)
+    right = sitk.Resample(case.lesion_plain, case.contrast, inverse, sitk.sitkNearestNeighbor, 0)
+    assert ex.check_mask_on_contrast(right, case)
+    assert "Dice" in capsys.readouterr().out
+    assert not ex.check_mask_on_contrast(None, case)
+    assert "Not answered yet: set mask_on_contrast" in capsys.readouterr().out
+    assert not ex.check_mask_on_contrast(sitk.Image(case.lesion_contrast), case)  # the truth
+    assert "case.lesion_contrast, the mask drawn on the contrast scan" in capsys.readouterr().out
+    assert not ex.check_mask_on_contrast(sitk.Image(case.lesion_plain), case)
+    assert "copied as it is" in capsys.readouterr().out
+    forward = sitk.Resample(case.lesion_plain, case.contrast, case.transform,
+                            sitk.sitkNearestNeighbor, 0)
+    assert not ex.check_mask_on_contrast(forward, case)
+    assert "the inverse" in capsys.readouterr().out
+    # Section 9's transfer (contrast mask onto the plain grid) is the other exercise's answer.
+    other_way = sitk.Resample(case.lesion_contrast, case.plain, case.transform,
+                              sitk.sitkNearestNeighbor, 0)
+    assert not ex.check_mask_on_contrast(other_way, case)
+    capsys.readouterr()
+    linear = sitk.Resample(case.lesion_plain, case.contrast, inverse, sitk.sitkLinear, 0)
+    assert not ex.check_mask_on_contrast(linear, case)
+    assert "linear interpolation" in capsys.readouterr().out
+    blended = sitk.Resample(sitk.Cast(case.lesion_plain, sitk.sitkFloat32), case.contrast,
+                            inverse, sitk.sitkLinear, 0)
+    assert not ex.check_mask_on_contrast(blended, case)
+    assert "between 0 and 1" in capsys.readouterr().out
+    assert not ex.check_mask_on_contrast(case.lesion_plain[:, :, :10], case)
+    assert "contrast scan's grid" in capsys.readouterr().out
+    assert not ex.check_mask_on_contrast(inverse, case)
+    assert "give a SimpleITK image" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("question, right, slips", [

@@ -17,15 +17,27 @@ from .feedback import as_array, close_to, feedback, is_answered, not_answered
 from .quiz import Question
 
 MIN_DICE = 0.9  # overlap with the mask resampled by the true transform (the reference)
+# Exercise 1 asks for lesions.conspicuity's value itself: a few hundredths of an HU allow for
+# a rounded print, not for another patient's (or another size's) contrast.
+CONTRAST_TOL_HU = 0.05
 POINT_OFFSET_MM = (0.0, 0.0, 6.0)  # exercise 2's point: 6 mm above the pancreas centre
 
 
+_contrasts = {}  # (id(case), scan) -> (case, contrast_hu): measured once per case and scan
+
+
 def expected_contrast_hu(case, scan: str = "contrast") -> float:
-    """Lesion minus surrounding pancreas (HU) on one scan of a case, via :func:`conspicuity`."""
-    image, lesion, pancreas = ((case.contrast, case.lesion_contrast, case.pancreas_contrast)
-                               if scan == "contrast" else
-                               (case.plain, case.lesion_plain, case.pancreas_plain))
-    return float(conspicuity(as_array(image), as_array(lesion), as_array(pancreas))["contrast_hu"])
+    """Lesion minus surrounding pancreas (HU) on one scan of a case, via :func:`conspicuity`
+    (measured once per case and scan: a checker may be called many times on one patient)."""
+    cached = _contrasts.get((id(case), scan))
+    if cached is None or cached[0] is not case:
+        image, lesion, pancreas = ((case.contrast, case.lesion_contrast, case.pancreas_contrast)
+                                   if scan == "contrast" else
+                                   (case.plain, case.lesion_plain, case.pancreas_plain))
+        measured = conspicuity(as_array(image), as_array(lesion), as_array(pancreas))
+        cached = (case, float(measured["contrast_hu"]))
+        _contrasts[(id(case), scan)] = cached
+    return cached[1]
 
 
 def check_tumour_contrast(answer, case) -> bool:
@@ -34,15 +46,19 @@ def check_tumour_contrast(answer, case) -> bool:
         return not_answered("set tumour_contrast_hu to a number (in HU), then run the check "
                             "again.")
     expected = expected_contrast_hu(case, "contrast")
-    if close_to(answer, expected, 1.0):
+    if close_to(answer, expected, CONTRAST_TOL_HU):
         return feedback(True, f"the lesion is {expected:+.0f} HU against the gland around it. "
                         "Its value was set about 65 HU below the gland (the sources report "
                         "about 60-70 HU); edge voxels that also hold gland or fat (partial "
                         "volume) pull the measured mean towards zero.", "")
-    if close_to(answer, -expected, 1.0):
+    if close_to(answer, -expected, CONTRAST_TOL_HU):
         hint = "check the sign: lesion minus pancreas, and a PDAC is darker (negative)."
-    elif close_to(answer, expected_contrast_hu(case, "plain"), 1.0):
+    elif close_to(answer, expected_contrast_hu(case, "plain"), CONTRAST_TOL_HU):
         hint = "that is the plain scan; measure on case.contrast with the contrast-space masks."
+    elif close_to(answer, expected, 5.0):
+        hint = ("close, but not this lesion's value: measure it on this patient with "
+                "lesions.conspicuity and give the number it returns (another patient's or "
+                "another size's contrast, from a table, differs).")
     else:
         hint = ("use conspicuity(image, lesion, pancreas) with the three arrays of the "
                 "contrast scan (case.contrast, case.lesion_contrast, case.pancreas_contrast) "
@@ -64,6 +80,13 @@ def check_point_in_contrast(answer, case, point_mm) -> bool:
                             "check again.")
     plain = tuple(float(v) for v in point_mm)
     expected = np.asarray(case.transform.TransformPoint(plain))
+    try:
+        shape = np.shape(np.asarray(as_array(answer), dtype=float))  # as_array: an image fast
+    except (TypeError, ValueError):
+        shape = None
+    if shape != (3,):
+        return feedback(False, "", "give the point as three numbers (x, y, z) in mm: "
+                        "case.transform.TransformPoint(point_plain) returns them.")
     if close_to(answer, expected, 0.01):
         moved = np.linalg.norm(expected - np.asarray(plain))
         return feedback(True, f"the point moved {moved:.1f} mm between the two scans.", "")
@@ -84,8 +107,21 @@ def check_point_in_contrast(answer, case, point_mm) -> bool:
     return feedback(False, "", hint)
 
 
+_inverses = {}  # id(case) -> (case, its inverse transform): computed once per case
+
+
+def _inverse(case):
+    """:func:`helpers.simulate.inverse_transform` of ``case``, computed once per case (a
+    checker may be called many times on the same patient)."""
+    cached = _inverses.get(id(case))
+    if cached is None or cached[0] is not case:
+        cached = (case, inverse_transform(case))
+        _inverses[id(case)] = cached
+    return cached[1]
+
+
 def _backwards(case, point):
-    return np.asarray(inverse_transform(case).TransformPoint(point))
+    return np.asarray(_inverse(case).TransformPoint(point))
 
 
 def dice(a, b) -> float:
@@ -100,22 +136,38 @@ def reference_transfer(case) -> np.ndarray:
                                   sitk.sitkNearestNeighbor, 0)) > 0
 
 
+def reference_on_contrast(case) -> np.ndarray:
+    """The plain-scan lesion mask carried onto the contrast grid by the (numerical) inverse of
+    the true transform: exercise 3's reference."""
+    return as_array(sitk.Resample(case.lesion_plain, case.contrast, _inverse(case),
+                                  sitk.sitkNearestNeighbor, 0)) > 0
+
+
+def _mask_on_grid(answer, grid, name, variable):
+    """A hint when ``answer`` is not a 0/1 mask on ``grid`` (a SimpleITK image), else None."""
+    if not isinstance(answer, sitk.Image):
+        return ("give a SimpleITK image on the " + name + " grid: the result of "
+                "sitk.Resample(...).")
+    difference = (f"{answer.GetDimension()}-D, not 3-D" if answer.GetDimension() != 3
+                  else grid_difference(answer, grid))
+    if difference:  # all four (size, spacing, origin, direction) must match, not two
+        return (f"your mask is not on the {name} grid ({difference}): resample onto it by "
+                f"passing {variable} as the reference image.")
+    return None
+
+
 def check_transferred_mask(answer, case) -> bool:
-    """Exercise 3: the contrast-scan lesion mask carried onto the plain scan's grid.
+    """The contrast-scan lesion mask carried onto the plain scan's grid (the direction of
+    notebook 02's section 9 and of notebook 03).
 
     Compared with the same transfer done here (not with the plain-scan truth, which a real
     study does not have): the truth mask itself is recognised and refused."""
     if not is_answered(answer):
         return not_answered("set mask_on_plain to the resampled mask (a SimpleITK image), "
                             "then run the check again.")
-    if not isinstance(answer, sitk.Image):
-        return feedback(False, "", "give a SimpleITK image on the plain grid: the result of "
-                        "sitk.Resample(...).")
-    difference = (f"{answer.GetDimension()}-D, not 3-D" if answer.GetDimension() != 3
-                  else grid_difference(answer, case.plain))
-    if difference:  # all four (size, spacing, origin, direction) must match, not two
-        return feedback(False, "", f"your mask is not on the plain scan's grid ({difference}"
-                        "): resample onto it by passing case.plain as the reference image.")
+    slip = _mask_on_grid(answer, case.plain, "plain scan's", "case.plain")
+    if slip:
+        return feedback(False, "", slip)
     values = as_array(answer)
     found, truth = values > 0.5, as_array(case.lesion_plain) > 0
     if np.array_equal(found, truth):
@@ -143,6 +195,57 @@ def check_transferred_mask(answer, case) -> bool:
                 "case.lesion_contrast, case.plain, case.transform, sitk.sitkNearestNeighbor): "
                 "the transform maps plain points to contrast points, which is exactly what "
                 "Resample needs (not its inverse).")
+    return feedback(False, "", hint)
+
+
+def check_mask_on_contrast(answer, case) -> bool:
+    """Exercise 3: the plain-scan lesion mask carried onto the contrast scan's grid.
+
+    The other way round from section 9: Resample asks, for each voxel of the output (contrast)
+    grid, where to read in the input (plain) scan, so it needs contrast -> plain, the inverse
+    of ``case.transform``. Compared with the same transfer done here by
+    :func:`helpers.simulate.inverse_transform`; the contrast-scan truth mask itself is
+    recognised and refused."""
+    if not is_answered(answer):
+        return not_answered("set mask_on_contrast to the resampled mask (a SimpleITK image), "
+                            "then run the check again.")
+    slip = _mask_on_grid(answer, case.contrast, "contrast scan's", "case.contrast")
+    if slip:
+        return feedback(False, "", slip)
+    values = as_array(answer)
+    found, truth = values > 0.5, as_array(case.lesion_contrast) > 0
+    if np.array_equal(found, truth):
+        return feedback(False, "", "that is case.lesion_contrast, the mask drawn on the "
+                        "contrast scan itself. The exercise carries the plain-scan mask "
+                        "(case.lesion_plain) over with sitk.Resample.")
+    if not np.isin(np.unique(values), (0, 1)).all():
+        return feedback(False, "", "your mask holds values between 0 and 1: linear "
+                        "interpolation blended the edges. Use sitk.sitkNearestNeighbor.")
+    score = dice(found, reference_on_contrast(case))
+    plain = as_array(case.lesion_plain) > 0
+    if score >= MIN_DICE:
+        return feedback(True, f"the plain-scan lesion lands on the contrast scan's lesion: "
+                        f"Dice {dice(found, truth):.2f} with the mask drawn on the contrast "
+                        f"scan (copied without a transform: {dice(plain, truth):.2f}).", "")
+    forward = as_array(sitk.Resample(case.lesion_plain, case.contrast, case.transform,
+                                     sitk.sitkNearestNeighbor, 0)) > 0
+    linear = as_array(sitk.Resample(case.lesion_plain, case.contrast, _inverse(case),
+                                    sitk.sitkLinear, 0))
+    if np.array_equal(found, plain):
+        hint = ("that is the plain-scan mask copied as it is; the anatomy moved between the "
+                "scans: pass a transform to sitk.Resample.")
+    elif np.array_equal(values, linear):
+        hint = ("that used linear interpolation, which rounds the blended edge of this "
+                "integer mask away. Use sitk.sitkNearestNeighbor.")
+    elif dice(found, forward) >= MIN_DICE:
+        hint = ("that used case.transform, which maps plain points to contrast points. Here "
+                "the output grid is the contrast scan's, so Resample asks, for each contrast "
+                "voxel, where to read in the plain scan: contrast -> plain, the inverse "
+                "(section 7 computed it: simulate.inverse_transform(case)).")
+    else:
+        hint = ("sitk.Resample(case.lesion_plain, case.contrast, <a transform from contrast "
+                "points to plain points>, sitk.sitkNearestNeighbor, 0): section 7 computed "
+                "that inverse with simulate.inverse_transform(case).")
     return feedback(False, "", hint)
 
 
