@@ -44,21 +44,31 @@ def choose_center(pancreas_zyx, spacing_zyx, radius_mm, rng, mass_effect=True, c
     included (for a lesion that may reach out of the gland: the randomised appearance).
     """
     spacing = np.asarray(spacing_zyx, float)
+    pancreas_zyx = np.asarray(pancreas_zyx, bool)
     shape = np.asarray(pancreas_zyx.shape)
+    # Everything below happens in the gland's bounding box plus one voxel (the whole image
+    # when there is no gland): the nearest non-gland voxel of a gland voxel always lies in
+    # it, so the distances, and the candidates in their order, are those of the whole image.
+    box = padded_box(pancreas_zyx)
+    offset = np.array([b.start for b in box])
+    gland = pancreas_zyx[box]
     # Distance to the nearest non-gland voxel centre, less half a voxel: the gland edge.
-    clearance = ndi.distance_transform_edt(pancreas_zyx, sampling=spacing) - spacing.min() / 2
+    clearance = ndi.distance_transform_edt(gland, sampling=spacing) - spacing.min() / 2
     margin = np.ceil(radius_mm / spacing).astype(int)
     inside = np.zeros_like(pancreas_zyx, bool)
     inside[tuple(slice(m, n - m) for m, n in zip(margin, shape, strict=True))] = True
+    inside = inside[box]
     need = radius_mm / MAX_EXPANSION if mass_effect else radius_mm
+    # Outside the box every voxel is background, at -spacing/2 < -1.0: never the maximum.
     best = float(clearance[inside].max(initial=-1.0))
     if center is not None:
         center = tuple(int(v) for v in center)
         if not pancreas_zyx[center]:
             raise LesionDoesNotFitError(f"the lesion centre {center} is not inside the pancreas")
-        candidates = np.array([center]) if clearance[center] >= need and inside[center] else []
+        local = tuple(np.subtract(center, offset))
+        candidates = np.array([local]) if clearance[local] >= need and inside[local] else []
     elif anywhere:
-        candidates = np.argwhere(inside & pancreas_zyx)
+        candidates = np.argwhere(inside & gland)
     else:
         # Prefer the roomier part of the gland, so that the mass effect stays moderate.
         good = inside & (clearance >= max(need, min(radius_mm, 0.7 * best)))
@@ -71,8 +81,21 @@ def choose_center(pancreas_zyx, spacing_zyx, radius_mm, rng, mass_effect=True, c
             + f" (largest that fits: about {max(largest, 0):.0f} mm"
             + ("" if mass_effect else ", or allow the mass effect") + "). Choose a smaller "
             "diameter or another centre.")
-    chosen = tuple(int(v) for v in candidates[rng.integers(len(candidates))])
-    return chosen, float(min(radius_mm, clearance[chosen]))
+    local = tuple(int(v) for v in candidates[rng.integers(len(candidates))])
+    chosen = tuple(int(v) for v in np.add(local, offset))
+    return chosen, float(min(radius_mm, clearance[local]))
+
+
+def padded_box(mask) -> tuple:
+    """Slices of the bounding box of ``mask`` grown by one voxel (clipped to the array), or
+    of the whole array when ``mask`` is empty."""
+    box = []
+    for axis in range(mask.ndim):
+        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        if not len(hit):
+            return tuple(slice(0, n) for n in mask.shape)
+        box.append(slice(max(int(hit[0]) - 1, 0), min(int(hit[-1]) + 2, mask.shape[axis])))
+    return tuple(box)
 
 
 def source_fraction(lesion: LesionShape, r0_mm: float) -> float:
@@ -171,6 +194,38 @@ class LesionShape:
         inner = self._wave(offset_mm / self.radius_mm, self.waves[::-1] * 2.5, self.phases[::-1])
         return r, inner
 
+    def _level_near(self, offset_mm):
+        """:meth:`level`, bit for bit, where it decides anything (it is what
+        :meth:`occupancy` uses): ``r`` where the point is no farther from the centre than
+        ``radius_mm`` (the outline never reaches farther), +inf beyond (where ``r`` > 1);
+        ``inner`` where ``r`` <= 1 (0 elsewhere), and only for an SPT. The cosines, the
+        costly part, are taken only there; everything else is computed as :meth:`level`
+        does, on the same arrays (the matrix products too, whose rounding may depend on
+        their shapes)."""
+        offset_mm = np.asarray(offset_mm, float)
+        if not (0 <= self.dent <= 1 and max(self.axes) <= 1):  # the bound below needs these
+            r, inner = self.level(offset_mm)
+            return r, (inner if self.subtype == "SPT" else np.zeros_like(r))
+        norm = np.linalg.norm(offset_mm, axis=-1, keepdims=True)
+        unit = np.where(norm > 1e-9, offset_mm / np.maximum(norm, 1e-9), [1.0, 0.0, 0.0])
+        stretch = np.linalg.norm(unit @ self.rotation / np.asarray(self.axes), axis=-1)
+        waves = 2 * np.pi * unit @ self.waves.T  # as in _wave
+        distance = np.linalg.norm(offset_mm, axis=-1)
+        # surface_mm <= radius_mm (stretch >= 1, dent x lobes in 0..1), up to rounding
+        near = distance <= self.radius_mm * (1 + 1e-6)
+        wave = np.sqrt(2.0 / len(self.phases)) * np.cos(waves[near] + self.phases).sum(-1)
+        lobes = 0.5 * (1 + np.tanh(1.5 * wave))
+        r = np.full(distance.shape, np.inf)
+        r[near] = distance[near] / (self.radius_mm * (1 - self.dent * lobes) / stretch[near])
+        inner = np.zeros(distance.shape)
+        if self.subtype == "SPT":
+            inside = r <= 1
+            phases = self.phases[::-1]
+            inner_waves = 2 * np.pi * (offset_mm / self.radius_mm) @ (self.waves[::-1] * 2.5).T
+            inner[inside] = (np.sqrt(2.0 / len(phases))
+                             * np.cos(inner_waves[inside] + phases).sum(-1))
+        return r, inner
+
     def occupancy(self, shape, spacing_zyx, subsample=3, to_lesion_space=None, center=None):
         """Fraction of each voxel covered by the lesion, per component (partial volume).
 
@@ -193,7 +248,7 @@ class LesionShape:
         pts = np.stack(np.meshgrid(*axes, indexing="ij"), -1)
         if to_lesion_space is not None:
             pts = to_lesion_space(pts)
-        r, inner = self.level((pts - np.asarray(self.center_zyx)) * spacing)
+        r, inner = self._level_near((pts - np.asarray(self.center_zyx)) * spacing)
         inside = r <= 1
         parts = {"fluid" if self.subtype == "cyst" else "solid": inside}
         if self.subtype == "SPT":

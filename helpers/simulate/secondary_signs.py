@@ -31,6 +31,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from .lesion_shape import padded_box
+
 # Probability that a PDAC dilates the duct upstream: 215/281 (Diagnostics 2023, above).
 DUCT_DILATATION = {"PDAC": 215 / 281}
 # Diameter of the dilated duct (mm): 3 mm is where "dilated" starts (same source); the upper
@@ -64,7 +66,10 @@ def gland_centreline(pancreas_zyx, index_to_mm, step_mm: float = CENTRELINE_STEP
         axis = -axis
     t = centred @ axis
     slab = np.floor((t - t.min()) / step_mm).astype(int)
-    depth = ndi.distance_transform_edt(pancreas)[tuple(where.T)]
+    # Depth in the gland's box plus one voxel: its nearest non-gland voxel always lies in it.
+    box = padded_box(pancreas)
+    depth = ndi.distance_transform_edt(pancreas[box])[
+        tuple((where - [b.start for b in box]).T)]
     points = []
     for k in np.unique(slab):
         members = np.flatnonzero(slab == k)
