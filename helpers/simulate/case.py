@@ -173,7 +173,7 @@ def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm
     r_anat, r_lesion, r_motion, r_enh, r_noise, r_land, r_duct, r_look = streams
     look = (lesions.random_appearance(subtype, r_look)
             if appearance == "random" and subtype is not None else None)
-    grid = np.indices(base.native.shape, dtype=np.float32)
+    grid = _grid(base.native.shape)
 
     # 1. A different patient: scale and warp the real anatomy.
     pull = (motion.anatomy_pullback(base.native.shape, spacing, base.pancreas_center, r_anat)
@@ -221,6 +221,14 @@ def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm
             "phase": np.str_(phase), "noise_hu": np.float64(noise_hu), "seed": np.int64(seed)}
 
 
+@functools.lru_cache(maxsize=2)
+def _grid(shape: tuple) -> np.ndarray:
+    """``np.indices(shape, dtype=np.float32)``, kept per process (read-only)."""
+    grid = np.indices(shape, dtype=np.float32)
+    grid.setflags(write=False)
+    return grid
+
+
 def _grow_lesion(base, grid, labels, pull, subtype, diameter_mm, rng, look=None):
     """Step 2: choose the lesion's size, centre and shape; push the tissue aside when it is
     larger than the gland (``labels`` is updated in place; ``look``: a randomised appearance,
@@ -252,8 +260,22 @@ def _blurred(comps: dict, look) -> dict:
     for a lesion so small that blurring would leave no voxel at least half covered)."""
     if look is None or look["margin_sigma_vox"] <= 0:
         return comps
-    blurred = {name: ndi.gaussian_filter(frac, look["margin_sigma_vox"]).astype(np.float32)
-               for name, frac in comps.items()}
+    sigma = look["margin_sigma_vox"]
+    # The occupancy is zero outside the lesion's box: filtering that box grown by the
+    # kernel's radius gives the same numbers, and exact zeros beyond it.
+    support = np.logical_or.reduce([frac != 0 for frac in comps.values()])
+    blurred = {}
+    if support.any():
+        reach = int(4.0 * sigma + 0.5) + 1  # gaussian_filter's radius (truncate=4), plus one
+        box = tuple(slice(max(b.start - reach, 0), min(b.stop + reach, n))
+                    for b, n in zip(_box(support), support.shape, strict=True))
+        for name, frac in comps.items():
+            out = np.zeros(frac.shape, np.float32)
+            out[box] = ndi.gaussian_filter(frac[box], sigma).astype(np.float32)
+            blurred[name] = out
+    else:
+        blurred = {name: ndi.gaussian_filter(frac, sigma).astype(np.float32)
+                   for name, frac in comps.items()}
     return blurred if sum(blurred.values()).max() >= 0.5 else comps
 
 
@@ -331,9 +353,11 @@ def _sample_near(volume, where, support):
     if not support.any():
         return out
     box = _box(support)
-    lo = np.array([b.start for b in box]) - 1
-    hi = np.array([b.stop for b in box])
-    near = np.all((where >= lo) & (where <= hi), axis=-1)
+    near = np.ones(where.shape[:-1], bool)
+    for axis, b in enumerate(box):  # lo - 1 <= where <= hi, axis by axis
+        component = where[..., axis]
+        near &= component >= b.start - 1
+        near &= component <= b.stop
     out[near] = motion.sample(volume, where[near])
     return out
 

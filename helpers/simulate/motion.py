@@ -22,6 +22,7 @@ then no longer what a single affine transform of the whole abdomen can describe.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,8 +82,26 @@ def physical_to_index(image: sitk.Image, points) -> np.ndarray:
 
 def sample(volume, idx_zyx, order=1):
     """Sample a volume at continuous indices (..., 3 as z, y, x); edges are extended."""
-    coords = np.moveaxis(np.asarray(idx_zyx, np.float32), -1, 0)
-    return ndi.map_coordinates(volume, coords, order=order, mode="nearest")
+    idx = np.asarray(idx_zyx, np.float32)
+    volume = np.asarray(volume)
+    if order == 0 and volume.ndim == 3 and volume.dtype.kind in "ui" and volume.itemsize <= 4:
+        return _nearest(volume, idx)
+    return ndi.map_coordinates(volume, np.moveaxis(idx, -1, 0), order=order, mode="nearest")
+
+
+def _nearest(volume, idx):
+    """``map_coordinates(volume, idx, order=0, mode="nearest")`` for whole numbers, in numpy:
+    the same voxel (``floor(index + 0.5)`` in double precision, clipped to the volume), in a
+    third of the time."""
+    flat = np.zeros(idx.shape[:-1], np.intp)
+    for axis, n in enumerate(volume.shape):
+        near = np.floor(idx[..., axis].astype(np.float64) + 0.5)
+        if np.isnan(near).any():  # scipy's answer there is 0: leave such cases to it
+            return ndi.map_coordinates(volume, np.moveaxis(idx, -1, 0), order=0, mode="nearest")
+        np.clip(near, 0, n - 1, out=near)
+        flat *= n
+        flat += near.astype(np.intp)
+    return np.ascontiguousarray(volume).ravel().take(flat)
 
 
 def smooth_noise(shape, rng, sigma, down=4):
@@ -103,12 +122,22 @@ def anatomy_pullback(shape, spacing_zyx, center_zyx, rng, scale=0.06, warp_mm=6.
     """
     spacing = np.asarray(spacing_zyx, np.float32).reshape(3, 1, 1, 1)
     factors = rng.uniform(1 - scale, 1 + scale, 3).astype(np.float32).reshape(3, 1, 1, 1)
-    grid = np.indices(shape, dtype=np.float32) - np.reshape(center_zyx, (3, 1, 1, 1))
+    grid = _centred_grid(tuple(int(n) for n in shape),
+                         tuple(float(c) for c in np.ravel(center_zyx)))
     disp = grid * (1 / factors - 1)
     for axis in range(3):
         disp[axis] += smooth_noise(shape, rng, smooth_vox) * np.float32(
             warp_mm * rng.uniform(0.5, 1.0)) / spacing[axis]
     return disp
+
+
+@functools.lru_cache(maxsize=2)
+def _centred_grid(shape: tuple, center_zyx: tuple) -> np.ndarray:
+    """Voxel indices less ``center_zyx`` (float64, ``(3, *shape)``), kept per process: it
+    does not depend on the patient (read-only)."""
+    grid = np.indices(shape, dtype=np.float32) - np.reshape(center_zyx, (3, 1, 1, 1))
+    grid.setflags(write=False)
+    return grid
 
 
 def compose_pullbacks(outer, inner):
@@ -173,16 +202,53 @@ class Breathing:
         see :func:`coarse_grid`) and interpolated linearly in between; it is smooth, so this
         is as good as evaluating it everywhere, and several times faster.
         """
-        shape = image.GetSize()[::-1]
-        nodes = [int(np.ceil((n - 1) / factor)) + 1 + 2 * margin for n in shape]
-        idx = np.moveaxis(np.indices(nodes, dtype=float), 0, -1) * factor - margin * factor
-        coarse = physical_to_index(image, self.inverse_points(index_to_physical(image, idx)))
-        for axis, n in enumerate(shape):
-            pos = (np.arange(n) + margin * factor) / factor
-            low = np.floor(pos).astype(int)
-            w = (pos - low).reshape([-1 if a == axis else 1 for a in range(4)])
-            coarse = (np.take(coarse, low, axis) * (1 - w) + np.take(coarse, low + 1, axis) * w)
+        nodes_mm, steps = _inverse_map_grid(_geometry(image), factor, margin)
+        coarse = physical_to_index(image, self.inverse_points(nodes_mm))
+        for axis, (low, w, one_minus_w) in enumerate(steps):
+            # (coarse[low] * (1 - w) + coarse[low + 1] * w), without the temporaries
+            below = np.take(coarse, low, axis)
+            below *= one_minus_w
+            above = np.take(coarse, low + 1, axis)
+            above *= w
+            below += above
+            coarse = below
         return coarse.astype(np.float32)
+
+
+def _geometry(image: sitk.Image) -> tuple:
+    """An image's grid (size, spacing, origin, direction), hashable: a key for caches."""
+    return (image.GetSize(), image.GetSpacing(), image.GetOrigin(), image.GetDirection())
+
+
+def _image_of(geometry: tuple) -> sitk.Image:
+    """A small empty image with this grid (for the index <-> physical conversions)."""
+    size, spacing, origin, direction = geometry
+    image = sitk.Image([int(n) for n in size], sitk.sitkUInt8)
+    image.SetSpacing(spacing)
+    image.SetOrigin(origin)
+    image.SetDirection(direction)
+    return image
+
+
+@functools.lru_cache(maxsize=4)
+def _inverse_map_grid(geometry: tuple, factor: int, margin: int):
+    """What :meth:`Breathing.inverse_index_map` needs that depends on the grid only, kept
+    per process: the physical points of the coarse nodes, and per axis the interpolation's
+    lower node, weight and 1 - weight (read-only)."""
+    image = _image_of(geometry)
+    shape = image.GetSize()[::-1]
+    nodes = [int(np.ceil((n - 1) / factor)) + 1 + 2 * margin for n in shape]
+    idx = np.moveaxis(np.indices(nodes, dtype=float), 0, -1) * factor - margin * factor
+    nodes_mm = index_to_physical(image, idx)
+    steps = []
+    for axis, n in enumerate(shape):
+        pos = (np.arange(n) + margin * factor) / factor
+        low = np.floor(pos).astype(int)
+        w = (pos - low).reshape([-1 if a == axis else 1 for a in range(4)])
+        steps.append((low, w, 1 - w))
+    for array in (nodes_mm, *(a for step in steps for a in step)):
+        array.setflags(write=False)
+    return nodes_mm, tuple(steps)
 
 
 def coarse_grid(image: sitk.Image, factor=3, margin=2) -> sitk.Image:
@@ -193,6 +259,19 @@ def coarse_grid(image: sitk.Image, factor=3, margin=2) -> sitk.Image:
     grid.SetDirection(image.GetDirection())
     grid.SetOrigin(image.TransformContinuousIndexToPhysicalPoint([-margin * factor] * 3))
     return grid
+
+
+@functools.lru_cache(maxsize=4)
+def _coarse_nodes(geometry: tuple) -> np.ndarray:
+    """The voxel indices in an image of :func:`coarse_grid`'s nodes, kept per process
+    (read-only)."""
+    image = _image_of(geometry)
+    grid = coarse_grid(image)
+    shape = grid.GetSize()[::-1]
+    phys = index_to_physical(grid, np.moveaxis(np.indices(shape, dtype=float), 0, -1))
+    idx = physical_to_index(image, phys)
+    idx.setflags(write=False)
+    return idx
 
 
 def moving_weight(labels_zyx, sigma_vox=4.0, shares=None) -> np.ndarray:
@@ -229,8 +308,7 @@ def make_breathing(image: sitk.Image, labels_zyx, rng, motion="typical", center_
     shares = sliding_shares(rng) if level.sliding else None
     grid = coarse_grid(image)
     shape = grid.GetSize()[::-1]
-    phys = index_to_physical(grid, np.moveaxis(np.indices(shape, dtype=float), 0, -1))
-    weight = sample(moving_weight(labels_zyx, shares=shares), physical_to_index(image, phys))
+    weight = sample(moving_weight(labels_zyx, shares=shares), _coarse_nodes(_geometry(image)))
     peak = rng.uniform(*level.hf_mm)
     direction = np.array([rng.uniform(-0.15, 0.15), rng.uniform(-0.35, 0.35),
                           rng.choice([-1.0, 1.0])])
@@ -290,12 +368,42 @@ LANDMARK_STRUCTURES = {"pancreas": (7,), "liver": (5,), "spleen": (1,), "kidney_
 def pick_landmarks(image: sitk.Image, labels_zyx, rng, extra_zyx=(), n_pancreas=6, n_organs=8):
     """Physical landmarks (N x 3 mm) in a plain scan: organ centroids, any ``extra_zyx``
     points (e.g. the lesion centre), random points in the pancreas and in moving organs."""
-    points = [np.argwhere(np.isin(labels_zyx, ids)).mean(0)
-              for ids in LANDMARK_STRUCTURES.values() if np.isin(labels_zyx, ids).any()]
+    labels_zyx = np.asarray(labels_zyx)
+    points = _centroids(labels_zyx, LANDMARK_STRUCTURES.values())
     points += [np.asarray(p, float) for p in extra_zyx]
     for ids, n in (((7,), n_pancreas), ((5, 1, 2, 3, 6), n_organs)):
-        where = np.argwhere(np.isin(labels_zyx, ids))
+        where = np.flatnonzero(np.isin(labels_zyx, ids))  # argwhere's order, as flat indices
         if len(where):
-            chosen = where[rng.choice(len(where), size=min(n, len(where)), replace=False)]
+            pick = where[rng.choice(len(where), size=min(n, len(where)), replace=False)]
+            chosen = np.stack(np.unravel_index(pick, labels_zyx.shape), -1)
             points += list(chosen + rng.uniform(-0.4, 0.4, chosen.shape))
     return index_to_physical(image, np.array(points))
+
+
+def _centroids(labels_zyx, structures) -> list:
+    """``np.argwhere(np.isin(labels_zyx, ids)).mean(0)`` for each ``ids`` in ``structures``
+    that is present, bit for bit (a mean of whole numbers: their sum is exact in float64,
+    in any order), from one count and one index sum per label."""
+    flat = labels_zyx.ravel()
+    if flat.dtype.kind not in "ub" or not flat.size:
+        return [np.argwhere(np.isin(labels_zyx, ids)).mean(0)
+                for ids in structures if np.isin(labels_zyx, ids).any()]
+    counts = np.bincount(flat)
+    sums = [np.bincount(flat, weights=axis_index.ravel(), minlength=len(counts))
+            for axis_index in _index_grid(labels_zyx.shape)]
+    points = []
+    for ids in structures:
+        ids = [i for i in ids if i < len(counts)]
+        n = int(counts[ids].sum())
+        if n:
+            total = np.array([float(s[ids].sum()) for s in sums])
+            points.append(total / n)
+    return points
+
+
+@functools.lru_cache(maxsize=2)
+def _index_grid(shape: tuple) -> np.ndarray:
+    """Voxel indices (float64, ``(3, *shape)``), kept per process (read-only)."""
+    grid = np.indices(shape, dtype=np.float64)
+    grid.setflags(write=False)
+    return grid
