@@ -12,7 +12,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from ..display import apply_window, resolve_window
-from .feedback import close_to, feedback, is_answered, not_answered
+from .feedback import as_array, close_to, feedback, is_answered, not_answered
 from .quiz import Question
 
 FAT_HU = (-190.0, -30.0)  # the usual fat segmentation window
@@ -65,7 +65,7 @@ def check_slice_steps(answer, positions_mm, slice_thickness=None) -> bool:
         return not_answered("set steps_mm to the distances between neighbouring slices (in "
                             "mm), then run the check again.")
     try:
-        values = np.asarray(answer, dtype=float)
+        values = np.asarray(as_array(answer), dtype=float)  # as_array: an image fast
     except (TypeError, ValueError):
         return feedback(False, "", f"give {n} numbers (a NumPy array), one per pair of "
                         "neighbouring slices.")
