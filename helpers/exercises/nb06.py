@@ -124,6 +124,21 @@ def separation(table, feature: str, image: str = "plain") -> dict[str, float]:
     return out
 
 
+_SEPARATIONS: dict = {}  # (table identity, feature, image, checksum) -> separation
+
+
+def _separation_of(table, feature: str, image: str) -> dict[str, float]:
+    """:func:`separation`, kept for the last few tables: a checker called many times on one
+    table does not redo the ROC curves."""
+    values = table[feature].to_numpy(float)
+    key = (id(table), feature, image, table.shape, float(np.nansum(values)))
+    if key not in _SEPARATIONS:
+        if len(_SEPARATIONS) > 8:
+            _SEPARATIONS.clear()
+        _SEPARATIONS[key] = separation(table, feature, image)
+    return dict(_SEPARATIONS[key])
+
+
 def median_gap(table, feature: str, subtype: str, image: str = "plain") -> float:
     """Median of ``feature`` over ``subtype``'s lesions on ``image``, minus the median over all
     the other lesions on that image."""
@@ -146,7 +161,7 @@ def check_separated_subtype(answer, gap, table, feature: str, image: str = "plai
     that a one-in-four guess of the name alone cannot pass. ``compare``: another feature table
     (the training lesions) whose separation the reply shows beside, once the answer is right.
     No hint names the answer."""
-    scores = separation(table, feature, image)
+    scores = _separation_of(table, feature, image)
     best = max(scores, key=scores.get)
     if not (is_answered(answer) and is_answered(gap)):
         return not_answered("set answer to one subtype name as a string (one of "
@@ -169,7 +184,7 @@ def check_separated_subtype(answer, gap, table, feature: str, image: str = "plai
         table_text = ", ".join(f"{s} {v:.2f}" for s, v in scores.items())
         extra = ""
         if compare is not None:
-            other = separation(compare, feature, image)
+            other = _separation_of(compare, feature, image)
             extra = (" On the compared lesions the same feature gives: "
                      + ", ".join(f"{s} {v:.2f}" for s, v in other.items())
                      + f" ({best}'s median gap {median_gap(compare, feature, best, image):+.3f}).")
