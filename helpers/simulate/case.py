@@ -116,9 +116,12 @@ def _components(phase: str, ct_name: str = CT_SAMPLE, label_name: str = LABEL_SA
 
 def prepare_base(phase: str = "pancreatic") -> None:
     """Load the real scan and its enhancement maps for ``phase`` into this process now, e.g.
-    before starting worker processes that will inherit them."""
-    load_base()
+    before starting worker processes that will inherit them, with the grids every case uses
+    (none depends on the patient)."""
+    base = load_base()
     _components(phase)
+    _grid(base.native.shape)
+    motion.prepare_grids(base.reference, base.pancreas_center)
 
 
 APPEARANCES = ("standard", "random")

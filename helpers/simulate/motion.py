@@ -251,6 +251,17 @@ def _inverse_map_grid(geometry: tuple, factor: int, margin: int):
     return nodes_mm, tuple(steps)
 
 
+def prepare_grids(image: sitk.Image, center_zyx) -> None:
+    """Compute now the per-process grids that the anatomy variation
+    (:func:`anatomy_pullback` about ``center_zyx``), the breathing motion and the landmarks
+    of patients on ``image``'s grid use (e.g. before starting worker processes)."""
+    shape = tuple(image.GetSize()[::-1])
+    _centred_grid(shape, tuple(float(c) for c in np.ravel(center_zyx)))
+    _coarse_nodes(_geometry(image))
+    _inverse_map_grid(_geometry(image), 3, 2)
+    _index_grid(shape)
+
+
 def coarse_grid(image: sitk.Image, factor=3, margin=2) -> sitk.Image:
     """An empty image covering ``image`` (plus ``margin`` coarse voxels) at ``factor`` x spacing."""
     size = [int(np.ceil((n - 1) / factor)) + 1 + 2 * margin for n in image.GetSize()]
