@@ -70,7 +70,8 @@ def _probe(_call, _answers, _printed):
             key = ("v", type(value).__name__, round(value, 9) if isinstance(value, float)
                    and math.isfinite(value) else value)
         elif isinstance(value, tuple) and len(value) <= 6 and all(
-                isinstance(x, (int, float, np.generic)) for x in value):
+                isinstance(x, (int, float, np.number)) and not isinstance(x, bool)
+                for x in value):
             key = ("t", tuple(float(x) for x in value))
         else:
             key = ("id", id(value))

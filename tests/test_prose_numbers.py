@@ -49,7 +49,8 @@ DEFINITIONS = [
 ]
 # A concept question ("### Quick check") poses a hypothetical: its numbers are not results.
 HYPOTHETICAL = re.compile(r"^\s*#+\s*Quick check", re.IGNORECASE)
-CITATION = re.compile(r"\[([\w.-]+)\]\(references\.md\)")
+# A source cited by key; "[references](references.md)", the page's own link, cites nothing.
+CITATION = re.compile(r"\[(?!references\])([\w.-]+)\]\(references\.md\)")
 
 
 def reference_keys() -> set[str]:
@@ -68,7 +69,9 @@ def prose_units(markdown: str) -> list[str]:
     for block in re.split(r"\n\s*\n", text):
         rows = [line for line in block.splitlines() if line.lstrip().startswith("|")]
         rest = "\n".join(line for line in block.splitlines() if not line.lstrip().startswith("|"))
-        units.extend(rows)
+        # each data row is read with the table's header, which names what its numbers are
+        body = [row for row in rows[1:] if not re.fullmatch(r"[\s|:-]+", row)]
+        units.extend(f"{rows[0]} {row}" for row in body)
         if rest.strip():
             units.append(rest)
     return units
@@ -115,6 +118,7 @@ def test_the_scanner_catches_typed_results_and_spares_sources():
     cited = "PANDA reached 92.9 % sensitivity ([cao2023](references.md))."
     assert typed_results(cited) == ([], 1)
     assert typed_results("An AUC of 0.5 is guessing, 1 is perfect.")[0] == []
+    assert typed_results("AUC 0.9; sources in the [references](references.md).")[0]
     assert typed_results("a bootstrap 95 % interval of the AUC")[0] == []
     assert HYPOTHETICAL.match("### Quick check: reading an AUC\n\nAn AUC of 0.90 ...")
     assert typed_results("```python\nprint(f'AUC {auc:.2f} 0.9')\n```")[0] == []
