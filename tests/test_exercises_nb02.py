@@ -31,6 +31,9 @@ def test_tumour_contrast_checker(case, capsys):
     # Another patient's (or size's) contrast, as a table shows it, is not this lesion's.
     assert not ex.check_tumour_contrast(right - 0.75, case)
     assert "not this lesion's value" in capsys.readouterr().out
+    for not_a_number in (arrays[0], case.contrast, [right, right], "minus fifty"):
+        assert not ex.check_tumour_contrast(not_a_number, case)
+        assert "give one number" in capsys.readouterr().out
 
 
 def test_tumour_contrast_placeholder(case, capsys):

@@ -40,11 +40,25 @@ def expected_contrast_hu(case, scan: str = "contrast") -> float:
     return cached[1]
 
 
+def _one_number(answer) -> bool:
+    """True for a single number (a scalar or a one-element array), checked without copying
+    an image or a large array."""
+    if isinstance(answer, (sitk.Image, dict, str, bytes)):
+        return False
+    try:
+        return int(np.size(answer)) == 1
+    except (TypeError, ValueError):
+        return False
+
+
 def check_tumour_contrast(answer, case) -> bool:
     """Exercise 1: the tumour-to-pancreas contrast (HU) on the contrast scan."""
     if not is_answered(answer):
         return not_answered("set tumour_contrast_hu to a number (in HU), then run the check "
                             "again.")
+    if not _one_number(answer):
+        return feedback(False, "", "give one number, in HU: the 'contrast_hu' that "
+                        "lesions.conspicuity returns for the contrast scan.")
     expected = expected_contrast_hu(case, "contrast")
     if close_to(answer, expected, CONTRAST_TOL_HU):
         return feedback(True, f"the lesion is {expected:+.0f} HU against the gland around it. "
