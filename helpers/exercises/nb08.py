@@ -52,7 +52,7 @@ def check_bottleneck_shape(answer, batch: int, channels, strides, crop_shape) ->
                         f"of the strides {tuple(strides)}.")
     return feedback(True, f"{expected}: each of the {len(strides)} stride-2 steps halves the "
                     f"grid, so one bottleneck voxel summarises {int(np.prod(strides))} x 3 mm = "
-                    f"{3 * int(np.prod(strides))} mm of the crop in each direction.", "")
+                    f"{3 * int(np.prod(strides))} mm of the input in each direction.", "")
 
 
 def head_parameters(channels) -> int:
