@@ -303,7 +303,7 @@ def probe_exercises(client, nb, index: int, lesson_cells, answers_everywhere) ->
             client.execute_cell(probe, len(nb.cells) - 1)
         finally:
             nb.cells.pop()
-        text = "".join(o.get("text", "") for o in probe.outputs)
+        text = "".join(o.get("text", "") for o in probe.outputs if o.get("name") == "stdout")
         results[f"cell {index}: {call.split('(')[0]}"] = json.loads(text.split("PROBE", 1)[1])
     return results
 
@@ -373,7 +373,8 @@ def test_the_probe_catches_a_copyable_answer(plain_ipython, monkeypatch):
             nb.cells.append(probe)
             client.execute_cell(probe, len(nb.cells) - 1)
             nb.cells.pop()
-            found[index] = json.loads("".join(o["text"] for o in probe.outputs).split("PROBE")[1])
+            found[index] = json.loads("".join(o["text"] for o in probe.outputs
+                                              if o.get("name") == "stdout").split("PROBE")[1])
     assert found[1]["passed"] >= 1, found  # 42 was printed
     assert found[2]["passed"] >= 1, found  # 50 % -> 0.5 printed, 7 an attribute
 
