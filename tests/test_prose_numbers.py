@@ -46,6 +46,7 @@ DEFINITIONS = [
     r"100 %(?: of)? (?:sensitivity|specificity)",
     r"95 % (?:bootstrap |confidence |Wilson )?intervals?",
     r"95(?:th| %) percentile",
+    r"\(about \d+ min\)",  # an exercise's stated time: an input of the time rubric
 ]
 # A concept question ("### Quick check") poses a hypothetical: its numbers are not results.
 HYPOTHETICAL = re.compile(r"^\s*#+\s*Quick check", re.IGNORECASE)
