@@ -61,10 +61,19 @@ def _probe(_call, _answers, _printed):
     _space = dict(globals())
     _pool, _seen = [], set()
 
+    values = (bool, int, float, str, tuple, list, dict, set, np.ndarray, pd.DataFrame,
+              pd.Series)
+
     def add(value):
         if isinstance(value, (np.generic,)):
             value = value.item()
-        if value is None or callable(value) or isinstance(value, (types.ModuleType, type)):
+        if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+            if value.numel() > 100_000:
+                return
+            value = value.detach().cpu().numpy()  # a tensor, as a student could copy it
+        # Only values are answers: a model, a dataset or a data loader is searched for values
+        # (expand) but never handed to a checker (np.asarray would iterate a dataset).
+        if not isinstance(value, values) and type(value).__name__ != "Image":
             return
         if isinstance(value, (bool, int, float, str)):
             key = ("v", type(value).__name__, round(value, 9) if isinstance(value, float)
