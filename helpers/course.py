@@ -11,28 +11,28 @@ NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 # (file stem, question, minutes). Times are for a student working through the exercises.
 COURSE = [
     ("00_setup_and_data_tour",
-     "Is my computer ready, and what real CT data will we use?", 25),
+     "Is my computer ready, and what real CT data will we use?", 35),
     ("01_ct_fundamentals",
-     "What exactly is a CT image, and how do I read one correctly?", 75),
+     "What exactly is a CT image, and how do I read one correctly?", 90),
     ("02_contrast_and_virtual_patients",
      "Why are tumours easy to see on contrast CT and nearly invisible on plain CT, and how "
-     "can we make paired data with a known answer?", 75),
+     "can we make paired data with a known answer?", 100),
     ("03_registration_label_transfer",
      "How do we move a lesion mask from the contrast scan to the plain scan, and how do we "
      "know it landed in the right place?", 90),
     ("04_stage1_pancreas_segmentation",
      "Stage 1: how do we find a small, low-contrast organ automatically, and how good is "
-     "'good'?", 75),
+     "'good'?", 95),
     ("05_stage2_lesion_detection",
-     "Stage 2: can a model segment a lesion and tell normal from abnormal on plain CT?", 75),
+     "Stage 2: can a model segment a lesion and tell normal from abnormal on plain CT?", 85),
     ("06_stage3_subtype_classification",
-     "Stage 3: which kind of lesion is it?", 60),
+     "Stage 3: which kind of lesion is it?", 70),
     ("07_end_to_end_and_limits",
      "What does the whole pipeline do with a patient it has never seen, and what does it not "
      "tell us?", 75),
     ("08_unet_stage2",
      "Going further: can a small neural network, trained on a laptop CPU, learn stage 2 from the "
-     "same registered labels, and does it beat the boosted features?", 60),
+     "same registered labels, and does it beat the boosted features?", 90),
 ]
 
 

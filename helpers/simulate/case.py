@@ -28,7 +28,7 @@ from scipy import ndimage as ndi
 
 from ..checks import check_same_grid
 from ..data import load_ct, load_labels
-from . import lesion_shape, lesions, motion, phases, secondary_signs
+from . import grids, lesion_shape, lesions, motion, phases, secondary_signs
 from .phases import measure_noise
 
 CT_SAMPLE = "totalsegmentator_example_ct_sm"
@@ -120,8 +120,8 @@ def prepare_base(phase: str = "pancreatic") -> None:
     (none depends on the patient)."""
     base = load_base()
     _components(phase)
-    _grid(base.native.shape)
-    motion.prepare_grids(base.reference, base.pancreas_center)
+    grids.voxel_grid(base.native.shape)
+    grids.prepare_grids(base.reference, base.pancreas_center)
 
 
 APPEARANCES = ("standard", "random")
@@ -176,7 +176,7 @@ def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm
     r_anat, r_lesion, r_motion, r_enh, r_noise, r_land, r_duct, r_look = streams
     look = (lesions.random_appearance(subtype, r_look)
             if appearance == "random" and subtype is not None else None)
-    grid = _grid(base.native.shape)
+    grid = grids.voxel_grid(base.native.shape)
 
     # 1. A different patient: scale and warp the real anatomy.
     pull = (motion.anatomy_pullback(base.native.shape, spacing, base.pancreas_center, r_anat)
@@ -224,14 +224,6 @@ def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm
             "phase": np.str_(phase), "noise_hu": np.float64(noise_hu), "seed": np.int64(seed)}
 
 
-@functools.lru_cache(maxsize=2)
-def _grid(shape: tuple) -> np.ndarray:
-    """``np.indices(shape, dtype=np.float32)``, kept per process (read-only)."""
-    grid = np.indices(shape, dtype=np.float32)
-    grid.setflags(write=False)
-    return grid
-
-
 def _grow_lesion(base, grid, labels, pull, subtype, diameter_mm, rng, look=None):
     """Step 2: choose the lesion's size, centre and shape; push the tissue aside when it is
     larger than the gland (``labels`` is updated in place; ``look``: a randomised appearance,
@@ -250,7 +242,7 @@ def _grow_lesion(base, grid, labels, pull, subtype, diameter_mm, rng, look=None)
         if look is not None:
             push = push * np.float32(look["mass_effect"])
         pull = motion.compose_pullbacks(pull, push)
-        box = _box(np.any(push != 0, axis=0))
+        box = grids.bounding_box(np.any(push != 0, axis=0))
         labels[box] = motion.sample(base.labels, np.moveaxis(grid[(slice(None), *box)]
                                                              + pull[(slice(None), *box)],
                                                              0, -1), order=0)
@@ -271,7 +263,7 @@ def _blurred(comps: dict, look) -> dict:
     if support.any():
         reach = int(4.0 * sigma + 0.5) + 1  # gaussian_filter's radius (truncate=4), plus one
         box = tuple(slice(max(b.start - reach, 0), min(b.stop + reach, n))
-                    for b, n in zip(_box(support), support.shape, strict=True))
+                    for b, n in zip(grids.bounding_box(support), support.shape, strict=True))
         for name, frac in comps.items():
             out = np.zeros(frac.shape, np.float32)
             out[box] = ndi.gaussian_filter(frac[box], sigma).astype(np.float32)
@@ -343,19 +335,13 @@ def _contrast_scan(base, breathing, pull, enhanced, pancreas, lesion: _Lesion, p
     return contrast, lesion_c, pancreas_c
 
 
-def _box(mask):
-    """Index slices of the bounding box of a non-empty boolean array."""
-    where = np.argwhere(mask)
-    return tuple(slice(a, b + 1) for a, b in zip(where.min(0), where.max(0), strict=True))
-
-
 def _sample_near(volume, where, support):
     """``motion.sample(volume, where)``, computed only where ``where`` falls within one voxel
     of the bounding box of ``support`` (zero elsewhere): much faster for small objects."""
     out = np.zeros(where.shape[:-1], np.float32)
     if not support.any():
         return out
-    box = _box(support)
+    box = grids.bounding_box(support)
     near = np.ones(where.shape[:-1], bool)
     for axis, b in enumerate(box):  # lo - 1 <= where <= hi, axis by axis
         component = where[..., axis]
@@ -387,7 +373,7 @@ def _image(array, ref, pixel=sitk.sitkFloat32):
 def case_from_record(record: dict) -> VirtualCase:
     """Turn a record (from :func:`build_record` or the cache) into a :class:`VirtualCase`."""
     ref = load_base().reference
-    geometry = motion.coarse_grid(ref)
+    geometry = grids.coarse_grid(ref)
     if not np.allclose(geometry.GetOrigin(), record["field_origin"]):
         raise ValueError("this record was made for a different base scan; rebuild it")
     smooth = sitk.GetImageFromArray(np.asarray(record["field"], np.float64), isVector=True)

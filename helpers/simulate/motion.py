@@ -11,23 +11,28 @@ Two different jobs:
   field lives on a coarse grid (it is smooth); drawing the contrast scan needs ``T``'s
   inverse, computed numerically (SimpleITK's ``InvertDisplacementFieldImageFilter``).
 
-Magnitudes follow /work/shared/DOMAIN-NOTES.md: repeated breath-holds move liver/pancreas
-targets about 2 mm (up to 8 mm head-to-foot); free breathing about 10 mm; so "typical" uses a
-2-5 mm rigid offset plus up to ~10 mm smooth head-to-foot deformation, "hard" about double.
+Magnitudes follow notebooks/references.md ([mao2025], [mori2009]): repeated breath-holds move
+liver/pancreas targets about 2 mm (up to 8 mm head-to-foot); free breathing about 10 mm; so
+"typical" uses a 2-5 mm rigid offset plus up to ~10 mm smooth head-to-foot deformation, "hard"
+about double.
 In "hard" motion the organs also *slide* past each other: free breathing moves the pancreas
-about 9.6 mm while the liver can move up to 30 mm (DOMAIN-NOTES), so each organ moves its own
+about 9.6 mm while the liver can move up to 30 mm, so each organ moves its own
 share of the liver's displacement (:data:`SLIDING_SHARE`). Within the pancreas the motion is
 then no longer what a single affine transform of the whole abdomen can describe.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
+
+from . import grids
+
+# Index <-> physical point conversions stay reachable as motion.* (notebook 02 uses them).
+from .grids import index_to_physical, physical_to_index  # noqa: F401
 
 # Organs that slide with breathing (weight 1), kidneys less; spine, muscles, aorta stay.
 MOVING = {5: 1.0, 1: 1.0, 7: 1.0, 6: 1.0, 4: 1.0, 18: 1.0, 19: 1.0, 20: 1.0, 64: 1.0,
@@ -63,21 +68,6 @@ def check_motion(motion: str) -> MotionLevel:
     if motion not in MOTION_LEVELS:
         raise ValueError(f"unknown motion {motion!r}; valid: {', '.join(MOTION_LEVELS)}")
     return MOTION_LEVELS[motion]
-
-
-# ---------------------------------------------------------------------------- geometry
-def index_to_physical(image: sitk.Image, idx_zyx) -> np.ndarray:
-    """Physical points (..., 3 as x, y, z mm) of continuous voxel indices given as (z, y, x)."""
-    d = np.reshape(image.GetDirection(), (3, 3))
-    ijk = np.asarray(idx_zyx, float)[..., ::-1] * np.asarray(image.GetSpacing())
-    return ijk @ d.T + np.asarray(image.GetOrigin())
-
-
-def physical_to_index(image: sitk.Image, points) -> np.ndarray:
-    """Continuous voxel indices (..., 3 as z, y, x) of physical points (x, y, z mm)."""
-    d = np.reshape(image.GetDirection(), (3, 3))
-    ijk = (np.asarray(points, float) - np.asarray(image.GetOrigin())) @ d
-    return (ijk / np.asarray(image.GetSpacing()))[..., ::-1]
 
 
 def sample(volume, idx_zyx, order=1):
@@ -122,22 +112,13 @@ def anatomy_pullback(shape, spacing_zyx, center_zyx, rng, scale=0.06, warp_mm=6.
     """
     spacing = np.asarray(spacing_zyx, np.float32).reshape(3, 1, 1, 1)
     factors = rng.uniform(1 - scale, 1 + scale, 3).astype(np.float32).reshape(3, 1, 1, 1)
-    grid = _centred_grid(tuple(int(n) for n in shape),
+    grid = grids.centred_grid(tuple(int(n) for n in shape),
                          tuple(float(c) for c in np.ravel(center_zyx)))
     disp = grid * (1 / factors - 1)
     for axis in range(3):
         disp[axis] += smooth_noise(shape, rng, smooth_vox) * np.float32(
             warp_mm * rng.uniform(0.5, 1.0)) / spacing[axis]
     return disp
-
-
-@functools.lru_cache(maxsize=2)
-def _centred_grid(shape: tuple, center_zyx: tuple) -> np.ndarray:
-    """Voxel indices less ``center_zyx`` (float64, ``(3, *shape)``), kept per process: it
-    does not depend on the patient (read-only)."""
-    grid = np.indices(shape, dtype=np.float32) - np.reshape(center_zyx, (3, 1, 1, 1))
-    grid.setflags(write=False)
-    return grid
 
 
 def compose_pullbacks(outer, inner):
@@ -190,7 +171,7 @@ class Breathing:
         t = np.asarray(self.rigid.GetTranslation())
         y = (pts - c - t) @ m + c  # rigid: q = m (y - c) + c + t, and m is orthonormal
         inv = sitk.GetArrayViewFromImage(self.inverse_field)
-        idx = physical_to_index(self.inverse_field, y)
+        idx = grids.physical_to_index(self.inverse_field, y)
         return y + np.stack([sample(inv[..., a], idx) for a in range(3)], -1)
 
 
@@ -202,8 +183,8 @@ class Breathing:
         see :func:`coarse_grid`) and interpolated linearly in between; it is smooth, so this
         is as good as evaluating it everywhere, and several times faster.
         """
-        nodes_mm, steps = _inverse_map_grid(_geometry(image), factor, margin)
-        coarse = physical_to_index(image, self.inverse_points(nodes_mm))
+        nodes_mm, steps = grids.inverse_map_grid(grids.geometry_key(image), factor, margin)
+        coarse = grids.physical_to_index(image, self.inverse_points(nodes_mm))
         for axis, (low, w, one_minus_w) in enumerate(steps):
             # (coarse[low] * (1 - w) + coarse[low + 1] * w), without the temporaries
             below = np.take(coarse, low, axis)
@@ -213,76 +194,6 @@ class Breathing:
             below += above
             coarse = below
         return coarse.astype(np.float32)
-
-
-def _geometry(image: sitk.Image) -> tuple:
-    """An image's grid (size, spacing, origin, direction), hashable: a key for caches."""
-    return (image.GetSize(), image.GetSpacing(), image.GetOrigin(), image.GetDirection())
-
-
-def _image_of(geometry: tuple) -> sitk.Image:
-    """A small empty image with this grid (for the index <-> physical conversions)."""
-    size, spacing, origin, direction = geometry
-    image = sitk.Image([int(n) for n in size], sitk.sitkUInt8)
-    image.SetSpacing(spacing)
-    image.SetOrigin(origin)
-    image.SetDirection(direction)
-    return image
-
-
-@functools.lru_cache(maxsize=4)
-def _inverse_map_grid(geometry: tuple, factor: int, margin: int):
-    """What :meth:`Breathing.inverse_index_map` needs that depends on the grid only, kept
-    per process: the physical points of the coarse nodes, and per axis the interpolation's
-    lower node, weight and 1 - weight (read-only)."""
-    image = _image_of(geometry)
-    shape = image.GetSize()[::-1]
-    nodes = [int(np.ceil((n - 1) / factor)) + 1 + 2 * margin for n in shape]
-    idx = np.moveaxis(np.indices(nodes, dtype=float), 0, -1) * factor - margin * factor
-    nodes_mm = index_to_physical(image, idx)
-    steps = []
-    for axis, n in enumerate(shape):
-        pos = (np.arange(n) + margin * factor) / factor
-        low = np.floor(pos).astype(int)
-        w = (pos - low).reshape([-1 if a == axis else 1 for a in range(4)])
-        steps.append((low, w, 1 - w))
-    for array in (nodes_mm, *(a for step in steps for a in step)):
-        array.setflags(write=False)
-    return nodes_mm, tuple(steps)
-
-
-def prepare_grids(image: sitk.Image, center_zyx) -> None:
-    """Compute now the per-process grids that the anatomy variation
-    (:func:`anatomy_pullback` about ``center_zyx``), the breathing motion and the landmarks
-    of patients on ``image``'s grid use (e.g. before starting worker processes)."""
-    shape = tuple(image.GetSize()[::-1])
-    _centred_grid(shape, tuple(float(c) for c in np.ravel(center_zyx)))
-    _coarse_nodes(_geometry(image))
-    _inverse_map_grid(_geometry(image), 3, 2)
-    _index_grid(shape)
-
-
-def coarse_grid(image: sitk.Image, factor=3, margin=2) -> sitk.Image:
-    """An empty image covering ``image`` (plus ``margin`` coarse voxels) at ``factor`` x spacing."""
-    size = [int(np.ceil((n - 1) / factor)) + 1 + 2 * margin for n in image.GetSize()]
-    grid = sitk.Image(size, sitk.sitkVectorFloat64, 3)
-    grid.SetSpacing([s * factor for s in image.GetSpacing()])
-    grid.SetDirection(image.GetDirection())
-    grid.SetOrigin(image.TransformContinuousIndexToPhysicalPoint([-margin * factor] * 3))
-    return grid
-
-
-@functools.lru_cache(maxsize=4)
-def _coarse_nodes(geometry: tuple) -> np.ndarray:
-    """The voxel indices in an image of :func:`coarse_grid`'s nodes, kept per process
-    (read-only)."""
-    image = _image_of(geometry)
-    grid = coarse_grid(image)
-    shape = grid.GetSize()[::-1]
-    phys = index_to_physical(grid, np.moveaxis(np.indices(shape, dtype=float), 0, -1))
-    idx = physical_to_index(image, phys)
-    idx.setflags(write=False)
-    return idx
 
 
 def moving_weight(labels_zyx, sigma_vox=4.0, shares=None) -> np.ndarray:
@@ -317,9 +228,10 @@ def make_breathing(image: sitk.Image, labels_zyx, rng, motion="typical", center_
     """
     level = check_motion(motion)
     shares = sliding_shares(rng) if level.sliding else None
-    grid = coarse_grid(image)
+    grid = grids.coarse_grid(image)
     shape = grid.GetSize()[::-1]
-    weight = sample(moving_weight(labels_zyx, shares=shares), _coarse_nodes(_geometry(image)))
+    nodes = grids.coarse_nodes(grids.geometry_key(image))
+    weight = sample(moving_weight(labels_zyx, shares=shares), nodes)
     peak = rng.uniform(*level.hf_mm)
     direction = np.array([rng.uniform(-0.15, 0.15), rng.uniform(-0.35, 0.35),
                           rng.choice([-1.0, 1.0])])
@@ -388,7 +300,7 @@ def pick_landmarks(image: sitk.Image, labels_zyx, rng, extra_zyx=(), n_pancreas=
             pick = where[rng.choice(len(where), size=min(n, len(where)), replace=False)]
             chosen = np.stack(np.unravel_index(pick, labels_zyx.shape), -1)
             points += list(chosen + rng.uniform(-0.4, 0.4, chosen.shape))
-    return index_to_physical(image, np.array(points))
+    return grids.index_to_physical(image, np.array(points))
 
 
 def _centroids(labels_zyx, structures) -> list:
@@ -401,7 +313,7 @@ def _centroids(labels_zyx, structures) -> list:
                 for ids in structures if np.isin(labels_zyx, ids).any()]
     counts = np.bincount(flat)
     sums = [np.bincount(flat, weights=axis_index.ravel(), minlength=len(counts))
-            for axis_index in _index_grid(labels_zyx.shape)]
+            for axis_index in grids.index_grid(labels_zyx.shape)]
     points = []
     for ids in structures:
         ids = [i for i in ids if i < len(counts)]
@@ -410,11 +322,3 @@ def _centroids(labels_zyx, structures) -> list:
             total = np.array([float(s[ids].sum()) for s in sums])
             points.append(total / n)
     return points
-
-
-@functools.lru_cache(maxsize=2)
-def _index_grid(shape: tuple) -> np.ndarray:
-    """Voxel indices (float64, ``(3, *shape)``), kept per process (read-only)."""
-    grid = np.indices(shape, dtype=np.float64)
-    grid.setflags(write=False)
-    return grid
