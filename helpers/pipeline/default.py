@@ -69,9 +69,9 @@ def default_pipeline(seed: int = 0, detector: str = "boosted") -> Pipeline:
     cached); ``predict`` gives the same result fields. Without PyTorch it raises
     :class:`helpers.pipeline.unet.DeepExtraMissing`, naming the command that installs it.
     The network learnt on the **reference** pancreas masks (notebook 08), not on stage 1's:
-    chained behind stage 1 it raised a false alarm on all 5 healthy patients of the cohort
-    "never seen" (its lesions: 4 of 5 found in place), the failure the boosted detector showed
-    before it was trained on stage 1's masks."""
+    chained behind stage 1 it raises false alarms on healthy never-seen patients (notebook 07's
+    end-to-end table counts them), the failure the boosted detector showed before it was
+    trained on stage 1's masks."""
     check_choice(detector, DETECTORS, "detector")
     if detector == "unet":
         unet.deep()  # fails early, with the install command, when the extra is missing

@@ -173,7 +173,8 @@ def _subtype_bars(ax, probs, subtype, truth_known, subtypes):
     ax.set_xlim(0, 1)
     ax.invert_yaxis()
     ax.set_xlabel("stage 3 probability")
-    truth = (f"truth: {subtype} (dark orange bar)" if subtype else "truth: healthy, no lesion"
+    name = next(n for n, c in display.OKABE_ITO.items() if c == display.HIGHLIGHT_COLOUR)
+    truth = (f"truth: {subtype} ({name} bar)" if subtype else "truth: healthy, no lesion"
              if truth_known else "truth unknown: no lesion annotated")
     ax.set_title(f"(d) stage 3: subtype\n{truth}", fontsize=10)
     if not probs:
