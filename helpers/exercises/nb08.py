@@ -28,6 +28,9 @@ def check_bottleneck_shape(answer, batch: int, channels, strides, crop_shape) ->
     if not is_answered(answer):
         return feedback(False, "", "replace None with a tuple of five whole numbers: (batch, "
                         "channels, z, y, x).")
+    if not isinstance(answer, (tuple, list, np.ndarray)) or np.size(answer) > 5:
+        # anything else (a SimpleITK image would be read pixel by pixel) is not a shape
+        return feedback(False, "", "give a tuple of five whole numbers, e.g. (1, 2, 3, 4, 5).")
     try:
         answer = tuple(int(v) for v in answer)
     except (TypeError, ValueError):
