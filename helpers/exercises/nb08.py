@@ -74,7 +74,7 @@ def check_head_parameters(answer, channels, measured: int | None = None) -> bool
     if close_to(answer, 2 * int(channels[-1]), 0.1):
         return feedback(False, "", "the max-pool keeps one number per channel; each is "
                         "multiplied by one weight, and there is one output.")
-    if not close_to(answer, expected, 0.1):
+    if not close_to(answer, expected, 0):  # a count: exactly, not a nearby measured value
         return feedback(False, "", f"max-pooling has no parameters; the linear layer maps "
                         f"{int(channels[-1])} channel maxima to 1 logit: one weight per input "
                         "plus a bias.")
