@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from helpers.exercises import check_choice
 from helpers.exercises import nb04 as ex
 from helpers.metrics import dice
 from helpers.pipeline import stage1
@@ -178,12 +177,3 @@ def test_volume(volumes, capsys):
     assert not ex.check_volume(ml, pct / 100, found, reference)
     assert "percent" in capsys.readouterr().out
 
-
-def test_quiz(capsys):
-    question = ex.QUIZ_CHOOSE_ON
-    assert check_choice(question.answer, question)
-    assert not check_choice(None, question)
-    assert "Not answered yet" in capsys.readouterr().out
-    for letter in question.slips:
-        assert not check_choice(letter, question)
-        assert question.slips[letter][:30] in capsys.readouterr().out

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.exercises import check_choice
 from helpers.exercises import nb05 as ex
 
 SCORES = np.array([0.05, 0.10, 0.20, 0.30, 0.45, 0.60,  # healthy
@@ -67,15 +66,6 @@ def test_confusion_checker_hints(capsys):
     assert "not by everyone" in capsys.readouterr().out
     assert not ex.check_sensitivity_specificity(0.5, 0.5, [[1, 2, 3]])
 
-
-def test_quizzes(capsys):
-    for question in (ex.QUIZ_AUC, ex.QUIZ_LABELS):
-        assert check_choice(question.answer, question)
-        assert not check_choice(None, question)
-        assert "Not answered yet" in capsys.readouterr().out
-        for letter, slip in question.slips.items():
-            assert not check_choice(letter, question)
-            assert slip[:30] in capsys.readouterr().out
 
 
 def test_threshold_among_the_scores_refuses_a_typed_value(capsys):

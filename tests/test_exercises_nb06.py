@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.exercises import check_choice
 from helpers.exercises import nb06 as ex
 from helpers.simulate import SUBTYPES
 
@@ -111,15 +110,6 @@ def test_separated_subtype_rejects_guesses_and_slips(fill_table, capsys):
     assert "not a subtype" in capsys.readouterr().out
     assert not ex.check_separated_subtype(3, gap, fill_table, "median HU")  # never raises
 
-
-def test_quiz(capsys):
-    question = ex.QUIZ_RECALL
-    assert check_choice(question.answer, question)
-    assert not check_choice(None, question)
-    assert "Not answered yet" in capsys.readouterr().out
-    for letter, slip in question.slips.items():
-        assert not check_choice(letter, question)
-        assert slip[:30] in capsys.readouterr().out
 
 
 def test_separated_subtype_compares_with_another_table(fill_table, capsys):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from helpers.exercises import check_choice
 from helpers.exercises import nb07 as ex
 from helpers.pipeline.screening import screening_outcome
 
@@ -93,12 +92,3 @@ def test_ppv_checker_names_the_specificity_slip(capsys):
     assert not ex.check_ppv(0.95, 0.8, 0.95, 0.01)
     assert "specificity" in capsys.readouterr().out
 
-
-def test_quiz(capsys):
-    question = ex.QUIZ_FEW_PATIENTS
-    assert check_choice(question.answer, question)
-    assert not check_choice(None, question)
-    assert "Not answered yet" in capsys.readouterr().out
-    for letter, slip in question.slips.items():
-        assert not check_choice(letter, question)
-        assert slip[:30] in capsys.readouterr().out

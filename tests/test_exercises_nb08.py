@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.exercises import check_choice
 from helpers.exercises import nb08 as ex
 from helpers.pipeline.unet import CROP_SHAPE
 
@@ -87,12 +86,3 @@ def test_validation_threshold_checker(capsys):
     assert not ex.check_validation_threshold(0.625, SCORES, ABNORMAL, 0.95)  # no false alarm
     assert "allows no false alarm" in capsys.readouterr().out
 
-
-def test_quiz(capsys):
-    question = ex.QUIZ_EPOCH_KEPT
-    assert check_choice(question.answer, question)
-    assert not check_choice(None, question)
-    assert "Not answered yet" in capsys.readouterr().out
-    for letter, slip in question.slips.items():
-        assert not check_choice(letter, question)
-        assert slip[:30] in capsys.readouterr().out

@@ -45,3 +45,26 @@ def test_questions_are_well_formed():
         Question("bad", answer="A", why="", slips={})
     with pytest.raises(ValueError):
         Question("bad", answer="a", why="", slips={"B": "x"})
+
+
+def every_notebook_question():
+    """Every concept question of the lessons: the QUIZ_* of each checker module nb00-nb08."""
+    import importlib
+
+    found = []
+    for number in range(9):
+        module = importlib.import_module(f"helpers.exercises.nb{number:02d}")
+        found += [(f"nb{number:02d}.{name}", value) for name, value in vars(module).items()
+                  if name.startswith("QUIZ_") and isinstance(value, Question)]
+    return found
+
+
+@pytest.mark.parametrize("name, question", every_notebook_question(),
+                         ids=[name for name, _ in every_notebook_question()])
+def test_every_lesson_question_passes_its_answer_and_names_each_slip(name, question, capsys):
+    assert check_choice(question.answer, question)
+    assert not check_choice(None, question)
+    assert "Not answered yet" in capsys.readouterr().out
+    for letter, slip in question.slips.items():
+        assert not check_choice(letter, question)
+        assert slip[:30] in capsys.readouterr().out
