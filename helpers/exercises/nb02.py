@@ -170,6 +170,22 @@ def _mask_on_grid(answer, grid, name, variable):
     return None
 
 
+def _mask_slip(answer, grid, grid_words, grid_name, truth_mask, truth_hint) -> str | None:
+    """The slips both mask exercises share: the wrong grid, the truth mask (``truth_mask()``,
+    read only once the grid is right) handed back, and fractional values from linear
+    interpolation; None when there is none of them."""
+    slip = _mask_on_grid(answer, grid, grid_words, grid_name)
+    if slip:
+        return slip
+    values = as_array(answer)
+    if np.array_equal(values > 0.5, as_array(truth_mask()) > 0):
+        return truth_hint
+    if not np.isin(np.unique(values), (0, 1)).all():
+        return ("your mask holds values between 0 and 1: linear interpolation blended the "
+                "edges. Use sitk.sitkNearestNeighbor.")
+    return None
+
+
 def check_transferred_mask(answer, case) -> bool:
     """The contrast-scan lesion mask carried onto the plain scan's grid (the direction of
     notebook 02's section 9 and of notebook 03).
@@ -179,18 +195,14 @@ def check_transferred_mask(answer, case) -> bool:
     if not is_answered(answer):
         return not_answered("set mask_on_plain to the resampled mask (a SimpleITK image), "
                             "then run the check again.")
-    slip = _mask_on_grid(answer, case.plain, "plain scan's", "case.plain")
+    slip = _mask_slip(answer, case.plain, "plain scan's", "case.plain", lambda: case.lesion_plain,
+                      "that is case.lesion_plain, the true plain-scan mask itself. A real "
+                      "study has no such mask (that is why we transfer): carry "
+                      "case.lesion_contrast over with sitk.Resample.")
     if slip:
         return feedback(False, "", slip)
     values = as_array(answer)
     found, truth = values > 0.5, as_array(case.lesion_plain) > 0
-    if np.array_equal(found, truth):
-        return feedback(False, "", "that is case.lesion_plain, the true plain-scan mask "
-                        "itself. A real study has no such mask (that is why we transfer): "
-                        "carry case.lesion_contrast over with sitk.Resample.")
-    if not np.isin(np.unique(values), (0, 1)).all():
-        return feedback(False, "", "your mask holds values between 0 and 1: linear "
-                        "interpolation blended the edges. Use sitk.sitkNearestNeighbor.")
     score = dice(found, reference_transfer(case))
     if score >= MIN_DICE:
         copied = dice(as_array(case.lesion_contrast), truth)
@@ -223,18 +235,15 @@ def check_mask_on_contrast(answer, case) -> bool:
     if not is_answered(answer):
         return not_answered("set mask_on_contrast to the resampled mask (a SimpleITK image), "
                             "then run the check again.")
-    slip = _mask_on_grid(answer, case.contrast, "contrast scan's", "case.contrast")
+    slip = _mask_slip(answer, case.contrast, "contrast scan's", "case.contrast",
+                      lambda: case.lesion_contrast,
+                      "that is case.lesion_contrast, the mask drawn on the contrast scan "
+                      "itself. The exercise carries the plain-scan mask (case.lesion_plain) "
+                      "over with sitk.Resample.")
     if slip:
         return feedback(False, "", slip)
     values = as_array(answer)
     found, truth = values > 0.5, as_array(case.lesion_contrast) > 0
-    if np.array_equal(found, truth):
-        return feedback(False, "", "that is case.lesion_contrast, the mask drawn on the "
-                        "contrast scan itself. The exercise carries the plain-scan mask "
-                        "(case.lesion_plain) over with sitk.Resample.")
-    if not np.isin(np.unique(values), (0, 1)).all():
-        return feedback(False, "", "your mask holds values between 0 and 1: linear "
-                        "interpolation blended the edges. Use sitk.sitkNearestNeighbor.")
     score = dice(found, reference_on_contrast(case))
     plain = as_array(case.lesion_plain) > 0
     if score >= MIN_DICE:
