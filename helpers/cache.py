@@ -18,14 +18,19 @@ to build and fast to read, so each is stored once as an ``.npz`` file of plain a
   code; nothing here unpickles.
 
 :func:`load_or_build` is the one way the series uses it: read the file when it is good, else
-build, store and return. A damaged or foreign file is ignored with a warning and rebuilt; an
-unwritable cache only costs the speed-up. The folder is ``$PLAINCT_DATA`` if set, else
-``data_samples/cache/`` in the repository (:func:`cache_dir`); the downloaded CT samples of
-:mod:`helpers.data` live there too and use :func:`atomic_write` as well.
+build, store and return. Every way a file can fail to read (a torn or truncated file, a
+missing member, an array of the wrong kind) is one kind, :class:`DamagedCacheFile`: the file is
+kept aside (:func:`keep_aside`) and rebuilt, with a warning. A file of other settings is
+rebuilt. An unwritable cache only costs the speed-up; a full disk says so
+(:class:`DiskFullError`: which folder, how much space, what to do). The folder is
+``$PLAINCT_DATA`` if set, else ``data_samples/cache/`` in the repository (:func:`cache_dir`);
+the downloaded CT samples of :mod:`helpers.data` live there too and use :func:`atomic_write`
+as well.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -34,15 +39,72 @@ import tempfile
 import time
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .cache_layout import PART_NAME, cache_dir  # noqa: F401 (the layout's names, used here)
 
-# A damaged file is refused by any of these (np.load, a missing key, a truncated zip).
-UNREADABLE = (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile)
+# A damaged file is refused by any of these (np.load, a missing key, a truncated zip, a block
+# torn inside a compressed member: zlib.error, which is none of the others).
+UNREADABLE = (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile, zlib.error)
+# What a cache file may hold: booleans, numbers and text. Anything else (object, structured or
+# void arrays) was not written by write_arrays, so the file is damaged or foreign.
+PLAIN_KINDS = "biufcUS"
 QUIET_VARIABLE = "PLAINCT_QUIET"  # set to 1: no progress bars even while a cache is built
+
+
+class DamagedCacheFile(ValueError):
+    """A cache file that cannot be read back (torn, truncated, a member missing or of the wrong
+    kind): :func:`load_or_build` keeps it aside and rebuilds it."""
+
+
+class OtherSettingsError(ValueError):
+    """A readable cache file made for other settings (its stored key differs)."""
+
+
+class DiskFullError(OSError):
+    """A write met a full disk (ENOSPC); the message names the folder, the space the step
+    needs and what to do. Nothing partial is left (:func:`atomic_write`)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.errno = errno.ENOSPC  # still recognisable as ENOSPC by code that checks errno
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for an OSError whose cause is a full disk (ENOSPC)."""
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+
+
+def size_text(n_bytes: float) -> str:
+    """A byte count for people: kB, MB or GB."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.1f} {unit}"
+    return f"{n_bytes / 1024:.0f} kB"
+
+
+def bytes_in(path: Path) -> int:
+    """The bytes of a file, or of every file in a folder (0 when it is gone)."""
+    path = Path(path)
+    files = [path] if path.is_file() else list(path.rglob("*"))
+    return sum(f.stat().st_size for f in files if f.is_file())
+
+
+def disk_full_message(folder: Path, needed: str, what: str) -> str:
+    """What to say when writing ``what`` into ``folder`` met a full disk: the folder, the
+    space the step needs (``needed``, e.g. "about 2.1 MB"), the space free, and what to do."""
+    try:
+        free = f"{size_text(shutil.disk_usage(folder).free)} are free there"
+    except OSError:
+        free = "the free space could not be read"
+    return (f"the disk holding {folder} is full (no space left on device) while writing "
+            f"{what}: this step needs {needed}, and {free}. Nothing partial was left. Free "
+            "some space on that disk (`python3 run.py clean` deletes what this project wrote "
+            "there; it is rebuilt or fetched again when needed), or point PLAINCT_DATA at a "
+            "folder on a disk with room (e.g. export PLAINCT_DATA=/other/disk/plainct-data).")
 
 
 def show_build_progress(progress: bool = False) -> bool:
@@ -112,44 +174,104 @@ def clean_stale_parts(folder: Path, max_age_s: float = STALE_PART_S) -> list[Pat
     return removed
 
 
-def atomic_write(target: Path, write, check=None) -> Path:
+def atomic_write(target: Path, write, check=None, needed: str | None = None,
+                 what: str | None = None) -> Path:
     """Write ``target`` through ``write(handle)`` into a temporary file beside it, call
     ``check(temporary_path)`` (which may raise to refuse the content), then rename it into
     place. The temporary file is removed whatever happens; stale ones that killed runs left
-    beside it are removed first (:func:`clean_stale_parts`)."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_parts(target.parent)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=part_prefix(target),
-                                suffix=".part")
-    tmp = Path(name)
+    beside it are removed first (:func:`clean_stale_parts`). A full disk raises
+    :class:`DiskFullError` naming the folder, ``what`` is written (default: the file's name)
+    and the space it needs (``needed``, e.g. "about 2 MB"; default: more than was written)."""
+    target, tmp = Path(target), None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_parts(target.parent)
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=part_prefix(target),
+                                    suffix=".part")
+        tmp = Path(name)
         with os.fdopen(fd, "wb") as handle:
             write(handle)
         if check is not None:
             check(tmp)
         os.replace(tmp, target)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        written = bytes_in(tmp) if tmp is not None else 0
+        needed = needed or f"more than the {size_text(written)} written when it stopped"
+        raise DiskFullError(disk_full_message(target.parent, needed,
+                                              what or target.name)) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
     return target
 
 
-def write_arrays(path: Path, key: str, arrays: dict) -> None:
-    """Store ``key`` and ``arrays`` (name -> array) at ``path`` atomically, compressed."""
+def write_arrays(path: Path, key: str, arrays: dict, what: str = "cache file") -> None:
+    """Store ``key`` and ``arrays`` (name -> array) at ``path`` atomically, compressed (a full
+    disk: :class:`DiskFullError`, with the arrays' size as the space needed at most)."""
     if "key" in arrays:
         raise ValueError("'key' is reserved for the settings key; rename that array")
-    atomic_write(path, lambda handle: np.savez_compressed(handle, key=np.str_(key), **arrays))
+    total = sum(np.asarray(a).nbytes for a in arrays.values())
+    atomic_write(path, lambda handle: np.savez_compressed(handle, key=np.str_(key), **arrays),
+                 needed=f"up to {size_text(total)} (the arrays before compression)",
+                 what=f"the {what} {Path(path).name}")
+
+
+def _read(path: Path, key: str, names) -> dict:
+    """:func:`read_arrays` without the translation of errors."""
+    with np.load(path, allow_pickle=False) as stored:
+        if "key" not in stored.files:
+            raise DamagedCacheFile("its settings key is missing")
+        stored_key = stored["key"]
+        if stored_key.dtype.kind != "U" or stored_key.shape != ():
+            raise DamagedCacheFile(f"its settings key has the wrong dtype ({stored_key.dtype})")
+        if str(stored_key) != key:
+            raise OtherSettingsError("it was made with other settings")
+        names = [n for n in stored.files if n != "key"] if names is None else list(names)
+        missing = [n for n in names if n not in stored.files]
+        if missing:
+            raise DamagedCacheFile(f"member(s) {', '.join(missing)} missing")
+        arrays = {name: stored[name] for name in names}
+    wrong = [f"{n} ({a.dtype})" for n, a in arrays.items() if a.dtype.kind not in PLAIN_KINDS]
+    if wrong:
+        raise DamagedCacheFile(f"array(s) of the wrong dtype: {', '.join(wrong)}")
+    return arrays
 
 
 def read_arrays(path: Path, key: str, names=None) -> dict:
     """The arrays ``names`` (default: all) of a file :func:`write_arrays` made for ``key``,
-    read with ``allow_pickle=False``. Raises ValueError for a file of other settings (and one
-    of :data:`UNREADABLE` for a damaged file)."""
-    with np.load(path, allow_pickle=False) as stored:
-        if str(stored["key"]) != key:
-            raise ValueError("it was made with other settings")
-        names = [n for n in stored.files if n != "key"] if names is None else names
-        return {name: stored[name] for name in names}
+    read with ``allow_pickle=False``. Raises :class:`OtherSettingsError` (a ValueError) for a
+    file of other settings and :class:`DamagedCacheFile` (a ValueError) for any other failure
+    to read it: torn or truncated (zlib.error, EOFError, BadZipFile, ...), a member missing,
+    an array of the wrong dtype."""
+    try:
+        return _read(Path(path), key, names)
+    except (DamagedCacheFile, OtherSettingsError):
+        raise
+    except FileNotFoundError:
+        raise  # not damaged: not there (e.g. removed by a clean meanwhile)
+    except UNREADABLE as exc:
+        kind = type(exc)  # zlib's "error" means nothing without its module's name
+        name = kind.__name__ if kind.__module__ == "builtins" else \
+            f"{kind.__module__}.{kind.__name__}"
+        raise DamagedCacheFile(f"torn or truncated, {name}: {exc}") from exc
+
+
+def keep_aside(path: Path) -> Path | None:
+    """Rename a damaged file to ``<name>.corrupt-<time>`` beside it (never read again, never
+    deleted: it can be looked at, and ``run.py clean`` removes it with its folder). Returns
+    the new path, or None when it could not be renamed (e.g. another process did it first)."""
+    path = Path(path)
+    base = f"{path.name}{KEPT_ASIDE_MARK}{time.strftime('%Y%m%d-%H%M%S')}"
+    aside, n = path.with_name(base), 1
+    while aside.exists():
+        aside, n = path.with_name(f"{base}-{n}"), n + 1
+    try:
+        os.replace(path, aside)
+    except OSError:
+        return None
+    return aside
 
 
 def load_or_build(path: Path, key: str, build, to_arrays=None, from_arrays=None,
@@ -158,9 +280,10 @@ def load_or_build(path: Path, key: str, build, to_arrays=None, from_arrays=None,
 
     ``to_arrays(result) -> dict`` and ``from_arrays(dict) -> result`` translate between the
     result and plain arrays (default: the result is the dict of arrays itself);
-    ``from_arrays`` may raise ValueError for arrays that do not fit together. A file that
-    cannot be used is ignored with a warning naming ``what``; ``use_cache=False`` neither
-    reads nor writes.
+    ``from_arrays`` may raise ValueError, KeyError or TypeError for arrays that do not fit
+    together. A file that cannot be read, or whose arrays do not fit, is damaged: it is kept
+    aside (:func:`keep_aside`) and rebuilt, with a warning naming ``what``; a file of other
+    settings is rebuilt over. ``use_cache=False`` neither reads nor writes.
     """
     to_arrays = to_arrays or (lambda result: result)
     from_arrays = from_arrays or (lambda arrays: arrays)
@@ -168,13 +291,25 @@ def load_or_build(path: Path, key: str, build, to_arrays=None, from_arrays=None,
     if use_cache and path.is_file():
         try:
             return from_arrays(read_arrays(path, key))
-        except UNREADABLE as exc:
+        except OtherSettingsError as exc:
             warnings.warn(f"ignoring the {what} {path.name} ({exc}); rebuilding it",
                           stacklevel=2)
+        except FileNotFoundError:
+            pass  # removed meanwhile (a clean in another process): simply build it
+        except (*UNREADABLE, DamagedCacheFile) as exc:
+            aside = keep_aside(path)
+            kept = (f"it was kept aside as {aside.name} (never read again; delete it when you "
+                    "like)" if aside else "it could not be kept aside (moved meanwhile?)")
+            warnings.warn(f"ignoring the damaged {what} {path.name} ({exc}): {kept}; "
+                          "rebuilding it", stacklevel=2)
     result = build()
     if use_cache:
         try:
-            write_arrays(path, key, to_arrays(result))
+            write_arrays(path, key, to_arrays(result), what)
+        except DiskFullError as exc:
+            # Not the advice for an unwritable folder: this one is writable but full.
+            warnings.warn(f"{exc} The result was built and is used; only keeping it for the "
+                          "next run failed.", stacklevel=2)
         except OSError as exc:
             warnings.warn(f"could not write the {what} in {path.parent} ({exc}); set "
                           "PLAINCT_DATA to a writable folder to keep it between runs",

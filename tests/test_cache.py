@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 import numpy as np
 import pytest
 
@@ -99,3 +101,119 @@ def test_the_cache_folder_follows_plainct_data(tmp_path, monkeypatch):
 def test_the_key_name_is_reserved(tmp_path):
     with pytest.raises(ValueError, match="reserved"):
         cache.write_arrays(tmp_path / "x.npz", "k", {"key": np.zeros(1)})
+
+
+# ------------------------------------------------------------------ damaged files (issue 33)
+
+def _random_file(path):
+    """A cache file whose compressed members are well over 12 KiB (random numbers)."""
+    arrays = {"x": np.random.default_rng(0).normal(size=20_000), "y": np.arange(3)}
+    cache.write_arrays(path, "k", arrays)
+    return arrays
+
+
+def _tear(path):
+    """Zero 4 KiB inside the file, keeping its size (a torn block, as a bad disk leaves)."""
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 4096] = bytes(4096)
+    path.write_bytes(bytes(data))
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+
+
+def _not_a_zip(path):
+    path.write_bytes(b"\x00" * 5000)
+
+
+def _wrong_key_dtype(path):
+    np.savez_compressed(path, key=np.int64(7), x=np.zeros(3))
+
+
+def _structured(path):
+    np.savez_compressed(path, key=np.str_("k"), x=np.zeros(2, dtype=[("a", "i4")]), y=np.arange(3))
+
+
+@pytest.mark.parametrize("damage", [_tear, _truncate, _not_a_zip, _wrong_key_dtype, _structured],
+                         ids=["torn-4KiB", "truncated", "not-a-zip", "key-dtype", "structured"])
+def test_every_read_failure_is_one_kind_and_the_file_is_kept_aside_and_rebuilt(tmp_path,
+                                                                               damage):
+    path = tmp_path / "thing.npz"
+    _random_file(path)
+    size = path.stat().st_size
+    damage(path)
+    if damage is _tear:
+        assert path.stat().st_size == size  # torn inside, not shorter
+    damaged = path.read_bytes()
+    with pytest.raises(cache.DamagedCacheFile):
+        cache.read_arrays(path, "k")
+    calls = []
+
+    def build():
+        calls.append(1)
+        return {"x": np.ones(2)}
+
+    with pytest.warns(UserWarning, match=r"ignoring the damaged thing thing\.npz \(.*\): it was "
+                                         r"kept aside as thing\.npz\.corrupt-.*rebuilding it"):
+        found = cache.load_or_build(path, "k", build, what="thing")
+    assert calls == [1] and found["x"].tolist() == [1, 1]
+    (aside,) = tmp_path.glob("thing.npz.corrupt-*")
+    assert aside.read_bytes() == damaged  # kept as it was, never deleted
+    assert cache.read_arrays(path, "k")["x"].tolist() == [1, 1]  # rebuilt and stored
+
+
+def test_the_torn_file_of_the_issue_raised_a_bare_zlib_error_before(tmp_path):
+    path = tmp_path / "thing.npz"
+    _random_file(path)
+    _tear(path)
+    with pytest.raises(cache.DamagedCacheFile, match=r"^torn or truncated, zlib\.error: Error "
+                                                     r"-3 while decompressing data"):
+        cache.read_arrays(path, "k")
+
+
+def test_a_missing_member_is_damage_too(tmp_path):
+    path = tmp_path / "thing.npz"
+    cache.write_arrays(path, "k", {"x": np.zeros(2)})
+    with pytest.raises(cache.DamagedCacheFile, match="member"):
+        cache.read_arrays(path, "k", names=["x", "y"])
+    with pytest.warns(UserWarning, match="ignoring the damaged"):
+        cache.load_or_build(path, "k", lambda: {"x": np.zeros(2), "y": np.ones(1)},
+                            from_arrays=lambda arrays: (arrays["x"], arrays["y"]))
+    assert len(list(tmp_path.glob("thing.npz.corrupt-*"))) == 1
+
+
+def test_a_file_of_other_settings_is_not_damage(tmp_path):
+    path = tmp_path / "thing.npz"
+    cache.write_arrays(path, "other", {"x": np.zeros(2)})
+    with pytest.raises(cache.OtherSettingsError):
+        cache.read_arrays(path, "mine")
+    with pytest.warns(UserWarning, match="other settings"):
+        cache.load_or_build(path, "mine", lambda: {"x": np.ones(2)})
+    assert not list(tmp_path.glob("*.corrupt-*"))
+
+
+# ------------------------------------------------------------------ a full disk (issue 33)
+
+def _disk_full_after_some_bytes(handle, *args, **kwargs):
+    handle.write(b"x" * 3000)
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_names_the_folder_the_space_and_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(np, "savez_compressed", _disk_full_after_some_bytes)
+    folder = tmp_path / "sub"
+    with pytest.warns(UserWarning) as caught:
+        found = cache.load_or_build(folder / "x.npz", "k", lambda: {"x": np.ones(1000)},
+                                    what="cached case")
+    assert found["x"].shape == (1000,)  # the result is still used
+    (message,) = [str(w.message) for w in caught]
+    assert f"the disk holding {folder} is full" in message
+    assert "up to 8 kB (the arrays before compression)" in message and "are free there" in message
+    assert "python3 run.py clean" in message and "PLAINCT_DATA" in message
+    assert "writable folder" not in message  # the advice for a read-only folder is wrong here
+    assert list(folder.iterdir()) == []  # nothing partial was left
+    with pytest.raises(cache.DiskFullError, match="more than the 3 kB written") as direct:
+        cache.atomic_write(folder / "y.bin", lambda h: _disk_full_after_some_bytes(h))
+    assert direct.value.errno == errno.ENOSPC and list(folder.iterdir()) == []

@@ -256,3 +256,25 @@ def test_fetched_ct_is_the_real_scan(empty_cache, mirror):
     hu = sitk.GetArrayFromImage(data.load_ct("totalsegmentator_example_ct_sm"))
     fat_and_air = np.mean(hu < -200)
     assert 0.2 < fat_and_air < 0.7  # a body in air, not noise
+
+
+def test_a_full_disk_while_fetching_names_the_folder_the_space_and_what_to_do(
+        empty_cache, mirror, monkeypatch):
+    """ENOSPC simulated by patching the copy's write: a clear DataError, nothing partial."""
+    import errno
+
+    def full_disk(source, out, *args, **kwargs):
+        out.write(source.read(10_000))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfileobj", full_disk)
+    with pytest.raises(data.DataError) as caught:
+        data.fetch(SMALL)
+    message = str(caught.value)
+    size = (mirror / SMALL_FILE).stat().st_size
+    assert message.startswith(f"the disk holding {empty_cache} is full (no space left on "
+                              f"device) while writing {SMALL_FILE}: this step needs about "
+                              f"{size / 1024:.0f} kB, and ")
+    assert "python3 run.py clean" in message and "PLAINCT_DATA" in message
+    assert "writable" not in message and "No space left" not in message.split(":")[0]
+    assert not (empty_cache / SMALL_FILE).exists() and leftovers(empty_cache) == []

@@ -38,6 +38,7 @@ import SimpleITK as sitk
 from pydicom.data import get_testdata_file
 from tqdm.auto import tqdm
 
+from .. import cache
 from ..cache import (
     KEPT_ASIDE_MARK,
     atomic_write,
@@ -97,6 +98,9 @@ def _writable_cache(target: Path) -> None:
         probe = tempfile.NamedTemporaryFile(dir=target.parent, prefix=".write-test-")
         probe.close()
     except OSError as exc:
+        if cache.is_disk_full(exc):
+            raise DataError(cache.disk_full_message(target.parent, "room for a file",
+                                                    target.name)) from exc
         raise DataError(
             f"the data cache folder {target.parent} is not writable ({exc.strerror}). "
             "Set PLAINCT_DATA to a folder you can write to (e.g. export "
@@ -104,8 +108,8 @@ def _writable_cache(target: Path) -> None:
         ) from exc
 
 
-def _atomic_write(target: Path, expected_sha: str, write) -> None:
-    """Write via ``write(handle)`` into a temporary file, verify, then rename into place."""
+def _atomic_write(target: Path, expected_sha: str, write, size: int | None = None) -> None:
+    """Write via ``write(handle)`` into a temporary file, verify, rename (``size``: bytes)."""
     _writable_cache(target)
 
     def verify(tmp: Path) -> None:
@@ -116,7 +120,7 @@ def _atomic_write(target: Path, expected_sha: str, write) -> None:
                 f"(expected {expected_sha}, found {found}); nothing was saved."
             )
 
-    atomic_write(target, write, verify)
+    atomic_write(target, write, verify, size and f"about {cache.size_text(size)}", target.name)
 
 
 def _from_mirror_folder(mirror: Path, entry: SampleFile, target: Path, problems: list[str]):
@@ -132,7 +136,8 @@ def _from_mirror_folder(mirror: Path, entry: SampleFile, target: Path, problems:
         )
         return None
     with open(source, "rb") as src:
-        _atomic_write(target, entry.sha256, lambda out: shutil.copyfileobj(src, out))
+        _atomic_write(target, entry.sha256, lambda out: shutil.copyfileobj(src, out),
+                      source.stat().st_size)
     return target
 
 
@@ -159,6 +164,9 @@ def _download(url: str, entry: SampleFile, target: Path, progress: bool, problem
         problems.append(f"the download from {url} did not match its SHA-256 ({exc})")
         return None
     except Exception as exc:  # network errors come from requests, urllib or the OS
+        if cache.is_disk_full(exc):  # staging is removed below: nothing partial stays
+            needed = f"more than the {cache.size_text(cache.bytes_in(staging))} downloaded"
+            raise DataError(cache.disk_full_message(target.parent, needed, target.name)) from exc
         problems.append(f"downloading {url} failed ({type(exc).__name__}: {exc})")
         return None
     finally:
@@ -167,8 +175,7 @@ def _download(url: str, entry: SampleFile, target: Path, progress: bool, problem
 
 
 def _label_table_bytes() -> bytes:
-    """The label-table sample, rebuilt from helpers/data/totalseg_labels.py exactly as
-    published."""
+    """The label-table sample, rebuilt from totalseg_labels.py exactly as published."""
     table = {"source": SOURCE, "labels": {str(k): v for k, v in LABELS.items()}}
     return json.dumps(table, indent=1).encode()
 
@@ -236,12 +243,8 @@ def _fetch_file(item: Sample, entry: SampleFile, progress: bool) -> Path:
         return got
     if damaged is not None:  # no good copy replaced it: keep it, out of the way
         problems.append(_keep_aside(target, damaged, item.folder is not None))
-    raise DataError(
-        f"could not get {entry.path} (sample {item.name!r}):\n  - "
-        + "\n  - ".join(problems)
-        + "\n"
-        + FIX_HINT
-    )
+    raise DataError(f"could not get {entry.path} (sample {item.name!r}):\n  - "
+                    + "\n  - ".join(problems) + "\n" + FIX_HINT)
 
 
 def _fetch_fresh(item: Sample, entry: SampleFile, target: Path, progress: bool,
@@ -287,7 +290,10 @@ def fetch(name: str, progress: bool = False) -> Path:
     file cannot be had, and :class:`UnknownSampleError` for a name not in the registry.
     """
     item = sample(name)
-    paths = [_fetch_file(item, entry, progress) for entry in item.files]
+    try:
+        paths = [_fetch_file(item, entry, progress) for entry in item.files]
+    except cache.DiskFullError as exc:  # one kind of error for every way a fetch fails
+        raise DataError(str(exc)) from exc
     return cache_dir() / item.folder if item.folder else paths[0]
 
 
