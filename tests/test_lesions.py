@@ -7,15 +7,33 @@ import pytest
 import SimpleITK as sitk
 
 from helpers import data, simulate
-from helpers.simulate import lesion_shape, lesions, phases
+from helpers.simulate import gland, lesion_shape, lesions, phases
 
 
 @pytest.fixture(scope="module")
 def scans():
+    """The real scan with its gland made fat-free (the sources describe lesions against
+    normal parenchyma), and its simulated pancreatic phase."""
     ct = data.load_ct("totalsegmentator_example_ct_sm")
     labels, _ = data.load_labels()
-    pancreatic = phases.simulate_phase(ct, labels, "pancreatic", rng=0)
-    return {"native": ct, "pancreatic": pancreatic}, labels
+    native = sitk.GetArrayFromImage(ct).astype(np.float32)
+    lean = gland.at_fat_scale(native, gland.gland_fat(native, arr(labels) == 7), 0.0)
+    normal = sitk.GetImageFromArray(lean)
+    normal.CopyInformation(ct)
+    pancreatic = phases.simulate_phase(normal, labels, "pancreatic", rng=0)
+    return {"native": normal, "pancreatic": pancreatic}, labels
+
+
+def test_on_the_real_fatty_gland_a_pdac_is_brighter_and_a_cyst_too():
+    """A lesion is tissue of its own attenuation: against the real scan's fatty gland (about
+    -8 HU) a solid PDAC and even fluid are denser than the gland around them."""
+    ct = data.load_ct("totalsegmentator_example_ct_sm")
+    labels, _ = data.load_labels()
+    for subtype, low in (("PDAC", 20), ("cyst", 5)):
+        out = simulate.insert_lesion(ct, labels, subtype, rng=5, diameter_mm=30.0)
+        found = simulate.conspicuity(arr(out.images["native"]), arr(out.mask),
+                                     arr(out.labels) == 7)
+        assert found["contrast_hu"] > low, subtype
 
 
 def arr(image):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from scipy import ndimage as ndi
 
 from helpers import data, simulate
-from helpers.simulate import phases
+from helpers.simulate import gland, phases
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +45,29 @@ def test_target_rules_reach_the_literature_means(real):
     for phase in ("pancreatic", "portal_venous"):
         image = phases.simulate_phase(ct, labels, phase, rng=None)
         for row in phases.ENHANCEMENT:
-            if row.phase == phase and row.rule == "target":
+            if row.phase == phase and row.rule == "target" and row.structure != "pancreas":
                 ids = phases.PARENCHYMA_LABELS[row.structure]
                 assert mean_in(image, labels, ids) == pytest.approx(row.value, abs=1.0)
+
+
+def test_fat_does_not_enhance_and_the_parenchyma_reaches_its_target(real):
+    """The pancreas's target is its parenchyma's (from gland.PARENCHYMA_HU); in the real fatty
+    gland, fat voxels keep their HU and fat-free ones gain what the parenchyma gains."""
+    ct, labels = real
+    native = sitk.GetArrayFromImage(ct).astype(np.float32)
+    lab = sitk.GetArrayFromImage(labels)
+    inner = ndi.binary_erosion(lab == 7)  # away from the soft edge of the enhancement
+    frac = 1 - phases.gland_parenchyma(native, lab == 7)
+    row = next(r for r in phases.ENHANCEMENT if r.structure == "pancreas"
+               and r.phase == "pancreatic")
+    gain = sitk.GetArrayFromImage(phases.simulate_phase(ct, labels, "pancreatic")) - native
+    full = row.value - gland.PARENCHYMA_HU
+    high, low = np.percentile(frac[inner], [75, 25])
+    fatty, lean = inner & (frac >= high), inner & (frac <= low)
+    assert high - low > 0.1
+    assert gain[fatty].mean() < gain[lean].mean() - 0.1 * full
+    # Each voxel gains its parenchymal share of the parenchyma's gain (soft edges aside).
+    assert np.abs(gain[inner] - (1 - frac[inner]) * full).mean() < 0.1 * full
 
 
 def test_pancreatic_phase_ordering_is_physiological(real):
@@ -54,7 +75,12 @@ def test_pancreatic_phase_ordering_is_physiological(real):
     art = phases.simulate_phase(ct, labels, "pancreatic", rng=3)
     native_liver = mean_in(ct, labels, (5,))
     assert mean_in(art, labels, (52,)) > 250  # aorta bright
-    assert mean_in(art, labels, (7,)) > mean_in(art, labels, (5,))  # pancreas > liver
+    # The gland's parenchyma outshines the liver (its fat, a third of this gland, does not).
+    parenchyma = phases.gland_parenchyma(sitk.GetArrayFromImage(ct), sitk.GetArrayFromImage(
+        labels) == 7)
+    gland_gain = mean_in(art, labels, (7,)) - mean_in(ct, labels, (7,))
+    share = float(parenchyma[sitk.GetArrayFromImage(labels) == 7].mean())
+    assert gland_gain / share > mean_in(art, labels, (5,)) - mean_in(ct, labels, (5,))
     assert 10 < mean_in(art, labels, (5,)) - native_liver < 45  # liver +20-30 (+ gains)
     fat = (sitk.GetArrayFromImage(labels) == 0) & (sitk.GetArrayFromImage(ct) < -60)
     diff = sitk.GetArrayFromImage(art) - sitk.GetArrayFromImage(ct)

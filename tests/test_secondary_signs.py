@@ -4,6 +4,7 @@ patients."""
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from scipy import ndimage as ndi
 
 from helpers import simulate
 from helpers.simulate import secondary_signs
@@ -107,3 +108,33 @@ def test_other_subtypes_and_healthy_patients_have_no_duct():
     for subtype in (None, "cyst"):
         case = simulate.make_case(3, subtype, cache=False)
         assert not sitk.GetArrayFromImage(case.duct_plain).any()
+
+
+def test_upstream_atrophy_takes_the_tails_outer_layer_and_keeps_its_core():
+    """On the real gland, with a tumour centred in its middle: only tail-side voxels within
+    ATROPHY_DEPTH_MM of the surface go, the head side and the centre line stay."""
+    base = simulate.case.load_base()
+    pancreas = base.labels == 7
+    spacing = np.asarray(base.reference.GetSpacing())[::-1]
+    to_mm = lambda idx: simulate.motion.index_to_physical(base.reference, idx)  # noqa: E731
+    where = np.argwhere(pancreas)
+    centre = where[len(where) // 2]
+    lost = secondary_signs.upstream_atrophy(pancreas, centre, spacing, to_mm)
+    assert lost.any() and not (lost & ~pancreas).any()
+    depth = ndi.distance_transform_edt(pancreas, sampling=spacing)
+    assert depth[lost].max() <= secondary_signs.ATROPHY_DEPTH_MM
+    mm = to_mm(np.argwhere(lost).astype(float))
+    x_centre = to_mm(centre[None].astype(float))[0, 0]
+    assert np.median(mm[:, 0]) > x_centre  # the tail is towards the patient's left (+x)
+    line = secondary_signs.gland_centreline(pancreas, to_mm).round().astype(int)
+    assert not lost[tuple(line.T)].any()
+    assert 0.05 < lost.sum() / pancreas.sum() < 0.6
+
+
+def test_drawn_signs_are_recorded_with_each_case():
+    from helpers.simulate.case import build_record
+
+    drawn = [build_record(seed, "PDAC")["signs"] for seed in range(8)]
+    assert all(len(flags) == 3 for flags in drawn)
+    assert any(flags[1] for flags in drawn) and not all(flags[1] for flags in drawn)
+    assert not build_record(0)["signs"].any()  # a healthy patient has none

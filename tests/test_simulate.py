@@ -185,7 +185,7 @@ def test_cohort_is_deterministic_balanced_and_cached(tmp_path, monkeypatch):
     assert (lesioned.sphere_equiv_mm <= lesioned.diameter_mm).all()
     assert (table[table.subtype == "healthy"].lesion_voxels == 0).all()
     second = simulate.make_cohort(4, 3, progress=False, motion="none")
-    fresh = simulate.make_case(first[2].seed, first[2].subtype, motion="none")
+    fresh = simulate.make_case(first[2].seed, first[2].subtype, motion="none", gland_fat=None)
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(arr(a.contrast), arr(b.contrast))
     np.testing.assert_array_equal(arr(first[2].contrast), arr(fresh.contrast))
@@ -210,7 +210,7 @@ def test_a_damaged_cache_file_is_rebuilt_with_a_warning(tmp_path, monkeypatch):
     good = simulate.make_case(4, cache=True, motion="none")
     (path,) = patients.cache_folder().glob("*.npz")
     path.write_bytes(b"not a zip file")
-    with pytest.warns(UserWarning, match="ignoring the cached case"):
+    with pytest.warns(UserWarning, match="ignoring the (damaged )?cached case"):
         rebuilt = simulate.make_case(4, cache=True, motion="none")
     np.testing.assert_array_equal(arr(good.plain), arr(rebuilt.plain))
     with np.load(path, allow_pickle=False) as stored:  # and the file was written again

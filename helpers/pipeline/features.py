@@ -17,6 +17,9 @@ per voxel, so no single voxel gives it away. The features therefore *pool* evide
   its length, so one is near zero; a dark blob has all three positive. They raised the
   case-level AUC a little on patients never tuned on (benchmarks/stage2_features.py); small
   cysts can still score like healthy glands;
+* **the same noise at any resolution**: a scan whose noise is below
+  :data:`NOISE_FLOOR_HU` (one given on a finer grid, smoothed by the resampling to 3 mm) gets
+  white noise added first (:func:`match_noise`);
 * **shape**: depth inside the pancreas mask and local thickness (a lesion larger than the
   gland makes it bulge), how much of the neighbourhood is gland, and the voxel's position
   along the gland (where a normal gland is thick or thin).
@@ -40,6 +43,47 @@ THICKNESS_VOX = 2  # local thickness = the deepest point within this many voxels
 # Scales of the blob-or-tube features (voxels). Chosen on training patients' out-of-fold maps
 # and a validation cohort, never on held-out patients (benchmarks/stage2_features.py).
 HESSIAN_SIGMAS_VOX = (1.0, 2.0)
+
+
+# Image noise below which stage 2 adds noise before it looks (HU, as :func:`noise_level`
+# measures it). A scan given finer than 3 mm is blurred and averaged onto the 3 mm working
+# grid, which removes most of its noise; the detector, trained on 3 mm scans, read the
+# smoother texture as a lesion. Virtual patients at 3 mm measure about 11-19 HU here (their
+# doses), the same scans given at 1.5 or 0.75 mm about 5-7 HU (benchmarks/resolution.py).
+NOISE_FLOOR_HU = 10.0
+NOISE_SEED = 2028  # the added noise is the same every time: predictions stay deterministic
+_SIX_NEIGHBOURS = np.zeros((3, 3, 3), np.float32)
+_SIX_NEIGHBOURS[1, 1, 0] = _SIX_NEIGHBOURS[1, 1, 2] = _SIX_NEIGHBOURS[1, 0, 1] = 1 / 6
+_SIX_NEIGHBOURS[1, 2, 1] = _SIX_NEIGHBOURS[0, 1, 1] = _SIX_NEIGHBOURS[2, 1, 1] = 1 / 6
+
+
+def noise_level(hu: np.ndarray) -> float:
+    """The scan's voxel-to-voxel noise (HU): the robust spread (median absolute deviation) of
+    each soft-tissue voxel minus the mean of its six neighbours, scaled so that white noise
+    of standard deviation 1 gives 1. Edges are rare among soft-tissue voxels, so the median
+    ignores them. Noise that resampling has smoothed measures low, as it looks to stage 2."""
+    hu = np.asarray(hu, np.float32)
+    tissue = ndi.binary_erosion((hu > -100) & (hu < 150))
+    if tissue.sum() < 100:
+        return float("inf")  # too little soft tissue to tell: leave the scan as it is
+    residual = (hu - ndi.convolve(hu, _SIX_NEIGHBOURS, mode="nearest"))[tissue]
+    mad = np.median(np.abs(residual - np.median(residual)))
+    return float(1.4826 * mad / np.sqrt(7 / 6))
+
+
+def match_noise(hu: np.ndarray, box=None) -> np.ndarray:
+    """``hu[box]`` with white noise added when the scan's :func:`noise_level` is below
+    :data:`NOISE_FLOOR_HU`, enough to bring it there (always the same noise, seeded by
+    :data:`NOISE_SEED`); unchanged otherwise. Stage 2 sees every scan at least this noisy,
+    whatever grid it was given on."""
+    hu = np.asarray(hu, np.float32)
+    part = hu if box is None else hu[box]
+    level = noise_level(hu)
+    if level >= NOISE_FLOOR_HU:
+        return part
+    add = np.sqrt(NOISE_FLOOR_HU**2 - level**2)
+    noise = np.random.default_rng(NOISE_SEED).standard_normal(part.shape, np.float32)
+    return (part + np.float32(add) * noise).astype(np.float32)
 
 
 class EmptyPancreasError(EmptyMaskError):
@@ -128,9 +172,9 @@ def voxel_features(hu: np.ndarray, pancreas: np.ndarray, spacing_mm: float = 3.0
     if hu.shape != pancreas.shape:
         raise ValueError(f"the CT {hu.shape} and the pancreas mask {pancreas.shape} must be "
                          "on the same grid")
-    reference = gland_reference(hu, pancreas)
     box = _box(pancreas, ROI_MARGIN_VOX + int(3 * SIGMAS_VOX[-1]))
-    h, p = hu[box], pancreas[box]
+    h, p = match_noise(hu, box), pancreas[box]
+    reference = gland_reference(h, p)
     roi = region_of_interest(h, p)
     tissue = roi | p
     columns = [h - reference]

@@ -34,7 +34,7 @@ from ..simulate import CASE_VERSION, named_cohort
 from . import features, stage1, stage2, stage3
 from .model import Pipeline, detected_lesion_rows
 
-CACHE_VERSION = "pipeline-v1"  # change when features or labels change: old files are ignored
+CACHE_VERSION = "pipeline-v2"  # change when features or labels change: old files are ignored
 TRAINING = "training"  # the cohort stages 2 and 3 learn from (helpers.cohorts)
 HELD_OUT = "held-out"  # the cohort they are tested on
 VALIDATION = "validation"  # the cohort designs are chosen on, never tested on

@@ -10,8 +10,9 @@ only the subtype keeps a patient's anatomy and motion):
 1. anatomy: scale and smoothly warp the real scan (a pull-back field);
 2. lesion: choose a centre in the gland, grow the lesion (mass effect), compute its
    partial-volume occupancy;
-3. clean intensities: the denoised real scan, plus contrast enhancement for the contrast
-   scan, plus the lesion with values relative to the gland around it;
+3. clean intensities: the denoised real scan with its gland at the patient's fat scale
+   (:mod:`.gland`), contrast enhancement for the contrast scan (fat does not enhance), and
+   the lesion, tissue with values relative to the gland's parenchyma;
 4. breathing motion: the true plain -> contrast transform, and the contrast scan drawn
    through its numerical inverse (the lesion outline evaluated exactly, not resampled);
 5. independent noise on each scan at the patient's dose; HU stored as whole numbers.
@@ -24,11 +25,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import SimpleITK as sitk
-from scipy import ndimage as ndi
 
 from ..checks import check_same_grid
 from ..data import load_ct, load_labels
-from . import grids, lesion_shape, lesions, motion, phases, secondary_signs
+from . import gland, grids, lesion_shape, lesions, motion, phases, secondary_signs
 from .phases import measure_noise
 
 CT_SAMPLE = "totalsegmentator_example_ct_sm"
@@ -37,7 +37,7 @@ DOSE_RANGE = (0.8, 1.5)  # noise_hu is drawn between these multiples of the real
 # A randomised appearance also varies the dose more widely (an assumption: another scanner,
 # protocol or reconstruction kernel), so that image noise is no cue either.
 RANDOM_DOSE_RANGE = (0.5, 1.6)
-CASE_VERSION = "nb02-v5"  # change when the simulation changes: old cache entries are ignored
+CASE_VERSION = "nb02-v6"  # change when the simulation changes: old cache entries are ignored
 
 
 @dataclass
@@ -54,8 +54,9 @@ class VirtualCase:
     The fields above are the agreed ones (other code relies on exactly these). Cases made by
     :func:`case_from_record` also carry an attribute ``duct_plain``, not a field: the dilated
     duct upstream of a PDAC where the simulator drew one (:mod:`.secondary_signs`;
-    uint8 on the plain grid, empty otherwise). It is not part of the lesion mask, as a
-    radiologist's outline of the tumour would not include it.
+    uint8 on the plain grid, empty otherwise; it is not part of the lesion mask, as a
+    radiologist's outline of the tumour would not include it), and ``gland_fat``, the
+    gland's fat scale (:mod:`.gland`: 0 a normal gland, 1 the real fatty one).
     """
 
     plain: sitk.Image
@@ -85,6 +86,7 @@ class Base:
     noise_hu: float  # measured noise of the real scan
     residual_hu: float  # noise left after denoising
     pancreas_center: np.ndarray  # voxel index (z, y, x)
+    fat: gland.GlandFat  # the real gland read as parenchyma plus fat (of ``smooth``)
 
 
 @functools.lru_cache(maxsize=2)
@@ -102,16 +104,31 @@ def load_base(ct_name: str = CT_SAMPLE, label_name: str = LABEL_SAMPLE) -> Base:
     for array in (native, smooth, lab):
         array.setflags(write=False)
     return Base(sitk.Image(ct), native, smooth, lab, measure_noise(native, lab)["sd_hu"],
-                measure_noise(smooth, lab)["sd_hu"], np.argwhere(lab == 7).mean(0))
+                measure_noise(smooth, lab)["sd_hu"], np.argwhere(lab == 7).mean(0),
+                gland.gland_fat(smooth, lab == phases.PANCREAS))
 
 
 @functools.lru_cache(maxsize=8)
 def _components(phase: str, ct_name: str = CT_SAMPLE, label_name: str = LABEL_SAMPLE):
-    """The base scan's per-structure enhancement maps for ``phase`` (cached per process)."""
+    """The base scan's per-structure enhancement maps for ``phase``, for a fat-free gland
+    and for the real fatty one (cached per process): ``(normal, fatty)``."""
     base = load_base(ct_name, label_name)
     if phase == "native":
-        return {}
-    return phases.enhancement_components(base.native, base.labels, phase)
+        return {}, {}
+    return tuple(phases.enhancement_components(
+        base.native, base.labels, phase, parenchyma=gland.parenchymal_fraction(base.fat, s))
+        for s in (0.0, 1.0))
+
+
+def components_at(phase: str, gland_fat: float) -> dict:
+    """The enhancement maps of ``phase`` for a gland at fat scale ``gland_fat``: only the
+    pancreas differs, and it is linear in the fat scale (fat does not enhance)."""
+    normal, fatty = _components(phase)
+    out = dict(normal)
+    if "pancreas" in out:
+        out["pancreas"] = ((1 - np.float32(gland_fat)) * normal["pancreas"]
+                           + np.float32(gland_fat) * fatty["pancreas"])
+    return out
 
 
 def prepare_base(phase: str = "pancreatic") -> None:
@@ -122,28 +139,6 @@ def prepare_base(phase: str = "pancreatic") -> None:
     _components(phase)
     grids.voxel_grid(base.native.shape)
     grids.prepare_grids(base.reference, base.pancreas_center)
-
-
-APPEARANCES = ("standard", "random")
-
-
-def check_args(seed, subtype, phase, motion_level, diameter, noise_hu, appearance="standard"):
-    """Raise a ValueError naming the bad argument (and the valid choices) before any work."""
-    if appearance not in APPEARANCES:
-        raise ValueError(f"unknown appearance {appearance!r}; choose one of "
-                         f"{', '.join(APPEARANCES)}")
-    if not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if subtype is not None:
-        lesions.check_subtype(subtype)
-    phases.check_phase(phase)
-    motion.check_motion(motion_level)
-    if diameter is not None:
-        if subtype is None:
-            raise ValueError("lesion_diameter_mm was given for a healthy case (subtype=None)")
-        lesions.check_diameter(diameter)
-    if noise_hu is not None and not 0 < noise_hu <= 100:
-        raise ValueError(f"noise_hu must be within (0, 100] HU, got {noise_hu}")
 
 
 @dataclass
@@ -159,23 +154,27 @@ class _Lesion:
     texture: np.ndarray | None = None
     duct: np.ndarray | None = None  # duct occupancy on the plain grid (None: no duct)
     duct_hu: float = 0.0
+    atrophy: np.ndarray | bool = False  # drawn (True), then the voxels it took (plain grid)
     appearance: dict | None = None  # the randomised appearance (None: the standard one)
 
 
 def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm=None,
                  motion_level="typical", noise_hu=None, vary_anatomy=True,
-                 appearance: str = "standard") -> dict:
+                 appearance: str = "standard", gland_fat: float | None = 0.0) -> dict:
     """Everything that defines one case, as plain numpy arrays (what the cache stores).
     ``appearance="random"``: the lesion's look (:func:`.lesions.random_appearance`) and the
-    dose are drawn per case, from a stream of their own."""
+    dose are drawn per case, from a stream of their own. ``gland_fat``: the gland's fat
+    scale (:mod:`.gland`; None: drawn per case from its own stream)."""
     base = load_base()
     spacing = np.asarray(base.reference.GetSpacing())[::-1]
     # A stream of its own per step (spawned children depend on their index only, so adding
-    # the duct's stream left every earlier case as it was).
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
-    r_anat, r_lesion, r_motion, r_enh, r_noise, r_land, r_duct, r_look = streams
+    # a stream leaves the earlier ones as they were).
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(10)]
+    r_anat, r_lesion, r_motion, r_enh, r_noise, r_land, r_duct, r_look, r_fat, r_sign = streams
+    fat = gland.draw_gland_fat(r_fat) if gland_fat is None else gland.check_gland_fat(gland_fat)
     look = (lesions.random_appearance(subtype, r_look)
             if appearance == "random" and subtype is not None else None)
+    signs = secondary_signs.draw_signs(subtype, r_sign)
     grid = grids.voxel_grid(base.native.shape)
 
     # 1. A different patient: scale and warp the real anatomy.
@@ -185,12 +184,14 @@ def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm
     anatomy_labels = labels.copy()  # the motion depends on these only, not on the lesion
     # 2. The lesion, grown inside the pancreas (pushing the tissue aside when larger).
     lesion, pull = _grow_lesion(base, grid, labels, pull, subtype, lesion_diameter_mm, r_lesion,
-                                look)
+                                look, signs["contour"])
+    lesion.atrophy = signs["atrophy"]
     src = np.moveaxis(grid + pull, 0, -1)
     # 3. Clean intensities in plain space; lesion values relative to the gland around it.
-    enhanced = base.smooth + phases.combine_components(_components(phase), phase, r_enh)
-    plain, lesion_mask, pancreas = _plain_scan(base, src, labels, enhanced, lesion, phase,
-                                               r_lesion, r_duct)
+    smooth = gland.at_fat_scale(base.smooth, base.fat, fat)
+    enhanced = smooth + phases.combine_components(components_at(phase, fat), phase, r_enh)
+    plain, lesion_mask, pancreas = _plain_scan(base, src, labels, (smooth, enhanced, fat),
+                                               lesion, phase, r_lesion, r_duct)
     # 4. Breathing motion, then draw the contrast scan through its inverse.
     pancreas_mm = base.reference.TransformContinuousIndexToPhysicalPoint(
         [float(v) for v in np.argwhere(anatomy_labels == 7).mean(0)[::-1]])
@@ -202,32 +203,44 @@ def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm
     if noise_hu is None:  # a randomised appearance draws the dose from a wider range
         dose = (r_look, RANDOM_DOSE_RANGE) if appearance == "random" else (r_noise, DOSE_RANGE)
         noise_hu = float(dose[0].uniform(*dose[1]) * base.noise_hu)
-    add = np.sqrt(max(noise_hu**2 - base.residual_hu**2, 0.0))
-
-    def finish(clean):
-        noisy = clean + phases.correlated_noise(base.native.shape, add, r_noise)
-        return np.clip(np.round(noisy), -1024, 3071).astype(np.int16)
-
+    finish = functools.partial(_finish, add=np.sqrt(max(noise_hu**2 - base.residual_hu**2, 0)),
+                               rng=r_noise)
     landmarks = motion.pick_landmarks(base.reference, np.where(lesion_mask, 7, labels), r_land,
                                       extra_zyx=[lesion.center] if lesion.center else [])
-    duct = lesion.duct if lesion.duct is not None else np.zeros(base.native.shape, np.float32)
-    return {"plain": finish(plain), "contrast": finish(contrast),
-            "lesion_plain": lesion_mask.astype(np.uint8), "lesion_contrast": lesion_c.astype(
-                np.uint8), "pancreas_plain": pancreas.astype(np.uint8),
-            "duct_plain": ((duct >= 0.5) & ~lesion_mask).astype(np.uint8),
-            "pancreas_contrast": pancreas_c.astype(np.uint8),
+    masks = (lesion_mask, lesion_c, pancreas, pancreas_c)
+    return {"plain": finish(plain), "contrast": finish(contrast), **_mask_fields(lesion, masks),
             "field": sitk.GetArrayFromImage(breathing.field).astype(np.float32),
             "field_origin": np.array(breathing.field.GetOrigin()),
             "field_spacing": np.array(breathing.field.GetSpacing()),
-            "rigid": _rigid_params(breathing.rigid), "landmarks_plain": landmarks,
+            "rigid": motion.rigid_params(breathing.rigid), "landmarks_plain": landmarks,
             "subtype": np.str_(subtype or ""), "lesion_diameter_mm": np.float64(lesion.diameter),
-            "phase": np.str_(phase), "noise_hu": np.float64(noise_hu), "seed": np.int64(seed)}
+            "phase": np.str_(phase), "noise_hu": np.float64(noise_hu), "seed": np.int64(seed),
+            "gland_fat": np.float64(fat), "signs": np.array([lesion.duct is not None, bool(
+                np.any(lesion.atrophy)), signs["contour"] and subtype is not None])}
 
 
-def _grow_lesion(base, grid, labels, pull, subtype, diameter_mm, rng, look=None):
+def _finish(clean, add, rng):
+    """A clean scan with independent noise of ``add`` HU, stored as whole HU like real CT."""
+    noisy = clean + phases.correlated_noise(clean.shape, add, rng)
+    return np.clip(np.round(noisy), -1024, 3071).astype(np.int16)
+
+
+def _mask_fields(lesion, masks) -> dict:
+    """The record's masks (uint8): lesion and pancreas on each grid, the duct on the plain."""
+    lesion_mask, lesion_c, pancreas, pancreas_c = masks
+    duct = lesion.duct if lesion.duct is not None else np.zeros(lesion_mask.shape, np.float32)
+    return {"lesion_plain": lesion_mask.astype(np.uint8),
+            "lesion_contrast": lesion_c.astype(np.uint8),
+            "pancreas_plain": pancreas.astype(np.uint8),
+            "duct_plain": ((duct >= 0.5) & ~lesion_mask).astype(np.uint8),
+            "pancreas_contrast": pancreas_c.astype(np.uint8)}
+
+
+def _grow_lesion(base, grid, labels, pull, subtype, diameter_mm, rng, look=None, contour=True):
     """Step 2: choose the lesion's size, centre and shape; push the tissue aside when it is
-    larger than the gland (``labels`` is updated in place; ``look``: a randomised appearance,
-    which scales the push and may put the lesion anywhere). Returns ``(lesion, pull)``."""
+    larger than the gland and ``contour`` (the drawn contour change) is set (``labels`` is
+    updated in place; ``look``: a randomised appearance, which scales the push instead and
+    may put the lesion anywhere). Returns ``(lesion, pull)``."""
     if subtype is None:
         return _Lesion(), pull
     shape, spacing = base.native.shape, np.asarray(base.reference.GetSpacing())[::-1]
@@ -237,7 +250,7 @@ def _grow_lesion(base, grid, labels, pull, subtype, diameter_mm, rng, look=None)
     center, r0 = lesion_shape.choose_center(labels == 7, spacing, diameter / 2, rng,
                                             anywhere=bool(look and look["anywhere"]))
     outline = lesion_shape.LesionShape.random(center, diameter / 2, subtype, rng, **look_shape)
-    if r0 < diameter / 2:
+    if r0 < diameter / 2 and (contour or look is not None):
         push = lesion_shape.mass_effect_pullback(shape, spacing, center, r0, outline)
         if look is not None:
             push = push * np.float32(look["mass_effect"])
@@ -247,52 +260,39 @@ def _grow_lesion(base, grid, labels, pull, subtype, diameter_mm, rng, look=None)
                                                              + pull[(slice(None), *box)],
                                                              0, -1), order=0)
     _, comps = outline.occupancy(shape, spacing)
-    return _Lesion(subtype, diameter, center, outline, _blurred(comps, look), appearance=look), pull
+    return _Lesion(subtype, diameter, center, outline, lesion_shape.blurred_margin(comps, look),
+                   appearance=look), pull
 
 
-def _blurred(comps: dict, look) -> dict:
-    """A randomised appearance's ill-defined margin: each component's occupancy blurred (not
-    for a lesion so small that blurring would leave no voxel at least half covered)."""
-    if look is None or look["margin_sigma_vox"] <= 0:
-        return comps
-    sigma = look["margin_sigma_vox"]
-    # The occupancy is zero outside the lesion's box: filtering that box grown by the
-    # kernel's radius gives the same numbers, and exact zeros beyond it.
-    support = np.logical_or.reduce([frac != 0 for frac in comps.values()])
-    blurred = {}
-    if support.any():
-        reach = int(4.0 * sigma + 0.5) + 1  # gaussian_filter's radius (truncate=4), plus one
-        box = tuple(slice(max(b.start - reach, 0), min(b.stop + reach, n))
-                    for b, n in zip(grids.bounding_box(support), support.shape, strict=True))
-        for name, frac in comps.items():
-            out = np.zeros(frac.shape, np.float32)
-            out[box] = ndi.gaussian_filter(frac[box], sigma).astype(np.float32)
-            blurred[name] = out
-    else:
-        blurred = {name: ndi.gaussian_filter(frac, sigma).astype(np.float32)
-                   for name, frac in comps.items()}
-    return blurred if sum(blurred.values()).max() >= 0.5 else comps
-
-
-def _plain_scan(base, src, labels, enhanced, lesion: _Lesion, phase, r_lesion, r_duct):
+def _plain_scan(base, src, labels, scans, lesion: _Lesion, phase, r_lesion, r_duct):
     """Step 3: the clean plain scan with the lesion (and a PDAC's dilated duct) drawn in,
-    values relative to the gland around it. Fills ``lesion``'s values, texture and duct.
-    Returns ``(plain, lesion_mask, pancreas_mask)``."""
+    values relative to the gland's parenchyma around it (tissue of its own attenuation,
+    whatever the fat). ``scans``: the plain and contrast base scans at this patient's fat
+    scale, and that scale. Fills ``lesion``'s values, texture and duct. Returns
+    ``(plain, lesion_mask, pancreas_mask)``."""
     spacing = np.asarray(base.reference.GetSpacing())[::-1]
-    plain = motion.sample(base.smooth, src)
+    smooth, enhanced, fat = scans
+    plain = motion.sample(smooth, src)
+    # Gland voxels from gland voxels only: interpolating a thin gland against the fat around
+    # it would add a partial volume the real scan does not have, and lower a normal gland.
+    inside = labels == 7
+    plain[inside] = motion.sample(smooth, src[inside], order=0)
     occ = sum(lesion.comps.values()) if lesion.comps else np.zeros(labels.shape, np.float32)
     lesion_mask = occ >= 0.5
     pancreas = (labels == 7) | lesion_mask
     if lesion.subtype is None:
         return plain, lesion_mask, pancreas
     ring = lesions.surrounding_gland(labels == 7, lesion_mask, spacing)
-    gland = {"native": float(plain[ring].mean()),
-             phase: float(motion.sample(enhanced, src[ring]).mean())}
+    levels = gland.parenchyma_levels(
+        plain[ring], {phase: motion.sample(enhanced, src[ring])},
+        1 - fat * motion.sample(base.fat.fraction, src[ring]))
     look = lesion.appearance
-    lesion.values = lesions.component_values(lesion.subtype, gland, r_lesion,
+    lesion.values = lesions.component_values(lesion.subtype, levels, r_lesion,
                                              None if look is None else look["plain_delta"])
+    # Solid parts get the texture of fat-free parenchyma, not of the fat lobules around them.
+    parenchyma = motion.sample(base.smooth + base.fat.change, src[ring])
     lesion.texture = lesions.lesion_texture(labels.shape, r_lesion, lesion.comps,
-                                            lesions.gland_texture_sd(plain, ring))
+                                            float(parenchyma.std()))
     if look is not None:
         lesion.texture = lesion.texture * np.float32(look["texture_scale"])
     duct_draw = secondary_signs.draw_duct(lesion.subtype, r_duct)
@@ -302,6 +302,16 @@ def _plain_scan(base, src, labels, enhanced, lesion: _Lesion, phase, r_lesion, r
             lambda idx: motion.index_to_physical(base.reference, idx), duct_draw[0])
         lesion.duct_hu = duct_draw[1]
         plain = plain + lesion.duct * (np.float32(lesion.duct_hu) - plain)
+    if lesion.atrophy is True:  # the gland upstream loses its outer layer to fat
+        duct = lesion.duct if lesion.duct is not None else np.zeros(labels.shape, np.float32)
+        lost = secondary_signs.upstream_atrophy(
+            labels == 7, lesion.center, spacing,
+            lambda idx: motion.index_to_physical(base.reference, idx)) & ~lesion_mask & (
+            duct < 0.5)
+        lesion.atrophy = lost
+        plain[lost] = np.float32(gland.FAT_HU)
+        labels[lost] = 0
+        pancreas = (labels == 7) | lesion_mask
     plain = lesions.composite(plain, lesion.comps, lesion.values, lesion.texture, "native")
     return plain, lesion_mask, pancreas
 
@@ -314,9 +324,15 @@ def _contrast_scan(base, breathing, pull, enhanced, pancreas, lesion: _Lesion, p
     where = breathing.inverse_index_map(ref)
     src_c = where + np.stack([motion.sample(pull[a], where) for a in range(3)], -1)
     contrast = motion.sample(enhanced, src_c)
+    gland_c = motion.sample_near(pancreas.astype(np.float32), where, pancreas) >= 0.5
+    contrast[gland_c] = motion.sample(enhanced, src_c[gland_c], order=0)  # as on the plain scan
     if lesion.duct is not None and lesion.duct.any():
-        duct_c = _sample_near(lesion.duct, where, lesion.duct > 0)
+        duct_c = motion.sample_near(lesion.duct, where, lesion.duct > 0)
         contrast = contrast + duct_c * (np.float32(lesion.duct_hu) - contrast)
+    if isinstance(lesion.atrophy, np.ndarray) and lesion.atrophy.any():  # fat: no enhancement
+        lost = lesion.atrophy.astype(np.float32)
+        contrast = contrast + motion.sample_near(lost, where, lesion.atrophy) * (
+            np.float32(gland.FAT_HU) - contrast)
     lesion_c = np.zeros(shape, bool)
     if lesion.subtype is not None:
         def to_plain(idx):  # contrast-grid voxel index -> plain-grid voxel index
@@ -325,43 +341,13 @@ def _contrast_scan(base, breathing, pull, enhanced, pancreas, lesion: _Lesion, p
 
         _, comps_c = lesion.shape.occupancy(shape, np.asarray(ref.GetSpacing())[::-1],
                                             to_lesion_space=to_plain,
-                                            center=where_of(breathing, ref, lesion.center))
-        comps_c = _blurred(comps_c, lesion.appearance)
+                                            center=motion.where_of(breathing, ref, lesion.center))
+        comps_c = lesion_shape.blurred_margin(comps_c, lesion.appearance)
         contrast = lesions.composite(contrast, comps_c, lesion.values,
-                                     _sample_near(lesion.texture, where, lesion.texture != 0),
+                                     motion.sample_near(lesion.texture, where, lesion.texture != 0),
                                      phase)
         lesion_c = sum(comps_c.values()) >= 0.5
-    pancreas_c = (_sample_near(pancreas.astype(np.float32), where, pancreas) >= 0.5) | lesion_c
-    return contrast, lesion_c, pancreas_c
-
-
-def _sample_near(volume, where, support):
-    """``motion.sample(volume, where)``, computed only where ``where`` falls within one voxel
-    of the bounding box of ``support`` (zero elsewhere): much faster for small objects."""
-    out = np.zeros(where.shape[:-1], np.float32)
-    if not support.any():
-        return out
-    box = grids.bounding_box(support)
-    near = np.ones(where.shape[:-1], bool)
-    for axis, b in enumerate(box):  # lo - 1 <= where <= hi, axis by axis
-        component = where[..., axis]
-        near &= component >= b.start - 1
-        near &= component <= b.stop
-    out[near] = motion.sample(volume, where[near])
-    return out
-
-
-def where_of(breathing, ref, center_zyx):
-    """Voxel index (z, y, x) in the contrast scan of a plain-scan voxel index."""
-    point = ref.TransformContinuousIndexToPhysicalPoint([float(v) for v in center_zyx[::-1]])
-    moved = breathing.transform().TransformPoint(point)
-    return np.clip(motion.physical_to_index(ref, np.asarray(moved)), 0,
-                   np.array(ref.GetSize()[::-1]) - 1)
-
-
-def _rigid_params(rigid: sitk.Euler3DTransform) -> np.ndarray:
-    return np.array([*rigid.GetCenter(), rigid.GetAngleX(), rigid.GetAngleY(),
-                     rigid.GetAngleZ(), *rigid.GetTranslation()], dtype=np.float64)
+    return contrast, lesion_c, gland_c | lesion_c
 
 
 def _image(array, ref, pixel=sitk.sitkFloat32):
@@ -395,4 +381,7 @@ def case_from_record(record: dict) -> VirtualCase:
         phase=str(record["phase"]), noise_hu=float(record["noise_hu"]),
         seed=int(record["seed"]))
     case.duct_plain = _image(record["duct_plain"], ref, sitk.sitkUInt8)
+    case.gland_fat = float(record["gland_fat"])
+    case.signs = dict(zip(("duct", "atrophy", "contour"), map(bool, record["signs"]),
+                          strict=True))
     return case

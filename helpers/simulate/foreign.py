@@ -17,11 +17,16 @@ assumption, none is a sourced fact):
   by one voxel), so a lesion wider than the gland fills it rather than bulging out of it. Its
   margin is a cosine ramp 1-4 mm wide, its inside has a slight radial gradient, and the real
   scan's noise level is put back on top;
-* **intensity**, relative to the gland's median on the plain scan: cyst 20-50 HU darker (as
-  water is against a non-fatty gland of 30-40 HU, DOMAIN-NOTES), PDAC 3-10 HU darker, PNET 0-5 HU
-  brighter, SPT 10-25 HU darker;
-* **contrast scan and motion**: a fixed target HU per organ (its own table) and a rigid shift of
-  2-6 mm between the scans, no deformation.
+* **the gland's fat**: each patient draws a fat scale uniformly from 0 (no fat) to 1 (the
+  real, fatty gland). A gland voxel's fat fraction comes from its 3-voxel *median* (the main
+  simulator uses a Gaussian local mean) between this module's own parenchyma
+  (:data:`PARENCHYMA_HU`) and fat (:data:`FAT_HU`) values; all the fine texture is kept;
+* **intensity**, relative to that parenchyma, not to the gland's median: cyst 20-50 HU darker
+  (water, about 0-20 HU, against a non-fatty gland of 30-40 HU), PDAC 3-10 HU darker, PNET
+  0-5 HU brighter, SPT 10-25 HU darker; the lesion replaces parenchyma and fat alike;
+* **contrast scan and motion**: a fixed target HU per organ (its own table; only the gland's
+  parenchyma enhances, not its fat) and a rigid shift of 2-6 mm between the scans, no
+  deformation.
 
 Never used to train or tune anything (the cohort "foreign" of :mod:`helpers.cohorts`). Not for
 clinical use.
@@ -41,10 +46,13 @@ from tqdm.auto import tqdm
 from .. import cache, cache_layout, cohorts
 from ..data import load_ct, load_labels
 
-FOREIGN_VERSION = "foreign-v2"  # change with anything below: old cached patients are ignored
+FOREIGN_VERSION = "foreign-v3"  # change with anything below: old cached patients are ignored
 PANCREAS = 7
 DIAMETER_MM = (12.0, 30.0)
-# Plain-scan lesion minus gland median (HU), per subtype: this module's own assumptions.
+# The gland as parenchyma plus fat (own round values; fat about -50 to -100 HU on CT).
+PARENCHYMA_HU = 35.0
+FAT_HU = -95.0
+# Plain-scan lesion minus the parenchyma (HU), per subtype: this module's own assumptions.
 PLAIN_DELTA_HU = {"cyst": (-50.0, -20.0), "PDAC": (-10.0, -3.0), "PNET": (0.0, 5.0),
                   "SPT": (-25.0, -10.0)}
 # Contrast scan (pancreatic phase): target HU per TotalSegmentator label, and each lesion's
@@ -61,7 +69,8 @@ class ForeignCase:
     """One foreign patient, with the fields evaluation reads (as :class:`VirtualCase` names
     them): the plain and contrast scans, lesion and pancreas masks on each grid, the true
     plain -> contrast transform, subtype, nominal diameter and seed; and
-    ``plain_delta_hu``, the lesion's planned HU difference to the gland on the plain scan."""
+    ``plain_delta_hu``, the lesion's planned HU difference to the parenchyma on the plain
+    scan; ``gland_fat``, the gland's fat scale (0: no fat, 1: the real fatty gland)."""
 
     plain: sitk.Image
     contrast: sitk.Image
@@ -76,6 +85,7 @@ class ForeignCase:
     noise_hu: float
     seed: int
     phase: str = "pancreatic"
+    gland_fat: float = 1.0
 
 
 @functools.lru_cache(maxsize=1)
@@ -134,6 +144,11 @@ def build_foreign(seed: int, subtype: str | None) -> dict:
     gland = lab == PANCREAS
     residual = hu - ndi.median_filter(hu, 3)
     noise = float(np.std(residual[ndi.binary_erosion(lab == 5, iterations=2)]))
+    # The gland's fat, kept at this patient's scale: fat fraction from each voxel's median.
+    fat_scale = float(rng.uniform(0.0, 1.0))
+    fat = np.clip((PARENCHYMA_HU - ndi.median_filter(hu, 3)) / (PARENCHYMA_HU - FAT_HU), 0, 1)
+    fat = np.where(gland, fat, 0.0)
+    hu = hu + (1 - fat_scale) * fat * (PARENCHYMA_HU - FAT_HU)
     weight, lesion = np.zeros(hu.shape, np.float32), np.zeros(hu.shape, bool)
     diameter = delta = 0.0
     plain = hu.astype(np.float32)
@@ -147,25 +162,30 @@ def build_foreign(seed: int, subtype: str | None) -> dict:
         weight = weight * np.clip(room, 0, 1)
         lesion = weight >= 0.5
         delta = float(rng.uniform(*PLAIN_DELTA_HU[subtype]))
-        level = float(np.median(hu[gland]))
         gradient = 1 + 0.15 * (weight - 1)  # slightly weaker towards the margin
-        value = level + delta * gradient + noise * rng.standard_normal(hu.shape)
+        value = PARENCHYMA_HU + delta * gradient + noise * rng.standard_normal(hu.shape)
         plain = (1 - weight) * plain + weight * value
     pancreas = gland | lesion
     contrast = plain.copy()
     for label, target in CONTRAST_TARGET_HU.items():
-        if (lab == label).any():
+        if label == PANCREAS:  # only the parenchyma enhances, from its own value
+            parenchyma = gland * (1 - fat_scale * fat) * (1 - weight)
+            contrast += ndi.gaussian_filter(parenchyma.astype(np.float32), 0.5) * np.float32(
+                target - PARENCHYMA_HU)
+        elif (lab == label).any():
             where = ndi.gaussian_filter((lab == label).astype(np.float32), 0.5)
             contrast += where * np.float32(target - float(np.median(hu[lab == label])))
     if subtype is not None:
-        contrast += weight * (CONTRAST_DELTA_HU[subtype] + (CONTRAST_TARGET_HU[PANCREAS] -
-                                                             float(np.median(contrast[gland]))))
+        # The lesion reaches the enhanced parenchyma's target plus its own contrast delta.
+        contrast += weight * np.float32(CONTRAST_TARGET_HU[PANCREAS] + CONTRAST_DELTA_HU[subtype]
+                                        - PARENCHYMA_HU - delta)
     shift = rng.standard_normal(3)
     shift *= rng.uniform(*SHIFT_MM) / np.linalg.norm(shift)
     return {"plain": np.round(plain).astype(np.int16), "contrast": np.round(contrast).astype(
         np.int16), "lesion": lesion.astype(np.uint8), "pancreas": pancreas.astype(np.uint8),
         "shift": shift, "subtype": np.str_(subtype or ""), "diameter": np.float64(diameter),
-        "delta": np.float64(delta), "noise": np.float64(noise), "seed": np.int64(seed)}
+        "delta": np.float64(delta), "noise": np.float64(noise), "seed": np.int64(seed),
+        "gland_fat": np.float64(fat_scale)}
 
 
 def case_from_arrays(arrays: dict) -> ForeignCase:
@@ -185,7 +205,8 @@ def case_from_arrays(arrays: dict) -> ForeignCase:
         pancreas_contrast=_image(arrays["pancreas"], on["contrast"], sitk.sitkUInt8),
         transform=transform, subtype=str(arrays["subtype"]) or None,
         lesion_diameter_mm=float(arrays["diameter"]), plain_delta_hu=float(arrays["delta"]),
-        noise_hu=float(arrays["noise"]), seed=int(arrays["seed"]))
+        noise_hu=float(arrays["noise"]), seed=int(arrays["seed"]),
+        gland_fat=float(arrays["gland_fat"]))
 
 
 def foreign_path(seed: int, subtype: str | None):

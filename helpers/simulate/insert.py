@@ -1,7 +1,8 @@
 """Insert a lesion into a real scan's pancreas (notebook 02), one or several phases at once.
 
 The lesion's shape comes from :mod:`.lesion_shape`, its values per phase from :mod:`.lesions`
-(relative to the gland around it, so it needs the native scan). Not for clinical use.
+(relative to the parenchyma of the gland around it, :mod:`.gland`, so it needs the native
+scan). Not for clinical use.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..checks import check_same_grid
-from . import lesion_shape, lesions, motion, phases
+from . import gland, lesion_shape, lesions, motion, phases
 
 
 @dataclass
@@ -60,12 +61,7 @@ def insert_lesion(images, labels, subtype: str, rng, diameter_mm: float | None =
     spacing = np.asarray(ref.GetSpacing())[::-1]
     diameter = lesions.check_diameter(diameter_mm if diameter_mm is not None
                               else rng.uniform(*lesions.DIAMETER_RANGE_MM))
-    center = None
-    if center_mm is not None:
-        center = tuple(np.round(motion.physical_to_index(ref, center_mm)).astype(int))
-        if not all(0 <= c < n for c, n in zip(center, lab.shape, strict=True)):
-            raise lesions.LesionDoesNotFitError(
-                f"the centre {tuple(center_mm)} mm is outside the image")
+    center = _centre_index(ref, center_mm, lab.shape)
     if noise_hu is None:
         noise_hu = phases.measure_noise(arrays["native"], lab)["sd_hu"]
     center, r0 = lesion_shape.choose_center(lab == 7, spacing, diameter / 2, rng, mass_effect,
@@ -76,10 +72,15 @@ def insert_lesion(images, labels, subtype: str, rng, diameter_mm: float | None =
         lab, arrays = _push_aside(lab, arrays, push, noise_hu, rng)
     occ, comps = shape.occupancy(lab.shape, spacing)
     ring = lesions.surrounding_gland(lab == 7, occ >= 0.5, spacing)
-    gland = {p: float(a[ring].mean()) for p, a in arrays.items()}
-    values = lesions.component_values(subtype, gland, rng)
-    texture = lesions.lesion_texture(lab.shape, rng, comps,
-                                     lesions.gland_texture_sd(arrays["native"], ring, noise_hu))
+    # Values relative to the parenchyma (the gland's fat read from the native scan), and
+    # the texture of fat-free parenchyma: the lesion is tissue, whatever the fat around it.
+    fat = gland.gland_fat(arrays["native"], lab == 7)
+    levels = gland.parenchyma_levels(arrays["native"][ring], {p: a[ring] for p, a in
+                                                              arrays.items()},
+                                     1 - fat.fraction[ring])
+    values = lesions.component_values(subtype, levels, rng)
+    texture = lesions.lesion_texture(lab.shape, rng, comps, lesions.gland_texture_sd(
+        arrays["native"] + fat.change, ring, noise_hu))
     texture += occ * rng.standard_normal(lab.shape, np.float32) * np.float32(noise_hu)
     mask = occ >= 0.5
     lab = np.where(mask, np.uint8(7), lab).astype(np.uint8)
@@ -88,6 +89,17 @@ def insert_lesion(images, labels, subtype: str, rng, diameter_mm: float | None =
     new_labels, mask_img = _image(lab, ref), _image(mask.astype(np.uint8), ref)
     center_mm = ref.TransformContinuousIndexToPhysicalPoint([float(v) for v in center[::-1]])
     return InsertedLesion(out, new_labels, mask_img, occ, center_mm, diameter, subtype, values)
+
+
+def _centre_index(ref, center_mm, shape):
+    """The voxel index of a requested centre (None: none requested), inside the image."""
+    if center_mm is None:
+        return None
+    center = tuple(np.round(motion.physical_to_index(ref, center_mm)).astype(int))
+    if not all(0 <= c < n for c, n in zip(center, shape, strict=True)):
+        raise lesions.LesionDoesNotFitError(f"the centre {tuple(center_mm)} mm is outside "
+                                            "the image")
+    return center
 
 
 def _push_aside(labels, arrays, push, noise_hu, rng):

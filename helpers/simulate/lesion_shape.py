@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.spatial.transform import Rotation
 
+from .grids import bounding_box
 from .lesions import LesionDoesNotFitError
 
 MAX_EXPANSION = 4.0  # a lesion may grow from a ball up to 4x smaller in radius
@@ -269,3 +270,27 @@ class LesionShape:
             comps[first][tuple(mid)] += 1.0 - occ[tuple(mid)]
             occ[tuple(mid)] = 1.0
         return occ.astype(np.float32), comps
+
+
+def blurred_margin(comps: dict, look) -> dict:
+    """A randomised appearance's ill-defined margin: each component's occupancy blurred (not
+    for a lesion so small that blurring would leave no voxel at least half covered)."""
+    if look is None or look["margin_sigma_vox"] <= 0:
+        return comps
+    sigma = look["margin_sigma_vox"]
+    # The occupancy is zero outside the lesion's box: filtering that box grown by the
+    # kernel's radius gives the same numbers, and exact zeros beyond it.
+    support = np.logical_or.reduce([frac != 0 for frac in comps.values()])
+    blurred = {}
+    if support.any():
+        reach = int(4.0 * sigma + 0.5) + 1  # gaussian_filter's radius (truncate=4), plus one
+        box = tuple(slice(max(b.start - reach, 0), min(b.stop + reach, n))
+                    for b, n in zip(bounding_box(support), support.shape, strict=True))
+        for name, frac in comps.items():
+            out = np.zeros(frac.shape, np.float32)
+            out[box] = ndi.gaussian_filter(frac[box], sigma).astype(np.float32)
+            blurred[name] = out
+    else:
+        blurred = {name: ndi.gaussian_filter(frac, sigma).astype(np.float32)
+                   for name, frac in comps.items()}
+    return blurred if sum(blurred.values()).max() >= 0.5 else comps

@@ -1,9 +1,12 @@
 """Pancreatic lesions for virtual patients: subtypes, appearance per phase, and conspicuity.
 
 Where a lesion goes and its shape are in :mod:`.lesion_shape`. Its attenuation in each phase follows
-:data:`APPEARANCE`, relative to the gland around it, with the sources noted; its
-:func:`conspicuity` is the contrast-to-noise ratio against that gland. The public
-``insert_lesion`` is in :mod:`.insert`. Not for clinical use.
+:data:`APPEARANCE`, with the sources noted: relative to the gland's **parenchyma** (not to
+the gland's mean, which fat lowers: :mod:`.gland`), or absolute for fluid. A lesion replaces
+parenchyma and fat alike, so how it stands out on plain CT follows from the fat around it:
+a cyst is darker than a normal gland and brighter than a fatty one. Its
+:func:`conspicuity` is the contrast-to-noise ratio against the gland around it, as imaged.
+The public ``insert_lesion`` is in :mod:`.insert`. Not for clinical use.
 """
 
 from __future__ import annotations
@@ -32,9 +35,9 @@ _LU = "Lu et al., Radiology 199:697 (1996): tumour-pancreas 67 +/- 19 HU; PMID 1
 class Appearance:
     """How one component of a lesion looks in one phase.
 
-    ``rule``: ``"delta"`` (gland mean in this phase + value), ``"ratio"`` (value x the gland
-    mean in this phase), ``"enh_ratio"`` (the lesion's native value + value x the gland's
-    enhancement over native) or ``"absolute"`` (HU).
+    ``rule``: ``"delta"`` (the parenchyma's HU in this phase + value), ``"ratio"`` (value x
+    the parenchyma's HU in this phase), ``"enh_ratio"`` (the lesion's native value + value x the
+    parenchyma's enhancement over native) or ``"absolute"`` (HU).
     ``jitter`` is the per-lesion standard deviation (HU) around the value.
     """
 
@@ -84,14 +87,15 @@ APPEARANCE = _appearance()
 TEXTURE_HU = {"solid": None, "capsule": None, "fluid": 2.0, "cystic": 3.0}
 
 # Randomised appearance (the training cohorts; see random_appearance). Each lesion gets its own
-# plain-scan HU difference to the gland, drawn from these ranges. They are wide on purpose, so
-# that a model cannot rely on one typical value: PDAC is often iso-attenuating on plain CT
-# (DOMAIN-NOTES: iso to slightly hypo); fluid (0-20 HU, a convention, UNVERIFIED) is up to
-# about 40 HU darker than a normal gland of 30-40 HU and brighter than a fatty one (this
-# series' real gland is about -8 HU). The exact bounds are assumptions.
+# plain-scan HU difference to the gland's *parenchyma* (gland.PARENCHYMA_HU, 40 HU), drawn
+# from these ranges, wider than the table's jitter so that a model cannot rely on one typical
+# value: PDAC is iso to slightly hypo on plain CT (DOMAIN-NOTES); fluid is near water (0-20 HU,
+# a convention, UNVERIFIED), so -45..-15 puts it at -5..25 HU; an SPT's old haemorrhage may be
+# a little denser. The exact bounds are assumptions. How the lesion stands out against the
+# gland then follows from the gland's fat (a patient's fat scale), not from these numbers.
 RANDOM_PLAIN_DELTA_HU = {("PDAC", "solid"): (-20.0, 5.0), ("PNET", "solid"): (-15.0, 10.0),
-                         ("cyst", "fluid"): (-45.0, 30.0), ("SPT", "solid"): (-20.0, 5.0),
-                         ("SPT", "cystic"): (-40.0, 30.0), ("SPT", "capsule"): (-10.0, 10.0)}
+                         ("cyst", "fluid"): (-45.0, -15.0), ("SPT", "solid"): (-20.0, 5.0),
+                         ("SPT", "cystic"): (-40.0, -10.0), ("SPT", "capsule"): (-10.0, 10.0)}
 SHAPES = ("ellipsoid", "lobulated", "irregular")
 
 
@@ -125,12 +129,13 @@ def check_diameter(diameter_mm: float) -> float:
 # ---------------------------------------------------------------------------- appearance
 def component_values(subtype, gland_hu: dict, rng,
                      plain_delta: dict | None = None) -> dict[str, dict[str, float]]:
-    """Mean HU of each lesion component in each phase of ``gland_hu`` (phase -> gland mean).
+    """Mean HU of each lesion component in each phase of ``gland_hu`` (phase -> the
+    parenchyma's HU near the lesion, :func:`.gland.parenchyma_levels`).
 
     ``gland_hu`` must include "native". One random draw per component and phase
     (the table's ``jitter``), so that lesions of one subtype differ. ``plain_delta``
     (component -> HU, from :func:`random_appearance`) replaces a component's native value by
-    the gland's native mean plus that difference; a non-enhancing ("absolute") component then
+    the parenchyma's native HU plus that difference; a non-enhancing ("absolute") component then
     keeps that value in every phase.
     """
     check_subtype(subtype)

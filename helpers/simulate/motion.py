@@ -322,3 +322,33 @@ def _centroids(labels_zyx, structures) -> list:
             total = np.array([float(s[ids].sum()) for s in sums])
             points.append(total / n)
     return points
+
+
+def sample_near(volume, where, support):
+    """``sample(volume, where)``, computed only where ``where`` falls within one voxel
+    of the bounding box of ``support`` (zero elsewhere): much faster for small objects."""
+    out = np.zeros(where.shape[:-1], np.float32)
+    if not support.any():
+        return out
+    box = grids.bounding_box(support)
+    near = np.ones(where.shape[:-1], bool)
+    for axis, b in enumerate(box):  # lo - 1 <= where <= hi, axis by axis
+        component = where[..., axis]
+        near &= component >= b.start - 1
+        near &= component <= b.stop
+    out[near] = sample(volume, where[near])
+    return out
+
+
+def where_of(breathing, ref, center_zyx):
+    """Voxel index (z, y, x) in the contrast scan of a plain-scan voxel index."""
+    point = ref.TransformContinuousIndexToPhysicalPoint([float(v) for v in center_zyx[::-1]])
+    moved = breathing.transform().TransformPoint(point)
+    return np.clip(physical_to_index(ref, np.asarray(moved)), 0,
+                   np.array(ref.GetSize()[::-1]) - 1)
+
+
+def rigid_params(rigid: sitk.Euler3DTransform) -> np.ndarray:
+    """A rigid transform as 9 numbers (centre, angles, translation): what the cache stores."""
+    return np.array([*rigid.GetCenter(), rigid.GetAngleX(), rigid.GetAngleY(),
+                     rigid.GetAngleZ(), *rigid.GetTranslation()], dtype=np.float64)

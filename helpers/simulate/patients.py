@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from .. import cache, cache_layout, cohorts
 from ..cache import show_build_progress
+from . import lesions, motion, phases
 from .case import (
     CASE_VERSION,
     CT_SAMPLE,
@@ -24,11 +25,35 @@ from .case import (
     VirtualCase,
     build_record,
     case_from_record,
-    check_args,
     prepare_base,
 )
+from .gland import check_gland_fat
 from .lesions import SUBTYPES, check_subtype, conspicuity
 from .motion import Breathing, invert_field
+
+APPEARANCES = ("standard", "random")
+
+
+def check_args(seed, subtype, phase, motion_level, diameter, noise_hu, appearance="standard",
+               gland_fat=None):
+    """Raise a ValueError naming the bad argument (and the valid choices) before any work."""
+    if gland_fat is not None:
+        check_gland_fat(gland_fat)
+    if appearance not in APPEARANCES:
+        raise ValueError(f"unknown appearance {appearance!r}; choose one of "
+                         f"{', '.join(APPEARANCES)}")
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if subtype is not None:
+        lesions.check_subtype(subtype)
+    phases.check_phase(phase)
+    motion.check_motion(motion_level)
+    if diameter is not None:
+        if subtype is None:
+            raise ValueError("lesion_diameter_mm was given for a healthy case (subtype=None)")
+        lesions.check_diameter(diameter)
+    if noise_hu is not None and not 0 < noise_hu <= 100:
+        raise ValueError(f"noise_hu must be within (0, 100] HU, got {noise_hu}")
 
 
 def case_conspicuity(case: VirtualCase, scan: str = "contrast", noise_hu=None) -> dict:
@@ -60,7 +85,8 @@ def inverse_transform(case: VirtualCase) -> sitk.Transform:
 def make_case(seed: int, subtype: str | None = None, *, phase: str = "pancreatic",
               lesion_diameter_mm: float | None = None, motion: str = "typical",
               noise_hu: float | None = None, vary_anatomy: bool = True,
-              appearance: str = "standard", cache: bool = False) -> VirtualCase:
+              appearance: str = "standard", gland_fat: float | None = 0.0,
+              cache: bool = False) -> VirtualCase:
     """Build one virtual patient, deterministically from ``seed``.
 
     ``subtype``: one of :data:`SUBTYPES`, or None for a healthy pancreas. ``phase``: the
@@ -71,15 +97,19 @@ def make_case(seed: int, subtype: str | None = None, *, phase: str = "pancreatic
     anatomy per seed (False: every seed shares the real anatomy). ``appearance``: "standard",
     or "random" to draw the lesion's look per case (mass effect, HU difference to the gland,
     shape, margin, texture, position: :func:`helpers.simulate.lesions.random_appearance`;
-    the training cohorts use it). ``cache``: reuse/store the
+    the training cohorts use it). ``gland_fat``: the pancreas's fat scale
+    (:mod:`helpers.simulate.gland`): 0, the default, a normal gland (parenchyma about 40 HU
+    on plain CT); 1 the real scan's fatty gland as it is; None draws it per seed from
+    :data:`helpers.simulate.gland.GLAND_FAT_RANGE`. ``cache``: reuse/store the
     case on disk (see :func:`make_cohort`). The same seed always gives the same patient;
     changing only the subtype keeps the anatomy and motion of that seed.
     """
     params = dict(seed=int(seed), subtype=subtype, phase=phase,
                   lesion_diameter_mm=lesion_diameter_mm, motion_level=motion,
                   noise_hu=noise_hu, vary_anatomy=bool(vary_anatomy),
-                  **_appearance_param(appearance))
-    check_args(seed, subtype, phase, motion, lesion_diameter_mm, noise_hu, appearance)
+                  **_appearance_param(appearance), gland_fat=_fat_param(gland_fat))
+    check_args(seed, subtype, phase, motion, lesion_diameter_mm, noise_hu, appearance,
+               gland_fat)
     return case_from_record(cached_record(params) if cache else build_record(**params))
 
 
@@ -98,6 +128,10 @@ def _appearance_param(appearance: str) -> dict:
     # Only a non-standard appearance enters the parameters (and so the cache key): every
     # standard case keeps the key, and the file, it always had.
     return {} if appearance == "standard" else {"appearance": appearance}
+
+
+def _fat_param(gland_fat):
+    return None if gland_fat is None else check_gland_fat(gland_fat)
 
 
 def case_path(params: dict) -> Path:
@@ -135,11 +169,13 @@ def _record_job(params: dict, cache: bool) -> dict:
 def make_cohort(n: int, seed: int, *, subtypes=SUBTYPES, healthy_fraction: float = 0.5,
                 phase: str = "pancreatic", motion: str = "typical",
                 lesion_diameter_mm: float | None = None, vary_anatomy: bool = True,
-                appearance: str = "standard", cache: bool = True, progress: bool = True,
+                appearance: str = "standard", gland_fat: float | None = None,
+                cache: bool = True, progress: bool = True,
                 n_jobs: int = 1) -> list[VirtualCase]:
     """Build ``n`` virtual patients, deterministically from ``seed`` (see :func:`cohort_plan`).
 
-    Other arguments are passed to :func:`make_case`. With ``cache`` every case is kept on disk
+    Other arguments are passed to :func:`make_case`; ``gland_fat`` is drawn per patient
+    unless given. With ``cache`` every case is kept on disk
     under :func:`cache_folder` (keyed by all its parameters), so a second call is fast.
     ``n_jobs`` > 1 builds cases in that many processes. Shows a progress bar if ``progress``.
     """
@@ -147,11 +183,11 @@ def make_cohort(n: int, seed: int, *, subtypes=SUBTYPES, healthy_fraction: float
     jobs = []
     for case_seed, subtype in plan:
         check_args(case_seed, subtype, phase, motion,
-                   lesion_diameter_mm if subtype else None, None, appearance)
+                   lesion_diameter_mm if subtype else None, None, appearance, gland_fat)
         jobs.append(dict(seed=case_seed, subtype=subtype, phase=phase,
                          lesion_diameter_mm=lesion_diameter_mm if subtype else None,
                          motion_level=motion, noise_hu=None, vary_anatomy=bool(vary_anatomy),
-                         **_appearance_param(appearance)))
+                         **_appearance_param(appearance), gland_fat=_fat_param(gland_fat)))
     records = [None] * n
     # Only cases not on disk yet go to worker processes: reading a cached case is faster
     # than shipping it back from another process.
@@ -178,8 +214,8 @@ def make_cohort(n: int, seed: int, *, subtypes=SUBTYPES, healthy_fraction: float
 
 def cohort_table(cases):
     """One row per case: seed, subtype, nominal diameter and the diameter of a sphere of the
-    mask's volume (lobes and dents make it smaller), noise, lesion voxels and how far the
-    landmarks moved between the scans (mm)."""
+    mask's volume (lobes and dents make it smaller), noise, the gland's fat scale, lesion
+    voxels and how far the landmarks moved between the scans (mm)."""
     rows = []
     for case in cases:
         shift = np.linalg.norm(case.landmarks_contrast - case.landmarks_plain, axis=1)
@@ -188,7 +224,8 @@ def cohort_table(cases):
         rows.append({"seed": case.seed, "subtype": case.subtype or "healthy",
                      "diameter_mm": round(case.lesion_diameter_mm, 1),
                      "sphere_equiv_mm": round(float(np.cbrt(6 * volume / np.pi)), 1),
-                     "noise_hu": round(case.noise_hu, 1), "lesion_voxels": voxels,
+                     "noise_hu": round(case.noise_hu, 1), "gland_fat": round(case.gland_fat, 2),
+                     "lesion_voxels": voxels,
                      "motion_mean_mm": round(float(shift.mean()), 1),
                      "motion_max_mm": round(float(shift.max()), 1)})
     return pd.DataFrame(rows)

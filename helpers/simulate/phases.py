@@ -26,6 +26,7 @@ import SimpleITK as sitk
 from scipy import ndimage as ndi
 
 from ..checks import check_same_grid
+from . import gland
 
 PHASES = ("native", "arterial", "pancreatic", "portal_venous")
 PHASE_DESCRIPTIONS = {
@@ -209,26 +210,45 @@ def structure_masks(labels_zyx: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def soft_mask(mask: np.ndarray, sigma_vox: float = 0.6) -> np.ndarray:
-    """A binary mask blurred to fractions in [0, 1]: partial volume at its boundary."""
+    """A mask (binary, or fractions) blurred to fractions in [0, 1]: partial volume at its
+    boundary."""
     return ndi.gaussian_filter(mask.astype(np.float32), sigma_vox)
 
 
+def gland_parenchyma(native_zyx, pancreas_zyx, denoise_sigma_vox: float = 0.7) -> np.ndarray:
+    """Each voxel's parenchymal fraction (1 - fat fraction, :func:`.gland.fat_fraction`) in a
+    noisy native scan, read after a light Gaussian denoising (noise would read as fat)."""
+    smooth = ndi.gaussian_filter(np.asarray(native_zyx, np.float32), denoise_sigma_vox)
+    return 1.0 - gland.fat_fraction(smooth, pancreas_zyx)
+
+
 def enhancement_components(native_zyx, labels_zyx, phase, blur_vox=0.6, air_hu=-100.0,
-                           wall_hu=40.0) -> dict[str, np.ndarray]:
+                           wall_hu=40.0, parenchyma=None) -> dict[str, np.ndarray]:
     """Per-structure enhancement maps (HU added) for one phase, before any random gain.
 
     Returns ``{structure: float32 array}``. ``target`` rules are converted to an added HU
     using the structure's mean in *this* native scan (measure, then simulate). Bowel wall
     enhancement is scaled by its tissue fraction (gas in the lumen does not enhance).
+    The pancreas is parenchyma plus fat (:mod:`.gland`): its rule is the *parenchyma's*
+    (a target is reached from :data:`.gland.PARENCHYMA_HU`), and each voxel enhances by
+    its parenchymal fraction ``parenchyma`` (an array; default: read from this native scan,
+    :func:`gland_parenchyma`), because fat does not enhance.
     """
     check_phase(phase)
     native_zyx = np.asarray(native_zyx, dtype=np.float32)
     masks = structure_masks(labels_zyx)
+    if parenchyma is None:
+        parenchyma = gland_parenchyma(native_zyx, masks["pancreas"])
     out = {}
     for row in ENHANCEMENT:
         if row.phase != phase or not masks[row.structure].any():
             continue
         mask = masks[row.structure]
+        if row.structure == "pancreas":
+            added = row.value - gland.PARENCHYMA_HU if row.rule == "target" else row.value
+            out["pancreas"] = soft_mask(mask * np.asarray(parenchyma, np.float32),
+                                        blur_vox) * np.float32(added)
+            continue
         soft = soft_mask(mask, blur_vox)
         if row.rule == "target":
             # Reach the target mean inside the label, given that soft edges enhance less.
@@ -242,7 +262,8 @@ def enhancement_components(native_zyx, labels_zyx, phase, blur_vox=0.6, air_hu=-
     # Blurred edges of neighbours spill a little into each structure: correct targets once.
     total = native_zyx + sum(out.values())
     for row in ENHANCEMENT:
-        if row.phase == phase and row.rule == "target" and row.structure in out:
+        if (row.phase == phase and row.rule == "target" and row.structure in out
+                and row.structure != "pancreas"):  # the gland's target is its parenchyma's
             mask = masks[row.structure]
             soft = soft_mask(mask, blur_vox)
             error = row.value - float(total[mask].mean())

@@ -17,13 +17,23 @@ Sources (checked for this series; not in DOMAIN-NOTES, so cited here):
 * "Abrupt ductal cut-off at the site of the mass", including for iso-attenuating PDAC:
   Diagnostics 11(11):2166 (2021), Table 1, doi:10.3390/diagnostics11112166.
 
-What the simulator does (assumptions are labelled): with probability
-:data:`DUCT_DILATATION`, a PDAC patient gets a fluid-filled tube of
-:data:`DUCT_DIAMETER_MM` along the gland's centre line, from the tumour to the tail end,
-inside the gland. Fluid is non-enhancing, so on the contrast scan the duct is a dark line in
-a bright gland; on this fatty real gland (about -8 HU on plain CT) it is slightly *denser*
-than the gland. The normal duct (under 3 mm) is not drawn: on a 3 mm grid it is mostly lost
-to partial volume. Upstream atrophy is not simulated. Not for clinical use.
+What the simulator does (assumptions are labelled):
+
+* **duct dilatation**: with probability :data:`DUCT_DILATATION`, a PDAC patient gets a
+  fluid-filled tube of :data:`DUCT_DIAMETER_MM` along the gland's centre line, from the tumour
+  to the tail end, inside the gland. Fluid is non-enhancing, so on the contrast scan the duct
+  is a dark line in a bright gland; on plain CT it is darker than a normal gland and denser
+  than a very fatty one. The normal duct (under 3 mm) is not drawn: on a 3 mm grid it is
+  mostly lost to partial volume;
+* **upstream (distal) parenchymal atrophy**: with probability :data:`ATROPHY` (Ahn et al.'s
+  sensitivity of the sign, above), the gland upstream of the tumour loses its outer
+  :data:`ATROPHY_DEPTH_MM` (an assumption), which becomes fat; its centre line is kept;
+* **contour change** (the tumour bulging the gland's outline): with probability
+  :data:`CONTOUR_CHANGE` a lesion wider than the gland pushes the tissue aside; otherwise it
+  replaces what is there. Ahn et al. recorded contour abnormality but did not find it more
+  frequent in cancers than in controls; the value is an assumption.
+
+Not for clinical use.
 """
 
 from __future__ import annotations
@@ -42,6 +52,12 @@ DUCT_DIAMETER_MM = (4.0, 7.0)
 # 0-20 HU, UNVERIFIED as a sourced range). Mean and per-patient sd, HU.
 DUCT_FLUID_HU = (10.0, 3.0)
 CENTRELINE_STEP_MM = 3.0
+# Probability of distal parenchymal atrophy upstream of a PDAC: its sensitivity (45 %) on CT
+# taken before diagnosis, Ahn et al. (above; specificity 96 %).
+ATROPHY = {"PDAC": 0.45}
+ATROPHY_DEPTH_MM = 3.0  # the outer layer lost: one 3 mm voxel (an assumption)
+# Probability that a lesion wider than the gland bulges its outline (an assumption, above).
+CONTOUR_CHANGE = 0.5
 
 
 def gland_centreline(pancreas_zyx, index_to_mm, step_mm: float = CENTRELINE_STEP_MM):
@@ -128,3 +144,31 @@ def draw_duct(subtype, rng) -> tuple[float, float] | None:
     diameter = rng.uniform(*DUCT_DIAMETER_MM)
     fluid = DUCT_FLUID_HU[0] + DUCT_FLUID_HU[1] * rng.standard_normal()
     return (float(diameter), float(fluid)) if dilated else None
+
+
+def upstream_atrophy(pancreas_zyx, lesion_center_zyx, spacing_zyx, index_to_mm,
+                     depth_mm: float = ATROPHY_DEPTH_MM) -> np.ndarray:
+    """The gland voxels an upstream atrophy takes away (bool): those on the tail side of the
+    lesion's centre (along the gland's long axis, one voxel beyond it) within ``depth_mm`` of
+    the gland's surface, except the voxels of its centre line (a thin gland keeps its core)."""
+    pancreas = np.asarray(pancreas_zyx, bool)
+    where = np.argwhere(pancreas)
+    mm = index_to_mm(where.astype(float))
+    axis = np.linalg.svd(mm - mm.mean(0), full_matrices=False)[2][0]
+    axis = -axis if axis[0] < 0 else axis  # towards the patient's left: the tail
+    centre = float(index_to_mm(np.asarray(lesion_center_zyx, float)[None])[0] @ axis)
+    upstream = mm @ axis > centre + float(np.max(spacing_zyx))
+    depth = ndi.distance_transform_edt(pancreas, sampling=spacing_zyx)[tuple(where.T)]
+    line = index_to_mm(gland_centreline(pancreas, index_to_mm))
+    core = distance_to_polyline(mm, line) < float(np.min(spacing_zyx))
+    out = np.zeros(pancreas.shape, bool)
+    out[tuple(where[upstream & (depth <= depth_mm) & ~core].T)] = True
+    return out
+
+
+def draw_signs(subtype, rng) -> dict:
+    """This lesion's drawn secondary signs besides the duct: ``{"atrophy": bool,
+    "contour": bool}``. Always the same number of draws, so later draws do not shift."""
+    atrophy = rng.random() < ATROPHY.get(subtype, 0.0)
+    contour = rng.random() < CONTOUR_CHANGE
+    return {"atrophy": bool(atrophy and subtype is not None), "contour": bool(contour)}
