@@ -11,6 +11,8 @@ The checks, called at the top of each public function that takes such input:
   :func:`check_resample_memory` (:class:`ScanTooLargeError`) for the grid a function builds;
 * a mask against its scan: :func:`check_mask` (labels, same grid, not empty);
 * a pair of masks: :func:`check_mask_pair`;
+* a pancreas mask big enough to hold a gland: :func:`check_gland_size` (the rules stage 1
+  applies to its own result, :data:`MIN_COVERAGE_MM` and :data:`PLAUSIBLE_ML`);
 * the pieces they are made of: :func:`check_labels`, :func:`check_finite`,
   :func:`stored_value_peak` and :func:`check_not_stored_values` (raw stored values, HU + 1024).
 """
@@ -35,6 +37,9 @@ STORED_OFFSET, STORED_PEAK = 1024.0, (870.0, 1230.0)
 VOXEL_MM = (0.05, 20.0)
 MAX_GRID_BYTES = 2 * 1024**3  # about 2 GB: more than this for one grid is refused up front
 MAX_CHECKED_VOXELS = 4_000_000  # value checks of a larger scan read an even sample this big
+# What can hold a pancreas: stage 1's rules for its own result, and for a mask a user gives.
+MIN_COVERAGE_MM = 45.0  # head-to-foot; the pancreas alone spans about 50-60 mm here
+PLAUSIBLE_ML = (4.0, 250.0)  # wide on purpose: the toy gland is ~17 mL, real adults more
 
 
 class InputError(ValueError):
@@ -55,6 +60,14 @@ class EmptyMaskError(InputError):
 
 class ScanTooLargeError(InputError):
     """The grid a function would build for this scan needs more memory than is safe."""
+
+
+class ContrastPhaseError(InputError):
+    """A contrast-enhanced scan was given to a function made for plain (non-contrast) CT."""
+
+
+class GlandTooSmallError(InputError):
+    """A pancreas mask, or its scan, is too small to hold a pancreas."""
 
 
 def grid_text(image: sitk.Image) -> str:
@@ -337,3 +350,31 @@ def check_mask_pair(first, second, names=("mask", "reference"), *,
     for mask, name in zip((first, second), names, strict=True):
         check_labels(mask, name, single=single)
     check_same_grid(first, second, *names)
+
+
+def head_foot_extent_mm(image: sitk.Image) -> float:
+    """How far the scan reaches head-to-foot, in mm (any orientation)."""
+    direction = np.reshape(image.GetDirection(), (3, 3))
+    axis = int(np.argmax(np.abs(direction[2])))  # the index axis closest to superior
+    return float(image.GetSize()[axis] * image.GetSpacing()[axis])
+
+
+def check_gland_size(mask: sitk.Image, scan: sitk.Image, name: str = "pancreas mask") -> None:
+    """Raise :class:`GlandTooSmallError` unless ``mask`` (a binary mask on ``scan``'s grid,
+    checked first with :func:`check_mask`) marks at least ``PLAUSIBLE_ML[0]`` mL on a scan
+    of at least :data:`MIN_COVERAGE_MM` head-to-foot: the rules stage 1 applies to its own
+    result, so that a mask too small to be a gland is never scored."""
+    voxels = int(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))
+    spacing = mask.GetSpacing()
+    volume = voxels * float(np.prod(spacing)) / 1000
+    extent = head_foot_extent_mm(scan)
+    if volume >= PLAUSIBLE_ML[0] and extent >= MIN_COVERAGE_MM:
+        return
+    raise GlandTooSmallError(
+        f"the {name} marks {volume:.1f} mL ({voxels} voxels of "
+        f"{' x '.join(f'{s:.1f}' for s in spacing)} mm) on a scan covering {extent:.0f} mm "
+        f"head-to-foot: too small to hold a pancreas. A pancreas mask must mark at least "
+        f"{PLAUSIBLE_ML[0]:g} mL on a scan of at least {MIN_COVERAGE_MM:.0f} mm head-to-foot "
+        "(the rules stage 1 applies to its own result; a virtual patient's gland is about "
+        "17 mL). Pass the mask of the whole gland on a scan of the upper abdomen, e.g. stage "
+        "1's: helpers.pipeline.segment_pancreas(scan).")

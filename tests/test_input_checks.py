@@ -266,6 +266,35 @@ def test_patient_row_refuses_a_truth_lesion_on_another_grid(toy_pipeline, case):
     assert evaluation.patient_row("p", result, case.lesion_plain, "PDAC")["truth"] == "PDAC"
 
 
+def test_a_pancreas_mask_too_small_to_hold_a_gland_is_refused_by_every_stage(toy_pipeline):
+    """Issue 33: an 8 x 8 x 8 scan with a 2 x 2 x 2 voxel mask (0.2 mL) was scored 0.555."""
+    array = np.full((8, 8, 8), -1000.0, np.float32)
+    array[:, 2:, :] = 40.0 + np.random.default_rng(0).normal(0, 8, (8, 6, 8))
+    scan = sitk.GetImageFromArray(array)
+    scan.SetSpacing((3.0, 3.0, 3.0))
+    tiny = np.zeros((8, 8, 8), np.uint8)
+    tiny[3:5, 3:5, 3:5] = 1
+    mask = sitk.GetImageFromArray(tiny)
+    mask.CopyInformation(scan)
+    calls = [lambda: toy_pipeline.predict(scan, mask),
+             lambda: pipeline.detect_lesion(scan, mask, detector=toy_pipeline.detector),
+             lambda: pipeline.classify_subtype(scan, mask, toy_pipeline.classifier,
+                                               pancreas_mask=mask)]
+    for call in calls:
+        with pytest.raises(pipeline.GlandTooSmallError) as caught:
+            call()
+        assert str(caught.value).startswith(
+            "the pancreas mask marks 0.2 mL (8 voxels of 3.0 x 3.0 x 3.0 mm) on a scan "
+            "covering 24 mm head-to-foot: too small to hold a pancreas. A pancreas mask must "
+            f"mark at least {checks.PLAUSIBLE_ML[0]:g} mL on a scan of at least "
+            f"{checks.MIN_COVERAGE_MM:.0f} mm head-to-foot")
+        assert "segment_pancreas(scan)" in str(caught.value)
+    # The rules are stage 1's own, stated once.
+    from helpers.pipeline import stage1
+    assert stage1.PLAUSIBLE_ML is checks.PLAUSIBLE_ML
+    assert stage1.MIN_COVERAGE_MM == checks.MIN_COVERAGE_MM
+
+
 def test_a_2d_image_is_refused_before_any_simpleitk_error(toy_pipeline, case):
     flat, mask = case.plain[:, :, 8], case.pancreas_plain[:, :, 8]
     for call in (lambda: toy_pipeline.predict(flat, mask),

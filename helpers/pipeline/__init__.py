@@ -11,6 +11,7 @@ Modules, from the bottom up (each imports only those above it in this list):
 * :mod:`.grid`: the 3 mm working grid every stage runs on;
 * :mod:`.atlas`, :mod:`.voxel_classifier`: stage 1's two methods;
 * :mod:`.stage1`: stage 1's input checks, default models and ``segment_pancreas``;
+* :mod:`.contrast_check`: is the scan plain CT? Its blood pool's HU, checked before stage 1;
 * :mod:`.features`, :mod:`.stage2`: stage 2's voxel features, labels and detector;
 * :mod:`.stage3`: stage 3's lesion features and subtype classifier;
 * :mod:`.model`: the chained :class:`Pipeline`;
@@ -26,7 +27,15 @@ Modules, from the bottom up (each imports only those above it in this list):
 Not for clinical use.
 """
 
-from ..checks import EmptyMaskError, GridMismatchError, InputError, ScanTooLargeError
+from ..checks import (
+    ContrastPhaseError,
+    EmptyMaskError,
+    GlandTooSmallError,
+    GridMismatchError,
+    InputError,
+    ScanTooLargeError,
+)
+from .contrast_check import measure_blood_pool
 from .default import (
     DEFAULT_STAGE3_OUTLINES,
     classify_subtype,
@@ -41,9 +50,10 @@ from .model import NotFittedError, Pipeline, PipelineResult
 from .stage1 import NotCTError, PancreasNotFoundError, run_stage1, segment_pancreas
 from .stage3 import EmptyLesionError
 
-__all__ = ["DEFAULT_STAGE3_OUTLINES", "EmptyLesionError", "EmptyMaskError",
-           "EmptyPancreasError", "GridMismatchError", "InputError", "NotCTError",
+__all__ = ["ContrastPhaseError", "DEFAULT_STAGE3_OUTLINES", "EmptyLesionError",
+           "EmptyMaskError", "EmptyPancreasError", "GlandTooSmallError", "GridMismatchError",
+           "InputError", "NotCTError",
            "NotFittedError", "PancreasNotFoundError", "Pipeline", "PipelineResult",
            "ScanTooLargeError", "classify_subtype", "default_pipeline",
-           "detect_lesion", "end_to_end_rows", "make_pipeline", "measure", "run_stage1",
-           "segment_pancreas"]
+           "detect_lesion", "end_to_end_rows", "make_pipeline", "measure",
+           "measure_blood_pool", "run_stage1", "segment_pancreas"]

@@ -25,8 +25,9 @@ import numpy as np
 import SimpleITK as sitk
 
 from .. import workers
-from ..checks import check_mask, check_scan
+from ..checks import check_gland_size, check_mask, check_scan
 from . import stage2, stage3
+from .contrast_check import check_plain_ct
 from .features import EMPTY_PANCREAS_HINT, EmptyPancreasError
 from .grid import WORK_SPACING_MM, as_image, to_input_grid, to_working
 from .stage1 import default_atlases, segment_pancreas
@@ -47,7 +48,9 @@ def check_inputs(scan, pancreas=None, lesion=None, pancreas_name: str = "pancrea
     """The checks stages 2 and 3 make before any work, in the words of their arguments: the
     scan is a 3D CT in HU whose working grid fits in memory
     (:func:`helpers.checks.check_scan`), and each mask given is a binary mask on the scan's
-    grid that is not empty (:class:`EmptyPancreasError`, :class:`.stage3.EmptyLesionError`)."""
+    grid that is not empty (:class:`EmptyPancreasError`, :class:`.stage3.EmptyLesionError`);
+    a pancreas mask must be large enough to hold a gland, by stage 1's own rules
+    (:func:`helpers.checks.check_gland_size`, :class:`helpers.checks.GlandTooSmallError`)."""
     check_scan(scan, "scan", resample_mm=WORK_SPACING_MM)
     if lesion is not None:
         check_mask(lesion, scan, lesion_name, empty_error=stage3.EmptyLesionError,
@@ -55,6 +58,7 @@ def check_inputs(scan, pancreas=None, lesion=None, pancreas_name: str = "pancrea
     if pancreas is not None:
         check_mask(pancreas, scan, pancreas_name, empty_error=EmptyPancreasError,
                    empty_hint=EMPTY_PANCREAS_HINT)
+        check_gland_size(pancreas, scan, pancreas_name)
 
 
 @dataclass
@@ -67,6 +71,8 @@ class PipelineResult:
     subtype_probs: dict[str, float]  # empty when no lesion was found
     probability: sitk.Image | None = None  # stage 2's P(lesion) map on the 3 mm working grid
     seconds: float = 0.0
+    # What the result cannot be trusted for, e.g. a contrast scan run with allow_contrast=True.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def found(self) -> bool:
@@ -224,7 +230,8 @@ class Pipeline:
                                                                          pancreas))[0]
         return score, lesion, probs, probability
 
-    def predict(self, scan: sitk.Image, pancreas: sitk.Image | None = None) -> PipelineResult:
+    def predict(self, scan: sitk.Image, pancreas: sitk.Image | None = None, *,
+                allow_contrast: bool = False) -> PipelineResult:
         """Run the chain on one scan (a plain CT, or a contrast CT for ``image="contrast"``).
 
         ``pancreas``: a mask on the scan's grid to use instead of stage 1 (e.g. the reference,
@@ -232,12 +239,21 @@ class Pipeline:
         :class:`helpers.checks.NotCTError` for a scan that is not a CT in HU (also raw stored
         values, with or without a mask), :class:`helpers.checks.ScanTooLargeError` for one
         whose working grid would not fit in memory,
-        :class:`helpers.checks.GridMismatchError` for a mask on another grid, and
-        :class:`helpers.pipeline.features.EmptyPancreasError` for an empty mask.
+        :class:`helpers.checks.GridMismatchError` for a mask on another grid,
+        :class:`helpers.pipeline.features.EmptyPancreasError` for an empty mask and
+        :class:`helpers.checks.GlandTooSmallError` for one too small to hold a gland. A
+        pipeline of plain CT raises :class:`helpers.checks.ContrastPhaseError` for a scan
+        whose blood is contrast-enhanced (:mod:`.contrast_check`), before stage 1;
+        ``allow_contrast=True`` runs it anyway and records the warning in
+        ``result.warnings``.
         """
         self.check_fitted()
         check_inputs(scan, pancreas)
         start = time.perf_counter()
+        notes = []
+        if self.image == "plain":  # a pipeline of contrast CT is meant for contrast scans
+            note = check_plain_ct(scan, allow_contrast=allow_contrast)
+            notes += [note] if note else []
         if pancreas is None:
             pancreas = segment_pancreas(scan, self.stage1_method)
         hu, gland, working = to_working(scan, pancreas)
@@ -245,7 +261,7 @@ class Pipeline:
         lesion_image = to_input_grid(as_image(lesion, working), scan)
         return PipelineResult(sitk.Cast(pancreas > 0, sitk.sitkUInt8), lesion_image, score,
                               probs, as_image(probability, working),
-                              time.perf_counter() - start)
+                              time.perf_counter() - start, notes)
 
 
 def check_mixed(cases) -> None:

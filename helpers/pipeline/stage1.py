@@ -32,8 +32,9 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
-from ..checks import InputError, check_scan
+from ..checks import MIN_COVERAGE_MM, PLAUSIBLE_ML, InputError, check_scan
 from ..checks import NotCTError as NotCTError  # re-exported: helpers.pipeline.NotCTError
+from ..checks import head_foot_extent_mm as head_foot_extent_mm  # re-exported, used here
 from ..simulate import named_cohort
 from .atlas import Atlas, atlas_votes, atlases_from_cases
 from .grid import WORK_SPACING_MM, to_input_grid, to_working_grid
@@ -54,10 +55,10 @@ THRESHOLDS = {"classifier": 0.65, "atlas": 0.3}
 
 N_LABELLED = 6  # virtual patients with a reference pancreas: atlases, or training data
 
-MIN_COVERAGE_MM = 45.0  # head-to-foot; the pancreas alone spans about 50-60 mm here
+# MIN_COVERAGE_MM and PLAUSIBLE_ML live in helpers.checks: a pancreas mask given to stages 2
+# and 3 must meet them too (check_gland_size), so they are stated once, there.
 MAX_COVERAGE_MM = 200.0  # the toy models know ~90 mm slabs of upper abdomen, not whole trunks
 MIN_WIDTH_MM = 150.0  # left-right and front-back: a whole abdominal cross-section
-PLAUSIBLE_ML = (4.0, 250.0)  # wide on purpose: the toy gland is ~17 mL, real adults more
 # Atlases that really matched correlate with the scan around the pancreas (median over the
 # atlases 0.78-0.90 on virtual patients); on real pelvis and lower-abdomen slabs they do not
 # (medians -0.2 to 0.01). Calibrated on this toy data only.
@@ -82,13 +83,6 @@ def check_ct_like(image, name: str = "scan") -> None:
     (:func:`helpers.checks.check_scan`: a 3-D SimpleITK image, plausible voxels, finite
     values, air at about -1000 HU, mostly soft tissue, not normalised, not raw stored values)."""
     check_scan(image, name)
-
-
-def head_foot_extent_mm(image: sitk.Image) -> float:
-    """How far the scan reaches head-to-foot, in mm (any orientation)."""
-    direction = np.reshape(image.GetDirection(), (3, 3))
-    axis = int(np.argmax(np.abs(direction[2])))  # the index axis closest to superior
-    return float(image.GetSize()[axis] * image.GetSpacing()[axis])
 
 
 def check_coverage(image: sitk.Image) -> None:
