@@ -252,6 +252,9 @@ def read_arrays(path: Path, key: str, names=None) -> dict:
     except FileNotFoundError:
         raise  # not damaged: not there (e.g. removed by a clean meanwhile)
     except UNREADABLE as exc:
+        if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
+            raise DamagedCacheFile("an array of the wrong dtype (object: reading it would "
+                                   "need a pickle, never allowed here)") from exc
         kind = type(exc)  # zlib's "error" means nothing without its module's name
         name = kind.__name__ if kind.__module__ == "builtins" else \
             f"{kind.__module__}.{kind.__name__}"
@@ -300,7 +303,7 @@ def load_or_build(path: Path, key: str, build, to_arrays=None, from_arrays=None,
             aside = keep_aside(path)
             kept = (f"it was kept aside as {aside.name} (never read again; delete it when you "
                     "like)" if aside else "it could not be kept aside (moved meanwhile?)")
-            warnings.warn(f"ignoring the damaged {what} {path.name} ({exc}): {kept}; "
+            warnings.warn(f"ignoring the {what} {path.name}: it is damaged ({exc}); {kept}; "
                           "rebuilding it", stacklevel=2)
     result = build()
     if use_cache:

@@ -155,8 +155,8 @@ def test_every_read_failure_is_one_kind_and_the_file_is_kept_aside_and_rebuilt(t
         calls.append(1)
         return {"x": np.ones(2)}
 
-    with pytest.warns(UserWarning, match=r"ignoring the damaged thing thing\.npz \(.*\): it was "
-                                         r"kept aside as thing\.npz\.corrupt-.*rebuilding it"):
+    with pytest.warns(UserWarning, match=r"ignoring the thing thing\.npz: it is damaged \(.*\); "
+                                         r"it was kept aside as thing\.npz\.corrupt-.*rebuilding"):
         found = cache.load_or_build(path, "k", build, what="thing")
     assert calls == [1] and found["x"].tolist() == [1, 1]
     (aside,) = tmp_path.glob("thing.npz.corrupt-*")
@@ -178,7 +178,7 @@ def test_a_missing_member_is_damage_too(tmp_path):
     cache.write_arrays(path, "k", {"x": np.zeros(2)})
     with pytest.raises(cache.DamagedCacheFile, match="member"):
         cache.read_arrays(path, "k", names=["x", "y"])
-    with pytest.warns(UserWarning, match="ignoring the damaged"):
+    with pytest.warns(UserWarning, match="it is damaged"):
         cache.load_or_build(path, "k", lambda: {"x": np.zeros(2), "y": np.ones(1)},
                             from_arrays=lambda arrays: (arrays["x"], arrays["y"]))
     assert len(list(tmp_path.glob("thing.npz.corrupt-*"))) == 1
