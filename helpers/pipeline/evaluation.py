@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .. import metrics
 from ..checks import EmptyMaskError, check_mask_pair
-from ..simulate import SUBTYPES
+from ..simulate import SUBTYPES, gland
 from . import stage2, stage3
 from .stage1 import PancreasNotFoundError
 
@@ -123,7 +123,8 @@ def evaluate(pipeline, cases, pancreas: str = "stage1", progress: bool = False):
     ``pancreas``: "stage1" (the chained pipeline: stage 1 finds the pancreas) or "reference"
     (the simulator's mask: stage 2 and 3 alone). The scan is the plain one, or the contrast
     one for a pipeline with ``image="contrast"``; the truth is the simulator's exact lesion
-    on that scan. Columns: seed, subtype ("healthy"), diameter_mm, abnormal, score, found,
+    on that scan. Columns: seed, subtype ("healthy"), diameter_mm, abnormal, gland_fat (the
+    gland's fat scale, :mod:`helpers.simulate.gland`), score, found,
     hit (found and overlapping the true lesion), false_positive (found elsewhere or in a
     healthy scan), lesion_dice, predicted (subtype or ""), one probability column per
     subtype, and seconds.
@@ -147,6 +148,7 @@ def evaluate(pipeline, cases, pancreas: str = "stage1", progress: bool = False):
         overlap = bool((found & truth).any())
         rows.append({"seed": case.seed, "subtype": case.subtype or "healthy",
                      "diameter_mm": case.lesion_diameter_mm, "abnormal": case.subtype is not None,
+                     "gland_fat": getattr(case, "gland_fat", np.nan),
                      "score": score, "found": bool(found.any()), "hit": overlap,
                      "false_positive": bool(found.any()) and not overlap,
                      "lesion_dice": metrics.dice(found, truth) if truth.any() else np.nan,
@@ -154,6 +156,28 @@ def evaluate(pipeline, cases, pancreas: str = "stage1", progress: bool = False):
                      **{f"p_{s}": probs.get(s, np.nan) for s in SUBTYPES},
                      "seconds": time.perf_counter() - start})
     return pd.DataFrame(rows)
+
+
+def by_fat_group(table) -> pd.DataFrame:
+    """Detection on normal glands (fat scale at most :data:`helpers.simulate.gland.NORMAL_MAX`),
+    fatty ones (at least :data:`~helpers.simulate.gland.FATTY_MIN`) and all: patients, AUC over
+    all lesions, AUC of PDAC and cysts against healthy, sensitivity and specificity at the
+    operating threshold. One row per group (from :func:`evaluate`'s table)."""
+    groups = table["gland_fat"].map(gland.fat_group)
+    rows = {}
+    for name, pick in (("normal", groups == "normal"), ("fatty", groups == "fatty"),
+                       ("all", np.ones(len(table), bool))):
+        part = table[np.asarray(pick)]
+        if part["abnormal"].nunique() < 2:
+            rows[name] = {"patients": len(part)}
+            continue
+        two = part[part["subtype"].isin(["healthy", "PDAC", "cyst"])]
+        rows[name] = {"patients": len(part), "auc": roc(part["abnormal"], part["score"])["auc"],
+                      "auc PDAC+cyst": roc(two["abnormal"], two["score"])["auc"]
+                      if two["abnormal"].nunique() == 2 else np.nan,
+                      "sensitivity": float(part.loc[part["abnormal"], "hit"].mean()),
+                      "specificity": float(1 - part.loc[~part["abnormal"], "found"].mean())}
+    return pd.DataFrame(rows).T
 
 
 def roc(labels, scores) -> dict:

@@ -18,18 +18,24 @@ Public API
     one of :mod:`helpers.cohorts`, checked to share no patient with any other.
 ``inverse_transform(case)``, ``case_conspicuity(case, scan)``, ``cohort_table(cases)``
     The numerical contrast -> plain transform; a lesion's CNR; a summary table.
+``contrast_by_fat(scales, seeds)``
+    Each subtype's plain-scan contrast against the gland as the gland's fat changes.
 
-Modules, from the bottom up: :mod:`.phases` (contrast enhancement, noise), :mod:`.lesions`
+Modules, from the bottom up: :mod:`.gland` (the pancreas as parenchyma plus fat, a fat
+scale per patient), :mod:`.phases` (contrast enhancement, noise), :mod:`.lesions`
 (subtypes, appearance, conspicuity), :mod:`.lesion_shape` (placement, outline, mass effect),
-:mod:`.motion` (anatomy variation, breathing), :mod:`.secondary_signs` (the dilated duct),
+:mod:`.motion` (anatomy variation, breathing), :mod:`.secondary_signs` (the dilated duct,
+upstream atrophy, contour change),
 :mod:`.case` (one case from a seed), :mod:`.insert` (a lesion into any scan) and
 :mod:`.patients` (cases and cohorts, cached).
 
-What is real: the native CT's anatomy, texture and noise level. What is simulated: the
-anatomy variation, the contrast enhancement, the lesions, the noise and the motion.
+What is real: the native CT's anatomy, texture and noise level, and (at fat scale 1) its
+fatty gland. What is simulated: the gland's fat content, the anatomy variation, the contrast
+enhancement, the lesions, the noise and the motion.
 Not for clinical use.
 """
 
+from . import gland
 from .case import CASE_VERSION, CT_SAMPLE, LABEL_SAMPLE, VirtualCase, load_base, prepare_base
 from .insert import InsertedLesion, insert_lesion
 from .lesion_shape import LesionShape, choose_center
@@ -46,6 +52,7 @@ from .patients import (
     case_conspicuity,
     cohort_plan,
     cohort_table,
+    contrast_by_fat,
     inverse_transform,
     make_case,
     make_cohort,
@@ -53,9 +60,10 @@ from .patients import (
 )
 from .phases import ENHANCEMENT, PHASES, enhancement_table, measure_noise, simulate_phase
 
-__all__ = ["APPEARANCE", "CASE_VERSION", "CT_SAMPLE", "ENHANCEMENT", "LABEL_SAMPLE",
+__all__ = ["APPEARANCE", "CASE_VERSION", "CT_SAMPLE", "ENHANCEMENT", "LABEL_SAMPLE", "gland",
            "MOTION_LEVELS", "PHASES", "SUBTYPES", "SUBTYPE_NAMES", "InsertedLesion",
            "LesionDoesNotFitError", "LesionShape", "VirtualCase", "appearance_table",
-           "case_conspicuity", "choose_center", "cohort_plan", "cohort_table", "conspicuity",
+           "case_conspicuity", "choose_center", "contrast_by_fat", "cohort_plan", "cohort_table",
+           "conspicuity",
            "enhancement_table", "insert_lesion", "inverse_transform", "load_base", "prepare_base",
            "make_case", "make_cohort", "measure_noise", "named_cohort", "simulate_phase"]
