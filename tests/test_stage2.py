@@ -34,8 +34,10 @@ def test_voxel_features_one_row_per_roi_voxel_with_named_columns():
     assert np.isfinite(x).all()
 
 
-def test_intensity_features_are_relative_to_the_gland():
-    """A uniformly denser scan (another gland level) gives the same relative features."""
+def test_intensity_features_are_relative_to_the_gland(monkeypatch):
+    """A uniformly denser scan (another gland level) gives the same relative features (with
+    no noise added: the shift moves which voxels count as soft tissue for the noise level)."""
+    monkeypatch.setattr(features, "NOISE_FLOOR_HU", 0.0)
     hu, gland, _ = arrays(toy_case(2, "cyst"))
     names = features.feature_names()
     a, _ = features.voxel_features(hu, gland)
@@ -45,6 +47,29 @@ def test_intensity_features_are_relative_to_the_gland():
         np.testing.assert_allclose(a[:, k], b[:, k], atol=1e-3)
     assert np.allclose(b[:, names.index("gland median HU")] - a[:, names.index(
         "gland median HU")], 20)
+
+
+def test_noise_level_reads_white_noise_and_ignores_anatomy():
+    rng = np.random.default_rng(0)
+    flat = np.full((20, 40, 40), 40.0, np.float32)
+    flat[:, :20] = -60.0  # an edge between two soft tissues: the median ignores it
+    noisy = flat + rng.normal(0, 12.0, flat.shape).astype(np.float32)
+    assert features.noise_level(noisy) == pytest.approx(12.0, rel=0.1)
+    assert features.noise_level(np.full((5, 5, 5), -1000.0)) == float("inf")  # no soft tissue
+
+
+def test_match_noise_raises_a_smooth_scan_to_the_floor_and_leaves_a_noisy_one():
+    """A scan smoothed by resampling (a finer grid brought to 3 mm) gets noise added up to
+    NOISE_FLOOR_HU, always the same; a scan already that noisy is returned unchanged."""
+    rng = np.random.default_rng(1)
+    noisy = (40 + rng.normal(0, 1.5 * features.NOISE_FLOOR_HU, (20, 40, 40))).astype(np.float32)
+    assert np.array_equal(features.match_noise(noisy), noisy)
+    smooth = (40 + rng.normal(0, 3.0, (20, 40, 40))).astype(np.float32)
+    raised = features.match_noise(smooth)
+    assert features.noise_level(raised) == pytest.approx(features.NOISE_FLOOR_HU, rel=0.1)
+    np.testing.assert_array_equal(raised, features.match_noise(smooth))  # deterministic
+    box = (slice(2, 10), slice(5, 25), slice(0, 40))
+    assert features.match_noise(smooth, box).shape == smooth[box].shape
 
 
 def test_masked_mean_ignores_voxels_outside_the_weight():

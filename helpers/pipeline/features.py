@@ -172,6 +172,8 @@ def voxel_features(hu: np.ndarray, pancreas: np.ndarray, spacing_mm: float = 3.0
     if hu.shape != pancreas.shape:
         raise ValueError(f"the CT {hu.shape} and the pancreas mask {pancreas.shape} must be "
                          "on the same grid")
+    if not pancreas.any():
+        raise EmptyPancreasError(f"the pancreas mask is empty: {EMPTY_PANCREAS_HINT}")
     box = _box(pancreas, ROI_MARGIN_VOX + int(3 * SIGMAS_VOX[-1]))
     h, p = match_noise(hu, box), pancreas[box]
     reference = gland_reference(h, p)
