@@ -80,3 +80,17 @@ def test_show_patient_draws_four_panels(toy):
     fig = pf.show_patient(scan, empty)  # unknown truth, nothing reported, no map
     assert any("unknown" in ax.get_title() for ax in fig.axes)
     matplotlib.pyplot.close("all")
+
+
+def test_case_details_name_the_gland_fat_and_the_drawn_signs():
+    from types import SimpleNamespace
+
+    from helpers.pipeline.patient_figures import case_details
+
+    case = SimpleNamespace(gland_fat=0.9, subtype="PDAC",
+                           signs={"duct": True, "atrophy": False, "contour": True})
+    assert case_details(case) == ("gland fat scale 0.90 (fatty); secondary signs: duct, "
+                                  "contour")
+    healthy = SimpleNamespace(gland_fat=0.1, subtype=None, signs={})
+    assert case_details(healthy) == "gland fat scale 0.10 (normal)"
+    assert case_details(SimpleNamespace()) == ""

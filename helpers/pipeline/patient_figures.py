@@ -11,7 +11,7 @@ import SimpleITK as sitk
 from matplotlib.lines import Line2D
 
 from .. import display
-from ..simulate import SUBTYPES
+from ..simulate import SUBTYPES, gland
 from .evaluation import roc
 from .stage_figures import show_outlines
 
@@ -36,9 +36,12 @@ def show_detection(case, result, image: str = "plain", title: str | None = None,
     """One held-out patient with stage 2's answer: the reference pancreas, the true lesion
     (when there is one) and the lesion stage 2 reported as outlines, and its P(lesion) map as a
     colour overlay, on axial and coronal slices through the reported lesion (else the true
-    lesion, else the gland). ``result``: a :class:`helpers.pipeline.PipelineResult`."""
+    lesion, else the gland). ``result``: a :class:`helpers.pipeline.PipelineResult`. The title
+    also names the patient's gland fat and drawn secondary signs (:func:`case_details`)."""
 
     scan = getattr(case, image)
+    details = case_details(case)
+    title = f"{title}\n{details}" if title and details else title or details or None
     gland, truth = getattr(case, f"pancreas_{image}"), getattr(case, f"lesion_{image}")
     has_lesion = bool(sitk.GetArrayViewFromImage(truth).any())
     # Always the same three entries (same colours in every figure); empty ones say so.
@@ -55,6 +58,18 @@ def show_detection(case, result, image: str = "plain", title: str | None = None,
                          score_label="stage 2: P(lesion) per voxel", title=title,
                          zoom_mm=zoom_mm, figsize=(11, 4.6), score_cmap=display.HEAT_CMAP)
 
+
+
+def case_details(case) -> str:
+    """A virtual patient's gland fat and its lesion's drawn secondary signs, in words (what
+    the simulator recorded; empty for a case that records neither)."""
+    parts = []
+    if getattr(case, "gland_fat", None) is not None:
+        parts.append(f"gland fat scale {case.gland_fat:.2f} ({gland.fat_group(case.gland_fat)})")
+    if getattr(case, "subtype", None) and hasattr(case, "signs"):
+        drawn = [name for name, present in case.signs.items() if present]
+        parts.append("secondary signs: " + (", ".join(drawn) if drawn else "none"))
+    return "; ".join(parts)
 
 
 def _centre_mm(mask: sitk.Image | None):
