@@ -60,6 +60,9 @@ COHORTS: dict[str, Cohort] = {c.name: c for c in (
            appearance="random"),
     Cohort("stage3 held-out", 6262, 32, 0.0, "lesions only: testing stage 3 (notebook 06)"),
     Cohort("never seen", 7707, 10, 0.5, "notebook 07's patients that no stage has seen"),
+    Cohort("reader study", 7171, 20, 0.5,
+           "notebook 07's reader study: the fixed patients a student rates against the model "
+           "(helpers.pipeline.reader_study), never trained, tuned or tested on"),
     Cohort("registration study", 0, 10, 0.0,
            "notebook 03's comparison of registration methods (every subtype in turn)",
            consecutive=True),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..pipeline.reader_compare import SMALL_LESION_MM, small_lesion_mask, subset_auc
 from ..pipeline.screening import screening_outcome
 from .feedback import close_to, feedback, is_answered, not_answered
 from .inputs import some_scores
@@ -160,3 +161,50 @@ QUIZ_FEW_PATIENTS = Question(
            "B": "PANDA's 99.9 % rests on 20,530 patients; a handful of patients cannot be "
                 "compared with it in either direction.",
            "D": "the number of patients, not the threshold, is what limits this claim."})
+
+
+AUC_TOLERANCE = 5e-4  # an AUC typed to three decimals passes
+
+
+def check_small_lesion_auc(answer, comparison) -> bool:
+    """Exercise 5: the ROC AUC of the student's own ratings on the small lesions only (nominal
+    diameter below :data:`helpers.pipeline.reader_compare.SMALL_LESION_MM`) against every
+    healthy patient. ``comparison``: the lesson's :class:`~helpers.pipeline.reader_compare.
+    Comparison` (None until every patient is rated). The value is shown nowhere."""
+    if comparison is None:
+        return not_answered("rate every patient in the reader first (Exercise 4); this "
+                            "exercise is about your own ratings.")
+    if not is_answered(answer):
+        return not_answered("replace None with your AUC on the small lesions (a number "
+                            "between 0 and 1), then run this cell again.")
+    keep = small_lesion_mask(comparison)
+    expected = subset_auc(comparison, keep)
+    if close_to(answer, expected, AUC_TOLERANCE):
+        model = subset_auc(comparison, keep, comparison.model.scores)
+        return feedback(True, f"on the {int((keep & comparison.truth).sum())} lesions under "
+                        f"{SMALL_LESION_MM:.0f} mm your AUC is {expected:.3f}, against "
+                        f"{subset_auc(comparison, keep | True):.3f} on every lesion; the "
+                        f"model's is {model:.3f} there. With this few lesions, one rating more "
+                        "or less moves it a lot.", "")
+    return feedback(False, "", _small_auc_hint(answer, comparison, keep, expected))
+
+
+def _small_auc_hint(answer, comparison, keep, expected) -> str:
+    """The likely slip behind a wrong small-lesion AUC."""
+    if close_to(answer, 100 * expected, 0.05):
+        return "that is a percentage; give the AUC as a fraction (0..1)."
+    if close_to(answer, subset_auc(comparison, keep | True), AUC_TOLERANCE):
+        return ("that is your AUC on every patient; keep the healthy patients and only the "
+                f"lesions under {SMALL_LESION_MM:.0f} mm (lesion_diameter_mm).")
+    if close_to(answer, subset_auc(comparison, keep, comparison.model.scores), AUC_TOLERANCE):
+        return "that is the model's AUC on those patients; use your own ratings."
+    if close_to(answer, 1 - expected, AUC_TOLERANCE):
+        return ("upside down: a higher rating means 'more likely a lesion', so pass the "
+                "ratings as scores and the lesion patients as the positive class.")
+    large = ~comparison.truth | ~keep
+    if close_to(answer, subset_auc(comparison, large), AUC_TOLERANCE):
+        return (f"that is your AUC on the large lesions; keep those under "
+                f"{SMALL_LESION_MM:.0f} mm.")
+    return (f"keep every healthy patient and the lesion patients whose lesion_diameter_mm is "
+            f"under {SMALL_LESION_MM:.0f}, then compute the ROC AUC of your ratings on them "
+            "(evaluation.roc(truth, ratings)['auc']).")

@@ -19,6 +19,9 @@ Modules, from the bottom up (each imports only those above it in this list):
 * :mod:`.evaluation`: Dice, ROC, AUC, per-size sensitivity, one row per patient;
 * :mod:`.screening`: what sensitivity and specificity mean for a screened population;
 * :mod:`.stage_figures`, :mod:`.patient_figures`: figures;
+* :mod:`.reader_study`, :mod:`.reader_model`, :mod:`.reader_compare`, :mod:`.reader_figures`,
+  :mod:`.reader_widget`: notebook 07's reader study (a student's ratings against the model's
+  scores on the same never-seen patients);
 * :mod:`.unet`, :mod:`.unet_data`, :mod:`.unet_training`, :mod:`.unet_figures`: stage 2 as a
   small neural network (notebook 08; PyTorch and MONAI are an optional extra, imported on first
   use, so nothing here needs them): ``default_pipeline(detector="unet")``;
