@@ -171,6 +171,9 @@ def load_or_train(settings: unet.UNetSettings, train, use_cache: bool = True):
     if use_cache:
         try:
             save_detector(path, key, detector)
+        except cache.DiskFullError as exc:  # writable but full: not the advice below
+            warnings.warn(f"{exc} The network was trained and is used; only keeping it for "
+                          "the next run failed.", stacklevel=2)
         except OSError as exc:
             warnings.warn(f"could not write the network in {path.parent} ({exc}); set "
                           "PLAINCT_DATA to a writable folder to keep it", stacklevel=2)
