@@ -29,7 +29,7 @@ COURSE = [
      "Stage 3: which kind of lesion is it?", 70),
     ("07_end_to_end_and_limits",
      "What does the whole pipeline do with a patient it has never seen, and what does it not "
-     "tell us?", 75),
+     "tell us?", 110),
     ("08_unet_stage2",
      "Going further: can a small neural network, trained on a laptop CPU, learn stage 2 from the "
      "same registered labels, and does it beat the boosted features?", 90),

@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 
 from .. import display
 from .evaluation import roc
-from .reader_compare import Comparison
+from .reader_compare import Comparison, disagreements
 from .reader_model import ModelReading
 from .reader_study import HIT_DISTANCE_MM
 
@@ -137,8 +137,10 @@ def render_reading_png(view: ReadingView, shift: int = 0, window="pancreas", cro
 
 
 def _step_roc(ax, truth, scores, colour, name, ls="-"):
+    # Straight lines between the curve's points: a tie (two patients with one rating) is a
+    # diagonal step, which is what the AUC counts as half.
     found = roc(truth, scores)
-    ax.step(found["fpr"], found["tpr"], where="post", color=colour, ls=ls, lw=2,
+    ax.plot(found["fpr"], found["tpr"], color=colour, ls=ls, lw=2,
             label=f"{name}: AUC {found['auc']:.2f}")
     return found
 
@@ -188,7 +190,7 @@ def plot_class(cases, readers: dict, model: ModelReading, ax=None):
         values = [ratings[p].rating for p in range(1, len(cases) + 1)]
         found = roc(truth, values)
         aucs.append(found["auc"])
-        ax.step(found["fpr"], found["tpr"], where="post", color=READER_COLOUR, lw=1, alpha=0.5)
+        ax.plot(found["fpr"], found["tpr"], color=READER_COLOUR, lw=1, alpha=0.5)
     _step_roc(ax, truth, model.scores, MODEL_COLOUR, "the model", ls="--")
     handles = [Line2D([], [], color=READER_COLOUR, lw=1, alpha=0.5,
                       label=f"{len(readers)} readers" + (f": median AUC {np.median(aucs):.2f}"
@@ -230,7 +232,7 @@ def reveal_panel(ax, image, region, lesion, window, title):
 
 
 def show_reveal(case, patient: int, reading=None, model: ModelReading | None = None,
-                window="pancreas"):
+                window="pancreas", reader_name: str = "your"):
     """Reveal one patient: the plain scan as read and the contrast scan (pancreatic phase), each
     through the true lesion with its outline dashed, the reader's mark (a circle, when on
     this slice) and, in the title, the truth, the rating and the model's score."""
@@ -247,12 +249,27 @@ def show_reveal(case, patient: int, reading=None, model: ModelReading | None = N
     display.hu_colorbar(fig, artist, axes, window, f"HU (W {width:.0f} / L {level:.0f})")
     truth = (f"{case.subtype}, {case.lesion_diameter_mm:.0f} mm" if case.subtype
              else "healthy")
-    rated = "not rated" if reading is None else f"your rating {reading.rating}"
+    rated = "not rated" if reading is None else f"{reader_name} rating {reading.rating}"
     scored = "" if model is None else f"; model score {model.scores[patient - 1]:.2f}"
     fig.suptitle(f"patient {patient}: truth {truth}, gland fat {case.gland_fat:.2f}; {rated}"
                  f"{scored}", fontsize=10)
-    fig.legend(handles=[Line2D([], [], color=TRUTH_COLOUR, ls="--", label="true lesion"),
-                        Line2D([], [], marker="o", mfc="none", mec=MARK_COLOUR, ls="",
-                               label=f"your mark (a hit within {HIT_DISTANCE_MM:.0f} mm)")],
-               loc="outside lower center", ncol=2, frameon=False, fontsize=8)
+    handles = [Line2D([], [], color=TRUTH_COLOUR, ls="--", label="true lesion")]
+    if reading is not None and reading.point_mm is not None:
+        handles.append(Line2D([], [], marker="o", mfc="none", mec=MARK_COLOUR, ls="",
+                              label=f"{reader_name} mark (a hit within {HIT_DISTANCE_MM:.0f} "
+                                    "mm; drawn when on this slice)"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False, fontsize=8)
+    return fig
+
+
+def show_first_disagreement(comparison: Comparison | None, reader_name: str = "your"):
+    """:func:`show_reveal` of the first patient where the reader and the model disagree (the
+    first patient when they never do): the reveal as a static figure."""
+    if comparison is None:
+        print("Not answered yet: nothing to reveal before every patient is rated (see above).")
+        return None
+    table = disagreements(comparison)
+    patient = int(table.index[0]) if len(table) else 1
+    fig = show_reveal(comparison.cases[patient - 1], patient, comparison.ratings.get(patient),
+                      comparison.model, reader_name=reader_name)
     return fig

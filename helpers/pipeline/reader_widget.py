@@ -16,6 +16,7 @@ import io
 import matplotlib.pyplot as plt
 
 from .. import display
+from .reader_compare import disagreements
 from .reader_figures import PANELS, point_of, prepare_reading, render_reading_png, show_reveal
 from .reader_study import RATING_WORDS, RATINGS, load_ratings, progress_line, rate, save_ratings
 
@@ -239,3 +240,14 @@ class RevealWidget:
     def on_choice(self, _change=None) -> None:
         with self.log:
             self.redraw()
+
+
+def reveal_disagreements(comparison):
+    """A :class:`RevealWidget` over the patients where the reader and the model disagree
+    (every patient when they never do); None, and "Not answered yet", without a comparison."""
+    if comparison is None:
+        print("Not answered yet: nothing to reveal before every patient is rated (see above).")
+        return None
+    patients = [int(p) for p in disagreements(comparison).index]
+    return RevealWidget(comparison.cases, comparison.ratings, comparison.model,
+                        patients or range(1, len(comparison.cases) + 1))
