@@ -264,6 +264,10 @@ def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
     monkeypatch.setattr(warmup.stage1, "cohort", lambda role, n, progress=False: [])
     monkeypatch.setattr(warmup.stage3, "lesion_cohort", lambda role, progress=False: [])
     monkeypatch.setattr(warmup.unet, "available", lambda: False)  # the network: its own test
+    monkeypatch.setattr(warmup.reader_study, "reading_cases", lambda progress=False: [])
+    read = []
+    monkeypatch.setattr(warmup.reader_model, "model_reading",
+                        lambda cases, progress=False: read.append(cases))
     monkeypatch.setattr(model, "segment_pancreas",
                         lambda scan, method="atlas": sitk.Cast(scan > -1000, sitk.sitkUInt8))
     studies = []
@@ -280,7 +284,9 @@ def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
     assert found.count("masks") == found.count("rows") == 1
     assert built.extras.count("hard") == 0  # the hard-motion labels: the training cohort only
     assert studies == [{"progress": False}]  # the study's own cohort
-    assert len(done) == 2 + len(stage3.ROLES) + 3 + pipelines + len(warmup.HARD_MOTION_LABELS)
+    assert read == [[]]  # notebook 07's reader study: the model reads its patients once
+    assert len(done) == (2 + len(stage3.ROLES) + 3 + pipelines + 1
+                         + len(warmup.HARD_MOTION_LABELS))
     assert lines[-1].startswith("done in")
     assert all(seconds >= 0 for _, seconds in done)
 

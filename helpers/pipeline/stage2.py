@@ -187,7 +187,8 @@ def table_from_arrays(items, seeds, subtypes, diameters) -> TrainingData:
 
 def _case_job(case_and_mask, label_source, image, register_options):
     case, gland = case_and_mask
-    return case_arrays(case, label_source, image, gland, **register_options)
+    hu, pancreas, lesion = case_arrays(case, label_source, image, gland, **register_options)
+    return features.resampling_augment(hu, case.seed), pancreas, lesion
 
 
 def training_data(cases, label_source: str = "registered", image: str = "plain",
@@ -195,10 +196,11 @@ def training_data(cases, label_source: str = "registered", image: str = "plain",
     """Turn virtual patients into a :class:`TrainingData` table and the lesion triples.
 
     ``pancreas_masks``: optional list of plain-grid pancreas masks (e.g. stage 1's), one per
-    case; default the reference masks. Returns ``(table, items)`` where ``items`` are the
-    ``(hu, pancreas, lesion)`` arrays per case (stage 3 measures its lesions from them).
-    The cases' arrays (one registration each for registered labels) are made in worker
-    processes (:func:`helpers.workers.map_ordered`).
+    case; default the reference masks. Some patients' scans are blurred first, as resampling
+    blurs a finer scan (:func:`.features.resampling_augment`). Returns ``(table, items)``
+    where ``items`` are the ``(hu, pancreas, lesion)`` arrays per case (stage 3 measures its
+    lesions from them). The cases' arrays (one registration each for registered labels) are
+    made in worker processes (:func:`helpers.workers.map_ordered`).
     """
     masks = [None] * len(cases) if pancreas_masks is None else list(pancreas_masks)
     job = functools.partial(_case_job, label_source=label_source, image=image,

@@ -34,7 +34,7 @@ from ..simulate import CASE_VERSION, named_cohort
 from . import features, stage1, stage2, stage3
 from .model import Pipeline, detected_lesion_rows
 
-CACHE_VERSION = "pipeline-v2"  # change when features or labels change: old files are ignored
+CACHE_VERSION = "pipeline-v3"  # change when features or labels change: old files are ignored
 TRAINING = "training"  # the cohort stages 2 and 3 learn from (helpers.cohorts)
 HELD_OUT = "held-out"  # the cohort they are tested on
 VALIDATION = "validation"  # the cohort designs are chosen on, never tested on
@@ -187,7 +187,8 @@ def voxel_features_of(pipeline: Pipeline, seeds, motion: str = "typical",
     masks = cached_stage1_masks(pipeline, cases, progress) or [None] * len(cases)
     xs, coords = [], []
     for case, gland in zip(cases, masks, strict=True):
-        x, roi = features.voxel_features(*stage2.scan_arrays(case, pipeline.image, gland))
+        hu, pancreas = stage2.scan_arrays(case, pipeline.image, gland)
+        x, roi = features.voxel_features(features.resampling_augment(hu, case.seed), pancreas)
         xs.append(x)
         coords.append(np.argwhere(roi).astype(np.int16))
     return remember_features(key, np.concatenate(xs), np.concatenate(coords))

@@ -11,7 +11,7 @@ import time
 from .. import cache, cohorts
 from ..registration import study
 from ..simulate import foreign, named_cohort
-from . import stage1, stage3, unet
+from . import reader_model, reader_study, stage1, stage3, unet
 from .default import DEFAULT_STAGE3_OUTLINES, DEFAULT_TRAINING_PANCREAS, make_pipeline
 from .model import Pipeline
 from .stage1 import N_LABELLED
@@ -55,6 +55,9 @@ def warmup_steps(progress: bool) -> list[tuple[str, object]]:
         name = ", ".join(f"{k} {v}" for k, v in settings.items())
         steps.append((f"pipeline ({name}): training table and out-of-fold maps",
                       lambda settings=settings: make_pipeline(progress=progress, **settings)))
+    steps.append(("notebook 07's reader study: its patients and the model's reading",
+                  lambda: reader_model.model_reading(reader_study.reading_cases(progress),
+                                                     progress=progress)))
     if unet.available():  # the optional deep-learning extra (requirements-deep.txt)
         steps.append(("notebook 08's network (trained once: about 3 minutes on 2 cores)",
                       lambda: warm_unet(progress=progress)))
