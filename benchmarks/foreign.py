@@ -76,8 +76,8 @@ def main() -> None:
     alone = pipeline.make_pipeline()  # registered labels, reference pancreas at training
     reference = evaluation.evaluate(alone, foreigners, pancreas="reference")
     rates(f"{name}, stage 2 alone", reference, evaluation)
-    rates("held-out, stage 2 alone", evaluation.evaluate(alone, held_out, pancreas="reference"),
-          evaluation)
+    held_alone = evaluation.evaluate(alone, held_out, pancreas="reference")
+    rates("held-out, stage 2 alone", held_alone, evaluation)
     delta = np.array([c.plain_delta_hu for c in foreigners])
     cysts = (reference.subtype == "cyst") & (reference.diameter_mm >= 15) & (np.abs(delta) >= 20)
     found = int(reference.hit[cysts].sum())
@@ -86,15 +86,13 @@ def main() -> None:
           .mean().round(2).to_dict())
     chained = evaluation.evaluate(model, foreigners)
     _, foreign_pc = rates(f"{name}, chained", chained, evaluation)
-    held_chained, _ = rates("held-out, chained", evaluation.evaluate(model, held_out),
-                            evaluation)
+    held_table = evaluation.evaluate(model, held_out)
+    held_chained, _ = rates("held-out, chained", held_table, evaluation)
     foreign_chained = evaluation.roc(chained.abnormal, chained.score)["auc"]
 
     print("\n== by the gland's fat (normal: fat scale <= 0.2, fatty: >= 0.8)")
     tables = {f"{name}, stage 2 alone": reference, f"{name}, chained": chained,
-              "held-out, stage 2 alone": evaluation.evaluate(alone, held_out,
-                                                             pancreas="reference"),
-              "held-out, chained": evaluation.evaluate(model, held_out)}
+              "held-out, stage 2 alone": held_alone, "held-out, chained": held_table}
     groups = {key: evaluation.by_fat_group(t) for key, t in tables.items()}
     for key, frame in groups.items():
         print(f"-- {key}")
