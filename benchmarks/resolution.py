@@ -19,19 +19,6 @@ import argparse
 import time
 
 
-def resample_in_plane(image, spacing_mm: float):
-    """``image`` on a grid of ``spacing_mm`` in-plane (x, y), same slices and field of view."""
-    import SimpleITK as sitk
-
-    old = image.GetSpacing()
-    new = (spacing_mm, spacing_mm, old[2])
-    size = [int(round(n * s / t)) for n, s, t in zip(image.GetSize(), old, new, strict=True)]
-    origin = image.TransformContinuousIndexToPhysicalPoint(
-        [(t / s - 1) / 2 for s, t in zip(old, new, strict=True)])
-    return sitk.Resample(image, size, sitk.Transform(), sitk.sitkLinear, origin, new,
-                         image.GetDirection(), -1024.0, sitk.sitkFloat32)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=32, help="held-out patients (default 32)")
@@ -59,7 +46,7 @@ def main() -> None:
         row = {"seed": case.seed, "truth": case.subtype or "healthy",
                "gland_fat": round(case.gland_fat, 2)}
         for spacing in (3.0, 1.5, 0.75):
-            scan = case.plain if spacing == 3.0 else resample_in_plane(case.plain, spacing)
+            scan = case.plain if spacing == 3.0 else grid.resample_in_plane(case.plain, spacing)
             working = sitk.GetArrayFromImage(grid.to_working_grid(scan))
             result = model.predict(scan)
             truth = sitk.GetArrayFromImage(case.lesion_plain) > 0

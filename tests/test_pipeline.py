@@ -378,3 +378,15 @@ def test_end_to_end_rows_count_hits_and_false_alarms_and_name_the_missing_extra(
     assert hits >= 1 and 0 < boosted["median lesion Dice (found)"] <= 1
     assert network["stage 2"].startswith("neural network")
     assert "python3 run.py lab --deep" in network["lesions found in place"]
+
+
+def test_a_healthy_scan_is_called_healthy_at_3_1_5_and_0_75_mm():
+    """The same held-out healthy patient given on finer in-plane grids (same anatomy,
+    resampled): the call does not change (benchmarks/resolution.py measures a cohort)."""
+    from helpers.pipeline import grid
+
+    case = next(c for c in training.held_out_cohort(8) if c.subtype is None)
+    model = default.default_pipeline()
+    calls = [model.predict(case.plain if mm == 3.0 else grid.resample_in_plane(case.plain, mm))
+             for mm in (3.0, 1.5, 0.75)]
+    assert [c.found for c in calls] == [False, False, False], [c.score for c in calls]

@@ -54,6 +54,19 @@ def to_working_grid(image: sitk.Image) -> sitk.Image:
                          [WORK_SPACING_MM] * 3, image.GetDirection(), -1024.0, sitk.sitkFloat32)
 
 
+def resample_in_plane(image: sitk.Image, spacing_mm: float) -> sitk.Image:
+    """``image`` on a grid of ``spacing_mm`` in-plane (x, y), same slices and field of view,
+    linear interpolation: the same anatomy as a finer (or coarser) scan would frame it. Used
+    to test that a call does not depend on the grid a scan comes on."""
+    old = image.GetSpacing()
+    new = (spacing_mm, spacing_mm, old[2])
+    size = [int(round(n * s / t)) for n, s, t in zip(image.GetSize(), old, new, strict=True)]
+    origin = image.TransformContinuousIndexToPhysicalPoint(
+        [(t / s - 1) / 2 for s, t in zip(old, new, strict=True)])
+    return sitk.Resample(image, size, sitk.Transform(), sitk.sitkLinear, origin, new,
+                         image.GetDirection(), -1024.0, sitk.sitkFloat32)
+
+
 def to_input_grid(mask_work: sitk.Image, reference: sitk.Image) -> sitk.Image:
     """A working-grid mask carried back onto the input's grid (uint8, 0/1).
 
