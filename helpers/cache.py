@@ -261,15 +261,23 @@ def read_arrays(path: Path, key: str, names=None) -> dict:
         raise DamagedCacheFile(f"torn or truncated, {name}: {exc}") from exc
 
 
-def keep_aside(path: Path) -> Path | None:
-    """Rename a damaged file to ``<name>.corrupt-<time>`` beside it (never read again, never
-    deleted: it can be looked at, and ``run.py clean`` removes it with its folder). Returns
-    the new path, or None when it could not be renamed (e.g. another process did it first)."""
+def aside_name(path: Path, hidden: bool = False) -> Path:
+    """A free name beside ``path`` for keeping a damaged file aside:
+    ``<name>.corrupt-<time>`` (``-1``, ``-2``... when taken); with a leading dot when
+    ``hidden`` (a file of a sample folder, so that reading the folder skips it)."""
     path = Path(path)
-    base = f"{path.name}{KEPT_ASIDE_MARK}{time.strftime('%Y%m%d-%H%M%S')}"
+    base = f"{'.' if hidden else ''}{path.name}{KEPT_ASIDE_MARK}{time.strftime('%Y%m%d-%H%M%S')}"
     aside, n = path.with_name(base), 1
     while aside.exists():
         aside, n = path.with_name(f"{base}-{n}"), n + 1
+    return aside
+
+
+def keep_aside(path: Path) -> Path | None:
+    """Rename a damaged file to :func:`aside_name` (never read again, never deleted: it can be
+    looked at, and ``run.py clean`` removes it with its folder). Returns the new path, or None
+    when it could not be renamed (e.g. another process did it first)."""
+    aside = aside_name(path)
     try:
         os.replace(path, aside)
     except OSError:

@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -40,7 +39,6 @@ from tqdm.auto import tqdm
 
 from .. import cache
 from ..cache import (
-    KEPT_ASIDE_MARK,
     atomic_write,
     cache_dir,
     clean_stale_parts,
@@ -216,11 +214,7 @@ def _keep_aside(target: Path, damaged_sha: str, in_folder: bool) -> str:
     folder (the DICOM series) gets a hidden name, so that reading the series skips it."""
     if not target.is_file() or sha256_of(target) != damaged_sha:
         return f"{target} was changed meanwhile (by another process?); it was left as it is"
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = f"{'.' if in_folder else ''}{target.name}{KEPT_ASIDE_MARK}{stamp}"
-    aside, n = target.with_name(base), 1
-    while aside.exists():
-        aside, n = target.with_name(f"{base}-{n}"), n + 1
+    aside = cache.aside_name(target, hidden=in_folder)
     try:
         os.replace(target, aside)
     except OSError as exc:

@@ -188,7 +188,37 @@ def montage(image: sitk.Image, labels=None, label_names=None, label_ids=None,
     return fig
 
 
-class SliceViewer:
+class WindowSync:
+    """Keeps a widget's window preset (``self.preset``, a dropdown with "custom") and its
+    ``self.width``/``self.level`` sliders in step: a preset sets the sliders; moving a slider
+    away from the preset's values shows "custom". The widget provides ``_syncing`` (False)
+    and ``_changed()`` (redraw)."""
+
+    def on_preset(self, _change=None) -> None:
+        if self._syncing or self.preset.value == "custom":
+            return
+        width, level = resolve_window(self.preset.value)
+        self._syncing = True
+        try:
+            self.width.value, self.level.value = int(width), int(level)
+        finally:
+            self._syncing = False
+        self._changed()
+
+    def on_window(self, _change=None) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            if WINDOW_PRESETS.get(self.preset.value) != (self.width.value,
+                                                     self.level.value):
+                self.preset.value = "custom"
+        finally:
+            self._syncing = False
+        self._changed()
+
+
+class SliceViewer(WindowSync):
     """An ipywidgets viewer; display it by leaving it as the last expression of a cell.
 
     The callbacks (``on_plane``, ``on_preset``, ``on_window``, ``on_slice``, ``on_point``,
@@ -259,29 +289,6 @@ class SliceViewer:
 
     def on_plane(self, _change=None) -> None:
         self._sync_sliders()
-        self._changed()
-
-    def on_preset(self, _change=None) -> None:
-        if self._syncing or self.preset.value == "custom":
-            return
-        width, level = resolve_window(self.preset.value)
-        self._syncing = True
-        try:
-            self.width.value, self.level.value = int(width), int(level)
-        finally:
-            self._syncing = False
-        self._changed()
-
-    def on_window(self, _change=None) -> None:
-        if self._syncing:
-            return
-        self._syncing = True
-        try:
-            if WINDOW_PRESETS.get(self.preset.value) != (self.width.value,
-                                                                 self.level.value):
-                self.preset.value = "custom"
-        finally:
-            self._syncing = False
         self._changed()
 
     def on_slice(self, _change=None) -> None:

@@ -23,7 +23,7 @@ from .reader_study import RATING_WORDS, RATINGS, load_ratings, progress_line, ra
 DEFAULT_FILE = "my_reading.csv"
 
 
-class ReaderWidget:
+class ReaderWidget(display.viewer.WindowSync):
     """Read the case list and rate each patient; ``ratings`` (patient -> Reading) is the same
     dict the caller passed in, filled as the student rates. Display it by leaving it as the
     last expression of a cell. Callbacks: ``on_patient``, ``on_view``, ``on_rating``,
@@ -137,29 +137,6 @@ class ReaderWidget:
     def on_view(self, _change=None) -> None:
         if not self._syncing:
             self._changed()
-
-    def on_preset(self, _change=None) -> None:
-        if self._syncing or self.preset.value == "custom":
-            return
-        width, level = display.resolve_window(self.preset.value)
-        self._syncing = True
-        try:
-            self.width.value, self.level.value = int(width), int(level)
-        finally:
-            self._syncing = False
-        self._changed()
-
-    def on_window(self, _change=None) -> None:
-        if self._syncing:
-            return
-        self._syncing = True
-        try:
-            if display.WINDOW_PRESETS.get(self.preset.value) != (self.width.value,
-                                                                 self.level.value):
-                self.preset.value = "custom"
-        finally:
-            self._syncing = False
-        self._changed()
 
     def _store(self) -> None:
         point = self.cross_point() if self.mark.value else None
