@@ -27,7 +27,8 @@ def test_tumour_contrast_checker(case, capsys):
     assert "check the sign" in capsys.readouterr().out
     assert not ex.check_tumour_contrast(ex.expected_contrast_hu(case, "plain"), case)
     assert "that is the plain scan" in capsys.readouterr().out
-    assert ex.check_tumour_contrast(round(right, 1), case)  # a rounded print still counts
+    assert ex.check_tumour_contrast(round(right, 2), case)  # a print to 0.01 HU still counts
+    assert not ex.check_tumour_contrast(right + 0.02, case)  # a near neighbour in a table
     # Another patient's (or size's) contrast, as a table shows it, is not this lesion's.
     assert not ex.check_tumour_contrast(right - 0.75, case)
     assert "not this lesion's value" in capsys.readouterr().out
