@@ -8,7 +8,8 @@ Both detectors learn from the same training patients and the same registered lab
 network chose its epoch and threshold on the cohort "validation"; the held-out cohort (all 64)
 made no choice. Prints, per detector and cohort: AUC (95 % bootstrap interval), sensitivity at
 95 % specificity, lesions found in place per size band, median lesion Dice of the found
-lesions, and training and predict seconds; then, on the validation cohort only, the AUC of
+lesions, training and predict seconds, and the AUC on normal and on fatty glands (the
+foreign cohort too, never used for a choice); then, on the validation cohort only, the AUC of
 each case score the network can give (the choice of ``UNetSettings.score``).
 """
 
@@ -31,6 +32,10 @@ def report(name, table, evaluation, train_seconds):
           f"{s['median_lesion_dice_found']:.3f}; train {train_seconds:.0f} s, predict "
           f"{s['median_seconds']:.2f} s/patient (median)")
     print(f"  {'':17s} found in place per size (mm): {bands}")
+    groups = evaluation.by_fat_group(table)
+    print(f"  {'':17s} by the gland's fat: " + "; ".join(
+        f"{g} {int(r.patients)} patients, AUC {r.get('auc', float('nan')):.3f}"
+        for g, r in groups.iterrows()))
 
 
 def main() -> None:
@@ -43,6 +48,7 @@ def main() -> None:
 
     from helpers.pipeline import evaluation, make_pipeline, training, unet, unet_data
     from helpers.pipeline import unet_training as ut
+    from helpers.simulate import foreign
 
     start = time.perf_counter()
     boosted = make_pipeline(label_source="registered")
@@ -55,7 +61,8 @@ def main() -> None:
           f" epochs, kept {detector.history['best_epoch'] + 1}); loaded or trained here in "
           f"{load_seconds:.1f} s; boosted features refitted in {boosted_seconds:.1f} s")
     network = dataclasses.replace(boosted, detector=detector)
-    cohorts = {"validation": training.validation_cohort(), "held-out": training.held_out_cohort()}
+    cohorts = {"validation": training.validation_cohort(), "held-out": training.held_out_cohort(),
+               "foreign": foreign.foreign_cohort()}
     for cohort, cases in cohorts.items():
         print(f"{cohort} cohort ({len(cases)} patients, "
               f"{sum(c.subtype is not None for c in cases)} with a lesion):")
