@@ -44,7 +44,7 @@ from .grid import body_mask, to_working_grid
 # soft tissue, far below the enhanced aorta of every phase the simulator makes. Chosen on
 # virtual patients (plain ones measure about 45-55 HU here): benchmarks/contrast_check.py.
 ENHANCED_HU = 110.0
-NATIVE_BLOOD_HU = (45.0, 65.0)  # DOMAIN-NOTES / notebooks/references.md (Prokop's tables)
+NATIVE_BLOOD_HU = (45.0, 65.0)  # notebooks/references.md: prokop-hu (Prokop's tables)
 BOX_VOXELS = (5, 3, 3)  # z, y, x on the 3 mm grid: 15 mm x 9 mm x 9 mm, inside a 15 mm vessel
 RING_VOXELS = (3.5, 5.0)  # the surroundings: 10.5-15 mm from the box's centre, in-plane
 SKIN_MARGIN_VOXELS = 10  # 30 mm: ribs and costal cartilage lie within it, the aorta never

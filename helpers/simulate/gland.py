@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-# Normal pancreatic parenchyma on plain CT: about 30-40 HU (DOMAIN-NOTES, CT attenuation
-# table); the top of the range, as the issue that asked for this module states.
+# Normal pancreatic parenchyma on plain CT: about 30-40 HU (prokop-hu in
+# notebooks/references.md); the top of the range, as the issue that asked for this module states.
 PARENCHYMA_HU = 40.0
 # Fat: about -50 to -100 HU on CT (same table); -100 for pure fat.
 FAT_HU = -100.0

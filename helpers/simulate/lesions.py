@@ -89,10 +89,11 @@ TEXTURE_HU = {"solid": None, "capsule": None, "fluid": 2.0, "cystic": 3.0}
 # Randomised appearance (the training cohorts; see random_appearance). Each lesion gets its own
 # plain-scan HU difference to the gland's *parenchyma* (gland.PARENCHYMA_HU, 40 HU), drawn
 # from these ranges, wider than the table's jitter so that a model cannot rely on one typical
-# value: PDAC is iso to slightly hypo on plain CT (DOMAIN-NOTES); fluid is near water (0-20 HU,
-# a convention, UNVERIFIED), so -45..-15 puts it at -5..25 HU; an SPT's old haemorrhage may be
-# a little denser. The exact bounds are assumptions. How the lesion stands out against the
-# gland then follows from the gland's fat (a patient's fat scale), not from these numbers.
+# value: PDAC is iso to slightly hypo on plain CT (notebook 06's sources); fluid is near water
+# (0-20 HU, a convention, unverified), so -45..-15 puts it at -5..25 HU; an SPT's old
+# haemorrhage may be a little denser. The exact bounds are assumptions. How the lesion stands
+# out against the gland then follows from the gland's fat (a patient's fat scale), not from
+# these numbers.
 RANDOM_PLAIN_DELTA_HU = {("PDAC", "solid"): (-20.0, 5.0), ("PNET", "solid"): (-15.0, 10.0),
                          ("cyst", "fluid"): (-45.0, -15.0), ("SPT", "solid"): (-20.0, 5.0),
                          ("SPT", "cystic"): (-40.0, -10.0), ("SPT", "capsule"): (-10.0, 10.0)}

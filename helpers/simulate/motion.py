@@ -40,8 +40,9 @@ MOVING = {5: 1.0, 1: 1.0, 7: 1.0, 6: 1.0, 4: 1.0, 18: 1.0, 19: 1.0, 20: 1.0, 64:
 
 
 # In sliding motion, the share of the liver's displacement each organ gets, drawn per patient
-# from these ranges. The pancreas's share follows DOMAIN-NOTES (about 9.6 mm free-breathing
-# motion against up to 30 mm for the liver: about a third); the others are assumptions.
+# from these ranges. The pancreas's share follows mori2009 (references.md: about 9.6 mm
+# free-breathing motion against up to 30 mm for the liver: about a third); the others are
+# assumptions.
 SLIDING_SHARE = {5: (1.0, 1.0), 1: (0.8, 1.0), 6: (0.6, 1.0), 7: (0.2, 0.5), 2: (0.3, 0.6),
                  3: (0.3, 0.6)}  # liver, spleen, stomach, pancreas, kidneys
 

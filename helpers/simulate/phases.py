@@ -2,7 +2,7 @@
 
 Iodinated contrast raises each structure's attenuation by an amount that depends on the
 time since injection (the *phase*). :data:`ENHANCEMENT` lists, per structure and phase,
-the value used here and where it comes from (``/work/shared/DOMAIN-NOTES.md``); rows marked
+the value used here and where it comes from (listed in ``notebooks/references.md``); rows marked
 ``assumption`` are this series' choices where no checked source was available.
 
 Two kinds of rule:

@@ -1,12 +1,12 @@
 """Secondary signs of a pancreatic cancer: the dilated duct upstream of a PDAC.
 
-On plain CT a small PDAC is often iso-attenuating (DOMAIN-NOTES), so a reader (or a model)
+On plain CT a small PDAC is often iso-attenuating (notebook 06), so a reader (or a model)
 that looks only for a darker blob misses it. Radiologists also look for what the tumour does
 to the gland around it. The best documented of these signs is the **main pancreatic duct**:
 a PDAC usually blocks it, and the duct upstream of the tumour (towards the tail, away from
 the papilla in the head) fills with pancreatic juice and widens.
 
-Sources (checked for this series; not in DOMAIN-NOTES, so cited here):
+Sources (checked for this series; in ``notebooks/references.md`` as duct2023, ahn2009, cutoff2021):
 
 * Main duct dilatation of 3 mm or more in 215 of 281 pathologically proven PDACs (77 %):
   Diagnostics 13(5):963 (2023), doi:10.3390/diagnostics13050963.
