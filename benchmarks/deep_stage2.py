@@ -46,22 +46,23 @@ def main() -> None:
 
     from sklearn.metrics import roc_auc_score
 
-    from helpers.pipeline import evaluation, make_pipeline, training, unet, unet_data
-    from helpers.pipeline import unet_training as ut
-    from helpers.simulate import foreign
+    from helpers.pipeline import evaluation, make_pipeline, unet_cache
+    from helpers.pipeline.stage2 import unet
+    from helpers.pipeline.stage2 import unet_training as ut
+    from helpers.simulate import foreign, named_cohort
 
     start = time.perf_counter()
     boosted = make_pipeline(label_source="registered")
     boosted_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    detector = ut.warm_unet(progress=True, use_cache=not args.retrain)
+    detector = unet_cache.warm_unet(progress=True, use_cache=not args.retrain)
     load_seconds = time.perf_counter() - start
     history = detector.history
     print(f"network: trained {history['seconds']:.0f} s ({len(history['train_loss'])}"
           f" epochs, kept {detector.history['best_epoch'] + 1}); loaded or trained here in "
           f"{load_seconds:.1f} s; boosted features refitted in {boosted_seconds:.1f} s")
     network = dataclasses.replace(boosted, detector=detector)
-    cohorts = {"validation": training.validation_cohort(), "held-out": training.held_out_cohort(),
+    cohorts = {"validation": named_cohort("validation"), "held-out": named_cohort("held-out"),
                "foreign": foreign.foreign_cohort()}
     for cohort, cases in cohorts.items():
         print(f"{cohort} cohort ({len(cases)} patients, "
@@ -70,7 +71,7 @@ def main() -> None:
                                      ("boosted features", boosted, boosted_seconds)):
             report(name, evaluation.evaluate(model, cases, pancreas="reference"), evaluation,
                    seconds)
-    validation = unet_data.cohort_crops("validation", detector.settings)
+    validation = unet_cache.cohort_crops("validation", detector.settings)
     for how in unet.SCORES:
         scores = ut.crop_scores(detector.net, validation,
                                 dataclasses.replace(detector.settings, score=how))

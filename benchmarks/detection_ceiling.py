@@ -134,12 +134,12 @@ def main() -> None:
     import pandas as pd
 
     from helpers.pipeline import evaluation as pipeline_eval
-    from helpers.pipeline import training as pipeline_cache
+    from helpers.simulate import named_cohort
 
     pd.set_option("display.width", 150)
     print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores)")
     start = time.perf_counter()
-    test = pipeline_cache.held_out_cohort(args.test)  # checked: no training patient
+    test = named_cohort("held-out", args.test)  # checked: no training patient
     lesion_cases = [c for c in test if c.subtype is not None]
     print(f"held-out patients: {len(test)} ({len(test) - len(lesion_cases)} healthy, "
           f"{len(lesion_cases)} with a lesion; {time.perf_counter() - start:.1f} s to load)")

@@ -44,14 +44,14 @@ def main() -> None:
     import numpy as np
 
     from helpers import pipeline
-    from helpers.pipeline import evaluation, training
-    from helpers.simulate import foreign, gland
+    from helpers.pipeline import evaluation
+    from helpers.simulate import foreign, gland, named_cohort
 
     name = "foreign" if args.test else "foreign validation"
     start = time.perf_counter()
     model = pipeline.default_pipeline()
     foreigners = foreign.foreign_cohort(args.n, name=name)
-    held_out = training.held_out_cohort()
+    held_out = named_cohort("held-out")
     print(f"default pipeline fitted in {time.perf_counter() - start:.1f} s; {len(foreigners)} "
           f"patients of the cohort {name!r}, {len(held_out)} held-out patients")
 

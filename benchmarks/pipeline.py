@@ -37,15 +37,14 @@ def main() -> None:
 
     from helpers import cohorts, pipeline
     from helpers.pipeline import evaluation as pipeline_eval
-    from helpers.pipeline import stage3
-    from helpers.pipeline import training as pipeline_cache
-    from helpers.simulate import foreign
+    from helpers.pipeline import stage3, training_cache
+    from helpers.simulate import foreign, named_cohort
 
     pd.set_option("display.width", 150)
     print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores)")
     start = time.perf_counter()
-    test = pipeline_cache.held_out_cohort(args.test)  # checked: no training or stage-1 patient
-    train_seeds = [c.seed for c in pipeline_cache.training_cohort()]
+    test = named_cohort("held-out", args.test)  # checked: no training or stage-1 patient
+    train_seeds = [c.seed for c in named_cohort("training")]
     assert not set(train_seeds) & {c.seed for c in test}, "held-out patients were trained on"
     print(f"held-out patients: {len(test)} ({sum(c.subtype is None for c in test)} healthy; "
           f"{time.perf_counter() - start:.1f} s to build or load); training patients: "
@@ -61,7 +60,7 @@ def main() -> None:
               f"training table and stage 3's extra lesions, stage 2's outlines of them "
               f"measured; virtual patients from their own cache): "
               f"{time.perf_counter() - start:.1f} s")
-    pipeline_cache.cached_training_table(pipeline.Pipeline())  # make sure the cache exists
+    training_cache.cached_training_table(pipeline.Pipeline())  # make sure the cache exists
     pipeline.default_pipeline.cache_clear()
     start = time.perf_counter()
     default = pipeline.default_pipeline()
@@ -107,7 +106,7 @@ def main() -> None:
     chained_auc = rows["registered labels, stage-1 pancreas (chained)"]["auc"]
     # The same detector on a second cohort it never trained on (the one that chose between
     # feature groups, benchmarks/stage2_features.py), so the spread between cohorts shows.
-    validation = pipeline_cache.validation_cohort()
+    validation = named_cohort("validation")
     other = pipeline_eval.evaluate(models["registered labels (PANDA)"], validation,
                                    pancreas="reference")
     low, high = pipeline_eval.auc_interval(other["abnormal"], other["score"])

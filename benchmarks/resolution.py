@@ -6,7 +6,7 @@ Real abdominal CT comes at about 0.6-1 mm in-plane; the virtual patients are 3 m
 held-out patient's plain scan is resampled (linear) to 1.5 mm and 0.75 mm in-plane, keeping
 its slices, and the default pipeline (stage 1 -> 2 -> 3) runs on all three. Resampling to the
 pipeline's 3 mm working grid then smooths the finer scans, so their noise drops; stage 2
-adds noise up to ``helpers.pipeline.features.NOISE_FLOOR_HU`` before it looks
+adds noise up to ``helpers.pipeline.stage2.features.NOISE_FLOOR_HU`` before it looks
 (``--no-floor`` sets the floor to 0 at prediction, to show what it does). Prints each
 resolution's noise as stage 2 measures it, the calls, and the share of patients whose
 found/not-found call agrees with the 3 mm scan (target, issue 28: at least 95 % at both finer
@@ -31,13 +31,15 @@ def main() -> None:
     import SimpleITK as sitk
 
     from helpers import pipeline
-    from helpers.pipeline import features, grid, training
+    from helpers.pipeline import grid
+    from helpers.pipeline.stage2 import features
+    from helpers.simulate import named_cohort
 
     if args.no_floor:
         features.NOISE_FLOOR_HU = 0.0
     start = time.perf_counter()
     model = pipeline.default_pipeline()
-    cases = training.held_out_cohort(args.n)
+    cases = named_cohort("held-out", args.n)
     print(f"{len(cases)} held-out patients ({sum(c.subtype is None for c in cases)} healthy); "
           f"noise floor {features.NOISE_FLOOR_HU} HU; model ready in "
           f"{time.perf_counter() - start:.0f} s")

@@ -30,11 +30,13 @@ def main() -> None:
     import SimpleITK as sitk
 
     from helpers import cohorts, metrics, pipeline
-    from helpers.pipeline import atlas, evaluation, stage1
+    from helpers.pipeline import evaluation, stage1
+    from helpers.pipeline.stage1 import atlas
+    from helpers.simulate import named_cohort
 
     pd.set_option("display.width", 140)
     start = time.perf_counter()
-    test = stage1.cohort("test", args.test)
+    test = named_cohort("stage1 test", args.test)
     cohorts.check_disjoint(sizes={"stage1 test": len(test)})
     print(f"held-out patients: {len(test)} ({time.perf_counter() - start:.1f} s to build or "
           "load from the cache)")
@@ -49,7 +51,7 @@ def main() -> None:
         curves = {"atlas votes": {}, "classifier probability": {}}
         n = len(atlases)
         at_least = [(k - 0.5) / n for k in (n // 2, n // 2 + 1, n // 2 + 2)]  # k of n atlases
-        for case in stage1.cohort("validation", args.validation):
+        for case in named_cohort("stage1 validation", args.validation):
             hu = sitk.GetArrayFromImage(case.plain)
             truth = sitk.GetArrayFromImage(case.pancreas_plain)
             scores = {"atlas votes": (atlas.atlas_votes(case.plain, atlases).votes, at_least),

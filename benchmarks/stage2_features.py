@@ -1,8 +1,8 @@
 """Benchmark: does a group of stage-2 voxel features help? Measured without held-out patients.
 
 Compares the default voxel features with the same features minus one group (default: the
-blob-or-tube Hessian features of helpers.pipeline.features) on two sets of patients that are never
-the held-out ones of benchmarks/pipeline.py:
+blob-or-tube Hessian features of helpers.pipeline.stage2.features) on two sets of patients that
+are never the held-out ones of benchmarks/pipeline.py:
 
 * the training patients' **out-of-fold** case scores (3 folds by patient, as the detector
   chooses its thresholds), and
@@ -44,17 +44,18 @@ def main() -> None:
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
-    from helpers.pipeline import features, stage2
-    from helpers.pipeline import training as pipeline_cache
+    from helpers.pipeline import training_cache
+    from helpers.pipeline.chain import Pipeline
     from helpers.pipeline.grid import to_working
-    from helpers.pipeline.model import Pipeline
+    from helpers.pipeline.stage2 import boosted, features
+    from helpers.simulate import named_cohort
 
-    table = pipeline_cache.cached_training_table(Pipeline())[0]
+    table = training_cache.cached_training_table(Pipeline())[0]
     names = features.feature_names()
     dropped = np.array([args.drop in name for name in names])
     if not dropped.any():
         raise SystemExit(f"no voxel feature name contains {args.drop!r}; names: {names}")
-    validation = pipeline_cache.validation_cohort()
+    validation = named_cohort("validation")
     truth = np.array([c.subtype is not None for c in validation])
     rows = []
     for case in validation:
@@ -70,10 +71,10 @@ def main() -> None:
         data = dataclasses.replace(table, x=table.x[:, keep])
         oof, held = [], []
         for seed in range(args.seeds):
-            maps = stage2.out_of_fold_maps(data, seed)
-            oof.append(roc_auc_score(data.abnormal, [stage2.case_score(m) for m in maps]))
-            model = stage2.fit_voxel_model(data.x, data.y, seed)
-            scores = np.array([stage2.case_score(stage2.probability_volume(model, x[:, keep],
+            maps = boosted.out_of_fold_maps(data, seed)
+            oof.append(roc_auc_score(data.abnormal, [boosted.case_score(m) for m in maps]))
+            model = boosted.fit_voxel_model(data.x, data.y, seed)
+            scores = np.array([boosted.case_score(boosted.probability_volume(model, x[:, keep],
                                                                            coords, shape))
                                for x, coords, shape in rows])
             held.append(roc_auc_score(truth, scores))

@@ -33,28 +33,30 @@ def main() -> None:
     import SimpleITK as sitk
     from sklearn.metrics import balanced_accuracy_score
 
-    from helpers.pipeline import stage2, stage3
-    from helpers.pipeline import training as pipeline_cache
+    from helpers.pipeline import stage3, training_cache
+    from helpers.pipeline.chain import Pipeline
     from helpers.pipeline.grid import to_working
-    from helpers.pipeline.model import Pipeline
+    from helpers.pipeline.stage2 import boosted
+    from helpers.simulate import named_cohort
 
     model = Pipeline()
-    table, labels_x, labels_y = pipeline_cache.cached_training_table(model)  # both cohorts
-    maps = stage2.out_of_fold_maps(table, model.seed)
-    detector = stage2.fit_detector(table, model.seed, maps=maps)
-    outline_x, outline_y = pipeline_cache.cached_detected_rows(model, table, detector, maps)
+    table, labels_x, labels_y = training_cache.cached_training_table(model)  # both cohorts
+    maps = boosted.out_of_fold_maps(table, model.seed)
+    detector = boosted.fit_detector(table, model.seed, maps=maps)
+    outline_x, outline_y = training_cache.cached_detected_rows(model, table,
+                                                               detector.voxel_threshold, maps)
     print(f"label rows {len(labels_y)}, rows in stage 2's outlines {len(outline_y)} "
           f"(of {len(labels_y)} training lesions, those outlined in place)")
 
     found_x, found_y, exact_x, exact_y = [], [], [], []
-    for case in pipeline_cache.validation_cohort():
+    for case in named_cohort("validation"):
         if case.subtype is None:
             continue
         hu, gland, _ = to_working(case.plain, case.pancreas_plain)
         truth = sitk.GetArrayFromImage(case.lesion_plain) > 0
         exact_x.append(stage3.lesion_features(hu, truth, gland))
         exact_y.append(case.subtype)
-        found = stage2.lesion_from_map(detector.probability_map(hu, gland),
+        found = boosted.lesion_from_map(detector.probability_map(hu, gland),
                                        detector.voxel_threshold)
         if (found & truth).any():
             found_x.append(stage3.lesion_features(hu, found, gland))

@@ -24,7 +24,7 @@ shared base          ``display`` (orientation, windows, figures, the viewer), ``
 ===================  =====================================================================
 
 Where a new helper goes: into the lowest layer whose names it needs, in the module of its job
-(a figure of stage 2 into ``pipeline/patient_figures.py``, a new check into ``checks.py``).
+(a figure of stage 2 into ``pipeline/detection_figures.py``, a new check into ``checks.py``).
 Subpackages are imported on demand (``from helpers import data``), so ``python -m helpers.data``
 runs cleanly.
 """

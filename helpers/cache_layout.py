@@ -20,9 +20,9 @@ DATA_VARIABLE = "PLAINCT_DATA"  # set it to keep the cache elsewhere (a shared d
 
 # The project's own sub-folders of the cache, one per writer.
 VIRTUAL_PATIENTS = "virtual_patients"  # helpers.simulate.patients: plain/contrast pairs
-PIPELINE = "pipeline"  # helpers.pipeline.training and helpers.registration.study: tables
+PIPELINE = "pipeline"  # helpers.pipeline.training_cache and helpers.registration.study: tables
 FOREIGN = "foreign"  # helpers.simulate.foreign: the second simulator's patients
-DEEP = "deep"  # helpers.pipeline.unet_data: the network's crops and weights
+DEEP = "deep"  # helpers.pipeline.unet_cache: the network's crops and weights
 OWN_SUBFOLDERS = (VIRTUAL_PATIENTS, PIPELINE, FOREIGN, DEEP)
 
 # The temporary names this project makes (tempfile's 8 random characters): ".<target>.XXXXXXXX

@@ -378,3 +378,10 @@ def check_gland_size(mask: sitk.Image, scan: sitk.Image, name: str = "pancreas m
         "(the rules stage 1 applies to its own result; a virtual patient's gland is about "
         "17 mL). Pass the mask of the whole gland on a scan of the upper abdomen, e.g. stage "
         "1's: helpers.pipeline.segment_pancreas(scan).")
+
+
+def check_choice(value: str, choices, name: str) -> str:
+    """Return ``value`` or raise a ValueError that lists the valid ``choices`` of ``name``."""
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
+    return value

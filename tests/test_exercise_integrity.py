@@ -2,7 +2,7 @@
 
 Each lesson is run cell by cell from a fresh kernel with every ``raises-exception`` tag removed,
 as JupyterLab's Run All would run it: a cell that raises fails the test. After each checked
-exercise (a code cell calling ``ex.check_*(...)``; concept questions with ``check_choice`` are
+exercise (a code cell calling ``ex.check_*(...)``; concept questions with ``check_answer`` are
 multiple choice and exempt) a probe runs in the same kernel. It gathers every value a student
 could copy from what is already there:
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from helpers.exercises import check_choice
+from helpers.exercises import check_answer
 from helpers.exercises import nb00 as ex
 
 
@@ -58,7 +58,7 @@ def test_pancreas_length_checker(capsys):
 
 
 def test_orientation_quiz(capsys):
-    assert check_choice("A", ex.QUIZ_ORIENTATION)
+    assert check_answer("A", ex.QUIZ_ORIENTATION)
     for wrong, slip in (("B", "facing away"), ("C", "anterior"), ("D", "reorient")):
-        assert not check_choice(wrong, ex.QUIZ_ORIENTATION)
+        assert not check_answer(wrong, ex.QUIZ_ORIENTATION)
         assert slip in capsys.readouterr().out

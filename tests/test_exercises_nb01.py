@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from helpers.exercises import check_choice
+from helpers.exercises import check_answer
 from helpers.exercises import nb01 as ex
 
 
@@ -117,7 +117,7 @@ def test_target_point_is_inside_the_label():
                                 "D": "whole order"}),
     (ex.QUIZ_WINDOW, "A", {"B": "centre", "C": "each side", "D": "start at 0"})])
 def test_quizzes(question, right, slips, capsys):
-    assert check_choice(right, question)
+    assert check_answer(right, question)
     for letter, slip in slips.items():
-        assert not check_choice(letter, question)
+        assert not check_answer(letter, question)
         assert slip in capsys.readouterr().out

@@ -7,7 +7,7 @@ import pytest
 import SimpleITK as sitk
 
 from helpers import simulate
-from helpers.exercises import check_choice
+from helpers.exercises import check_answer
 from helpers.exercises import nb02 as ex
 from helpers.simulate import lesions
 
@@ -120,9 +120,9 @@ def test_mask_on_contrast_checker(case, capsys):
     (ex.QUIZ_LINEAR_MASK, "B", {"A": "nearest-neighbour", "C": "raises nothing"}),
     (ex.QUIZ_CONTRAST_SIGN, "C", {"A": "plain scan", "B": "brighter"})])
 def test_quizzes(question, right, slips, capsys):
-    assert check_choice(right, question)
+    assert check_answer(right, question)
     for letter, slip in slips.items():
-        assert not check_choice(letter, question)
+        assert not check_answer(letter, question)
         assert slip in capsys.readouterr().out
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from helpers import registration, simulate
-from helpers.exercises import check_choice
+from helpers.exercises import check_answer
 from helpers.exercises import nb03 as ex
 from helpers.exercises.inputs import ExerciseInputError
 
@@ -111,7 +111,7 @@ def test_settings_checker_counts_work_not_time(hard_case, capsys):
     (ex.QUIZ_LEVELS, "B", {"A": "diverging", "C": "full-resolution"}),
     (ex.QUIZ_DIRECTION, "A", {"B": "fixed-image points to moving-image", "C": "voxel indices"})])
 def test_quizzes(question, right, slips, capsys):
-    assert check_choice(right, question)
+    assert check_answer(right, question)
     for letter, slip in slips.items():
-        assert not check_choice(letter, question)
+        assert not check_answer(letter, question)
         assert slip in capsys.readouterr().out

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.exercises import nb08 as ex
-from helpers.pipeline.unet import CROP_SHAPE
+from helpers.pipeline.stage2.unet import CROP_SHAPE
 
 CHANNELS, STRIDES = (8, 16, 32), (2, 2)
 BOX = tuple(s + 4 for s in CROP_SHAPE)  # a stored box: the crop plus 2 voxels on every side

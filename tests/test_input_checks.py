@@ -25,7 +25,8 @@ from helpers import cache, checks, data, dicom, metrics, pipeline, registration
 from helpers.data import SAMPLES
 from helpers.exercises import inputs as exercise_inputs
 from helpers.exercises import nb02, nb03, nb04, nb05, nb07
-from helpers.pipeline import atlas, evaluation, grid
+from helpers.pipeline import evaluation, grid
+from helpers.pipeline.stage1 import atlas
 
 SMALL = "totalsegmentator_example_seg"
 SMALL_FILE = "totalsegmentator_example_seg.nii.gz"

@@ -23,7 +23,7 @@ from matplotlib.colors import to_hex  # noqa: E402
 
 import helpers  # noqa: E402
 from helpers import display, registration  # noqa: E402
-from helpers.pipeline.patient_figures import PATIENT_COLOURS  # noqa: E402
+from helpers.pipeline.detection_figures import PATIENT_COLOURS  # noqa: E402
 
 PACKAGE = Path(helpers.__file__).resolve().parent
 OKABE = {c.lower() for c in display.OKABE_ITO.values()}

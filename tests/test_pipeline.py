@@ -12,8 +12,8 @@ import SimpleITK as sitk
 from toy_cases import small_voxel_model, toy_case, toy_cohort  # noqa: F401 (autouse fixture)
 
 from helpers import pipeline
-from helpers.pipeline import default, features, model, stage2, stage3, training, warmup
-from helpers.simulate import SUBTYPES
+from helpers.pipeline import chain, default, end_to_end, stage2, stage3, training_cache, warmup
+from helpers.simulate import SUBTYPES, named_cohort
 
 
 def arr(image):
@@ -53,7 +53,7 @@ def test_predict_without_a_mask_runs_stage_1(toy_pipeline, monkeypatch):
         calls.append(method)
         return case.pancreas_plain
 
-    monkeypatch.setattr(model, "segment_pancreas", stage_1)
+    monkeypatch.setattr(chain, "segment_pancreas", stage_1)
     result = toy_pipeline.predict(case.plain)
     assert calls == ["atlas"] and result.found
     np.testing.assert_array_equal(arr(result.pancreas), arr(case.pancreas_plain))
@@ -103,7 +103,7 @@ def test_mask_on_another_grid_is_refused(toy_pipeline):
 def test_empty_pancreas_says_no_detection_is_possible(toy_pipeline):
     case = toy_case(56)
     empty = sitk.Image(case.pancreas_plain) * 0
-    with pytest.raises(features.EmptyPancreasError, match="no gland to search"):
+    with pytest.raises(stage2.EmptyPancreasError, match="no gland to search"):
         toy_pipeline.predict(case.plain, empty)
     with pytest.raises(stage3.EmptyLesionError):
         pipeline.classify_subtype(case.plain, empty, toy_pipeline.classifier,
@@ -125,20 +125,21 @@ def toy_cache(tmp_path, monkeypatch):
     """The cache in a temporary folder; toy cohorts stand in for the training cohort (9
     patients, 6 with a lesion) and for stage 3's extra lesion-only cohort (6 lesions). Returns
     the folder and a record of which cohort was built, once per build."""
-    monkeypatch.setattr(training, "cache_folder", lambda: tmp_path)
+    monkeypatch.setattr(training_cache, "cache_folder", lambda: tmp_path)
     built = SimpleNamespace(tables=[], extras=[])
 
-    def cohort(progress=False, motion="typical"):
-        built.tables.append(motion)
-        return toy_cohort(9)
-
-    def extra_cohort(progress=False, motion="typical"):
+    def cohort(name, n=None, *, motion="typical", progress=False, n_jobs=1, cache=True):
+        if name == training_cache.TRAINING:
+            built.tables.append(motion)
+            return toy_cohort(9)
+        assert name == training_cache.EXTRA_LESIONS
         built.extras.append(motion)
         return [c for c in toy_cohort(9, start=100) if c.subtype]
 
-    monkeypatch.setattr(training, "training_cohort", cohort)
-    monkeypatch.setattr(training, "extra_lesion_cohort", extra_cohort)
-    return tmp_path, built
+    monkeypatch.setattr(training_cache, "named_cohort", cohort)
+    training_cache._unkept_cohort.cache_clear()  # hard-motion patients are kept per process
+    yield tmp_path, built
+    training_cache._unkept_cohort.cache_clear()
 
 
 def stored_names(path):
@@ -177,18 +178,18 @@ def test_cache_holds_arrays_only_and_refits_identically(toy_cache):
 def test_a_reloaded_table_recomputes_exactly_the_features_it_was_built_with(toy_cache):
     folder, built = toy_cache
     unfit = pipeline.Pipeline(label_source="exact")
-    first, lesion_x, _ = training.cached_training_table(unfit)
-    training._FEATURES.clear()  # as in a new process
-    again, lesion_x_again, _ = training.cached_training_table(unfit)
+    first, lesion_x, _ = training_cache.cached_training_table(unfit)
+    training_cache._FEATURES.clear()  # as in a new process
+    again, lesion_x_again, _ = training_cache.cached_training_table(unfit)
     assert len(built.tables) == 2  # read from the cache, the patients loaded for features
     np.testing.assert_array_equal(again.x, first.x)
     np.testing.assert_array_equal(again.y, first.y)
     np.testing.assert_array_equal(lesion_x_again, lesion_x)
     stored = dict(np.load(next(folder.glob("*.npz")), allow_pickle=False))
     stored["coords"] = stored["coords"][::-1]  # positions of other patients
-    training._FEATURES.clear()
+    training_cache._FEATURES.clear()
     with pytest.raises(ValueError, match="run.py clean"):
-        training.with_features(stored, unfit, "typical", True)
+        training_cache.with_features(stored, unfit, "typical", True)
 
 
 def test_corrupted_cache_is_rebuilt_with_a_warning(toy_cache):
@@ -209,11 +210,11 @@ def test_corrupted_cache_is_rebuilt_with_a_warning(toy_cache):
 
 def test_pickled_cache_is_never_unpickled(toy_cache):
     folder, built = toy_cache
-    training.cached_training_table(pipeline.Pipeline(label_source="exact"))
+    training_cache.cached_training_table(pipeline.Pipeline(label_source="exact"))
     (path,) = folder.glob("*.npz")
     np.savez(path, key=np.array([{"a": 1}], dtype=object))  # what a pickle would need
     with pytest.warns(UserWarning, match="ignoring the cached training table"):
-        table, _, _ = training.cached_training_table(pipeline.Pipeline(label_source="exact"))
+        table, _, _ = training_cache.cached_training_table(pipeline.Pipeline(label_source="exact"))
     assert len(built.tables) == 2 and len(table.seeds) == 15  # rebuilt, never unpickled
 
 
@@ -230,10 +231,10 @@ def test_motion_gets_its_own_table_and_bad_motion_is_refused(toy_cache):
 def test_typical_motion_keeps_the_existing_cache_key(toy_cache, monkeypatch):
     """Adding the motion setting must not invalidate the tables classrooms already hold."""
     keys = []
-    monkeypatch.setattr(training, "table_key",
+    monkeypatch.setattr(training_cache, "table_key",
                         lambda settings: keys.append(settings) or "k" * 64)
-    training.cached_training_table(pipeline.Pipeline(label_source="exact"))
-    training.cached_training_table(pipeline.Pipeline(label_source="exact"), motion="hard")
+    training_cache.cached_training_table(pipeline.Pipeline(label_source="exact"))
+    training_cache.cached_training_table(pipeline.Pipeline(label_source="exact"), motion="hard")
     assert "motion" not in keys[0]["cohort"] and keys[1]["cohort"]["motion"] == "hard"
     assert keys[0]["cohort"]["appearance"] == "random"  # the training cohort's lesions vary
 
@@ -247,28 +248,25 @@ def test_stage1_masks_are_computed_once_for_every_table_that_needs_them(toy_cach
         calls.append(method)
         return sitk.Cast(scan > -1000, sitk.sitkUInt8)  # a stand-in: not the reference mask
 
-    monkeypatch.setattr(model, "segment_pancreas", stage_1)
+    monkeypatch.setattr(chain, "segment_pancreas", stage_1)
     unfit = pipeline.Pipeline(label_source="exact", training_pancreas="stage1")
-    reference, _, _ = training.cached_training_table(pipeline.Pipeline(label_source="exact"))
-    table, _, _ = training.cached_training_table(unfit)
+    reference, _, _ = training_cache.cached_training_table(pipeline.Pipeline(label_source="exact"))
+    table, _, _ = training_cache.cached_training_table(unfit)
     assert len(calls) == 15 and len(table.y) > len(reference.y)  # a larger region of interest
-    training.cached_training_table(unfit, motion="hard")  # another table, the same masks
+    training_cache.cached_training_table(unfit, motion="hard")  # another table, the same masks
     assert len(calls) == 15 and len(list(folder.glob("*.npz"))) == 4
 
 
 def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
     folder, built = toy_cache
-    monkeypatch.setattr(warmup, "held_out_cohort", lambda n=None, progress=False: [])
-    monkeypatch.setattr(warmup, "named_cohort", lambda name, n=None, progress=False: [])
+    monkeypatch.setattr(warmup, "named_cohort", lambda name, n=None, **options: [])
     monkeypatch.setattr(warmup.foreign, "foreign_cohort", lambda n=None, progress=False: [])
-    monkeypatch.setattr(warmup.stage1, "cohort", lambda role, n, progress=False: [])
-    monkeypatch.setattr(warmup.stage3, "lesion_cohort", lambda role, progress=False: [])
     monkeypatch.setattr(warmup.unet, "available", lambda: False)  # the network: its own test
     monkeypatch.setattr(warmup.reader_study, "reading_cases", lambda progress=False: [])
     read = []
     monkeypatch.setattr(warmup.reader_model, "model_reading",
                         lambda cases, progress=False: read.append(cases))
-    monkeypatch.setattr(model, "segment_pancreas",
+    monkeypatch.setattr(chain, "segment_pancreas",
                         lambda scan, method="atlas": sitk.Cast(scan > -1000, sitk.sitkUInt8))
     studies = []
     monkeypatch.setattr(warmup.study, "method_comparison",
@@ -285,7 +283,7 @@ def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
     assert built.extras.count("hard") == 0  # the hard-motion labels: the training cohort only
     assert studies == [{"progress": False}]  # the study's own cohort
     assert read == [[]]  # notebook 07's reader study: the model reads its patients once
-    assert len(done) == (2 + len(stage3.ROLES) + 3 + pipelines + 1
+    assert len(done) == (2 + 2 + 3 + pipelines + 1
                          + len(warmup.HARD_MOTION_LABELS))
     assert lines[-1].startswith("done in")
     assert all(seconds >= 0 for _, seconds in done)
@@ -337,25 +335,33 @@ def test_stage3_can_also_learn_from_stage2s_outlines(toy_cache):
 
 def test_outline_rows_come_only_from_outlines_that_touch_the_lesion():
     fitted = pipeline.Pipeline(label_source="exact").fit(toy_cohort(9))
-    items = [stage2.case_arrays(case, "exact") for case in toy_cohort(9, start=100)]
+    items = [stage2.labels.case_arrays(case, "exact") for case in toy_cohort(9, start=100)]
     subtypes = [c.subtype or "" for c in toy_cohort(9, start=100)]
-    x, y = model.detected_lesion_rows(fitted.detector, items, subtypes)
-    assert x.shape == (len(y), len(stage3.feature_names())) and "" not in set(y)
+    threshold = fitted.detector.voxel_threshold
+    maps = [fitted.detector.probability_map(hu, gland) if subtype else None
+            for (hu, gland, _), subtype in zip(items, subtypes, strict=True)]
+    x, y = stage3.rows.detected_lesion_rows(items, subtypes, maps, threshold)
+    assert x.shape == (len(y), len(stage3.lesion_feature_names())) and "" not in set(y)
     assert 0 < len(y) <= sum(map(bool, subtypes))
     # a label moved away from what stage 2 outlined, or no label at all: no row
     moved = [(hu, gland, np.roll(label, 12, axis=2)) for hu, gland, label in items]
     empty = [(hu, gland, np.zeros_like(label)) for hu, gland, label in items]
     for labels in (moved, empty):
-        assert len(model.detected_lesion_rows(fitted.detector, labels, subtypes)[1]) == 0
+        assert len(stage3.rows.detected_lesion_rows(labels, subtypes, maps, threshold)[1]) == 0
 
 
-def test_stage3_outlines_without_the_scans_is_a_clear_error():
+def test_fitting_stage_by_stage_is_fitting_the_chain():
+    """fit_stage2 then fit_stage3 on the data fit would build: the same models, so the same
+    prediction (the caches of make_pipeline fit this way, with their data passed in)."""
     with pytest.raises(ValueError, match="stage3_outlines"):
         pipeline.Pipeline(stage3_outlines="stage 2 only")
-    unfit = pipeline.Pipeline(label_source="exact", stage3_outlines="labels+stage2")
-    table, x, y = unfit.training_table(toy_cohort(9))
-    with pytest.raises(ValueError, match="needs the training lesions' scans"):
-        unfit.fit_data(table, x, y)
+    whole = pipeline.Pipeline(label_source="exact").fit(toy_cohort(9))
+    staged = pipeline.Pipeline(label_source="exact")
+    table, x, y = staged.training_table(toy_cohort(9))
+    staged.fit_stage2(table).fit_stage3(x, y)
+    case = toy_case(61, "PDAC")
+    first, second = (m.predict(case.plain, case.pancreas_plain) for m in (whole, staged))
+    assert first.score == second.score and first.subtype_probs == second.subtype_probs
 
 
 # ------------------------------------------------------- notebook 07's end-to-end summary
@@ -363,9 +369,9 @@ def test_end_to_end_rows_count_hits_and_false_alarms_and_name_the_missing_extra(
         toy_pipeline, monkeypatch):
     cases = [toy_case(70 + i, kind) for i, kind in enumerate((None, "cyst", "PDAC", None))]
     predictions = {c.seed: toy_pipeline.predict(c.plain, c.pancreas_plain) for c in cases}
-    monkeypatch.setattr(default, "default_pipeline", lambda seed=0, detector="boosted": (
+    monkeypatch.setattr(end_to_end, "default_pipeline", lambda seed=0, detector="boosted": (
         toy_pipeline))
-    monkeypatch.setattr(default.unet, "available", lambda: False)
+    monkeypatch.setattr(end_to_end.unet, "available", lambda: False)
     lesions = [c for c in cases if c.subtype]
     hits = sum(bool((arr(predictions[c.seed].lesion) & arr(c.lesion_plain)).any())
                for c in lesions)
@@ -385,7 +391,7 @@ def test_a_healthy_scan_is_called_healthy_at_3_1_5_and_0_75_mm():
     resampled): the call does not change (benchmarks/resolution.py measures a cohort)."""
     from helpers.pipeline import grid
 
-    case = next(c for c in training.held_out_cohort(8) if c.subtype is None)
+    case = next(c for c in named_cohort("held-out", 8) if c.subtype is None)
     model = default.default_pipeline()
     calls = [model.predict(case.plain if mm == 3.0 else grid.resample_in_plane(case.plain, mm))
              for mm in (3.0, 1.5, 0.75)]

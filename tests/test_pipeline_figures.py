@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from helpers.pipeline import detection_figures as pf
 from helpers.pipeline import evaluation
-from helpers.pipeline import patient_figures as pf
-from helpers.pipeline.model import PipelineResult
+from helpers.pipeline.chain import PipelineResult
 
 matplotlib.use("Agg")
 
@@ -85,7 +85,7 @@ def test_show_patient_draws_four_panels(toy):
 def test_case_details_name_the_gland_fat_and_the_drawn_signs():
     from types import SimpleNamespace
 
-    from helpers.pipeline.patient_figures import case_details
+    from helpers.pipeline.detection_figures import case_details
 
     case = SimpleNamespace(gland_fat=0.9, subtype="PDAC",
                            signs={"duct": True, "atrophy": False, "contour": True})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.exercises import Question, check_choice
+from helpers.exercises import Question, check_answer
 
 QUESTION = Question("demo", answer="B", why="B is right because of the reason.",
                     slips={"A": "A forgets the offset.", "C": "C mixes up the units."})
@@ -12,28 +12,28 @@ QUESTION = Question("demo", answer="B", why="B is right because of the reason.",
 
 def test_right_letter_passes_in_any_case_and_spacing(capsys):
     for answer in ("B", "b", " B ", "(b)"):
-        assert check_choice(answer, QUESTION)
+        assert check_answer(answer, QUESTION)
         out = capsys.readouterr().out
         assert out.startswith("Correct!") and "because of the reason" in out
 
 
 @pytest.mark.parametrize("answer, slip", [("A", "forgets the offset"), ("c", "mixes up")])
 def test_wrong_letter_names_its_slip_and_hides_the_answer(capsys, answer, slip):
-    assert not check_choice(answer, QUESTION)
+    assert not check_answer(answer, QUESTION)
     out = capsys.readouterr().out
     assert slip in out and "Correct" not in out and "because of the reason" not in out
 
 
 @pytest.mark.parametrize("placeholder", [None, ...])
 def test_placeholder_is_not_answered_yet(capsys, placeholder):
-    assert not check_choice(placeholder, QUESTION)
+    assert not check_answer(placeholder, QUESTION)
     out = capsys.readouterr().out
     assert out.startswith("Not answered yet") and '"A", "B", "C"' in out
 
 
 @pytest.mark.parametrize("answer", ["D", "AB", 2, "", "answer"])
 def test_not_an_option_is_refused_with_a_hint(capsys, answer):
-    assert not check_choice(answer, QUESTION)
+    assert not check_answer(answer, QUESTION)
     assert "not one of the options" in capsys.readouterr().out
 
 
@@ -62,9 +62,9 @@ def every_notebook_question():
 @pytest.mark.parametrize("name, question", every_notebook_question(),
                          ids=[name for name, _ in every_notebook_question()])
 def test_every_lesson_question_passes_its_answer_and_names_each_slip(name, question, capsys):
-    assert check_choice(question.answer, question)
-    assert not check_choice(None, question)
+    assert check_answer(question.answer, question)
+    assert not check_answer(None, question)
     assert "Not answered yet" in capsys.readouterr().out
     for letter, slip in question.slips.items():
-        assert not check_choice(letter, question)
+        assert not check_answer(letter, question)
         assert slip[:30] in capsys.readouterr().out

@@ -134,14 +134,14 @@ def test_help_and_clean_work_on_a_bare_python(tmp_path, command):
 def test_the_layout_names_every_folder_the_writers_use(tmp_path, monkeypatch):
     """Every writer's folder is one of cache_layout.OWN_SUBFOLDERS (so clean finds it)."""
     from helpers import cache_layout
-    from helpers.pipeline import training, unet_data
+    from helpers.pipeline import training_cache, unet_cache
     from helpers.registration import study
     from helpers.simulate import patients
 
     monkeypatch.setenv("PLAINCT_DATA", str(tmp_path))
     folders = {patients.cache_folder().relative_to(tmp_path).parts[0],
-               training.cache_folder().name, study.cache_folder().name,
-               unet_data.cache_folder().name}
+               training_cache.cache_folder().name, study.cache_folder().name,
+               unet_cache.cache_folder().name}
     assert folders <= set(cache_layout.OWN_SUBFOLDERS)
     sources = "".join(p.read_text() for p in (run.ROOT / "helpers").rglob("*.py")
                       if p.name != "cache_layout.py")

@@ -14,7 +14,9 @@ import SimpleITK as sitk
 
 from helpers import cohorts, data, pipeline
 from helpers.metrics import dice
-from helpers.pipeline import atlas, evaluation, grid, stage1, voxel_classifier
+from helpers.pipeline import evaluation, grid, stage1
+from helpers.pipeline.stage1 import atlas, voxel_classifier
+from helpers.simulate import named_cohort
 
 
 def arr(image):
@@ -23,14 +25,15 @@ def arr(image):
 
 @pytest.fixture(scope="module")
 def held_out():
-    return stage1.cohort("test", 1)[0]
+    return named_cohort("stage1 test", 1)[0]
 
 
 @pytest.fixture(scope="module")
 def small_forest():
     # Four patients: the stage-1 cohorts' glands run from normal to fatty, and a forest that saw
     # two of them may miss a third. Quality is measured by benchmarks/stage1.py, not here.
-    return voxel_classifier.fit_voxel_classifier(stage1.cohort("labelled", 4), n_estimators=12,
+    return voxel_classifier.fit_voxel_classifier(
+        named_cohort("stage1 labelled", 4), n_estimators=12,
                                                  max_depth=10)
 
 
@@ -116,7 +119,7 @@ def test_a_thin_slab_is_refused_before_any_work(held_out):
 
 @pytest.fixture(scope="module")
 def two_atlases():
-    return atlas.atlases_from_cases(stage1.cohort("labelled", 2))
+    return atlas.atlases_from_cases(named_cohort("stage1 labelled", 2))
 
 
 def test_a_pelvis_scan_says_the_pancreas_was_not_found(full_ct, small_forest, two_atlases):
@@ -173,8 +176,8 @@ def test_working_grid_round_trip_is_exact_for_3mm_input(held_out):
 
 
 def test_feature_names_match_the_feature_columns(held_out):
-    features = voxel_classifier.voxel_features(arr(held_out.plain))
-    assert features.shape == (*arr(held_out.plain).shape, len(voxel_classifier.feature_names()))
+    features = voxel_classifier.feature_maps(arr(held_out.plain))
+    assert features.shape == (*arr(held_out.plain).shape, len(voxel_classifier.feature_map_names()))
     position = features[..., -3:]
     assert position.min() < 0.05 and position.max() > 0.95  # body box spans 0..1
 
@@ -183,35 +186,36 @@ def test_position_features_point_the_way_their_names_say(held_out):
     """Whatever the input's orientation, the working grid runs left->right, back->front and
     foot->head (LPS: x falls, y falls, z rises as the feature grows)."""
     working = grid.to_working_grid(sitk.DICOMOrient(held_out.plain, "LPS"))
-    features = voxel_classifier.voxel_features(arr(working))
+    features = voxel_classifier.feature_maps(arr(working))
     for column, axis, sign in ((-3, 0, -1), (-2, 1, -1), (-1, 2, +1)):
         values = features[..., column]
         low = working.TransformIndexToPhysicalPoint(
             [int(v) for v in np.unravel_index(np.argmin(values), values.shape)[::-1]])
         high = working.TransformIndexToPhysicalPoint(
             [int(v) for v in np.unravel_index(np.argmax(values), values.shape)[::-1]])
-        assert sign * (high[axis] - low[axis]) > 0, voxel_classifier.feature_names()[column]
+        assert sign * (high[axis] - low[axis]) > 0, voxel_classifier.feature_map_names()[column]
 
 
 def test_classifier_fit_is_deterministic(held_out, small_forest):
-    again = voxel_classifier.fit_voxel_classifier(stage1.cohort("labelled", 4), n_estimators=12,
+    again = voxel_classifier.fit_voxel_classifier(
+        named_cohort("stage1 labelled", 4), n_estimators=12,
                                                   max_depth=10)
     hu = arr(held_out.plain)[10:14]
     np.testing.assert_array_equal(small_forest.probability(hu), again.probability(hu))
 
 
 def test_held_out_patients_were_never_atlases_or_training_data(monkeypatch):
-    test_seeds = {c.seed for c in stage1.cohort("test", 3)}
+    test_seeds = {c.seed for c in named_cohort("stage1 test", 3)}
     assert not test_seeds & set(cohorts.patient_seeds("stage1 labelled"))
     same = replace(cohorts.cohort("stage1 test"), seed=cohorts.cohort("stage1 labelled").seed)
     monkeypatch.setitem(cohorts.COHORTS, "stage1 test", same)
     with pytest.raises(ValueError, match="both the 'stage1 labelled' and the 'stage1 test'"):
-        stage1.cohort("test", 3)
+        named_cohort("stage1 test", 3)
 
 
 def test_atlas_votes_count_the_atlases(held_out):
     """With an identity 'registration' the votes are the mean of the atlas masks."""
-    cases = stage1.cohort("labelled", 3)
+    cases = named_cohort("stage1 labelled", 3)
     atlases = atlas.atlases_from_cases(cases)
 
     def identity(fixed, moving, kind, initial):
@@ -230,7 +234,7 @@ def test_atlas_votes_count_the_atlases(held_out):
 
 
 def test_initial_alignment_puts_body_centres_together(held_out):
-    one = atlas.atlases_from_cases(stage1.cohort("labelled", 1))[0]
+    one = atlas.atlases_from_cases(named_cohort("stage1 labelled", 1))[0]
     moved = sitk.Image(held_out.plain)
     moved.SetOrigin(np.add(moved.GetOrigin(), (40.0, -25.0, 60.0)))  # another table position
     shift = atlas.initial_alignment(moved, one)
@@ -262,9 +266,9 @@ def test_atlas_similarity_is_high_for_a_matching_scan(held_out, two_atlases):
 
 
 def test_measure_reports_dice_hd95_volume_error_and_lesion_coverage():
-    case = stage1.cohort("test", 4)[-1]
+    case = named_cohort("stage1 test", 4)[-1]
     if case.subtype is None:  # the plan alternates; pick a lesion case either way
-        case = next(c for c in stage1.cohort("test", 4) if c.subtype)
+        case = next(c for c in named_cohort("stage1 test", 4) if c.subtype)
     truth, lesion = case.pancreas_plain, case.lesion_plain
     same = pipeline.measure(truth, truth, lesion)
     assert same["dice"] == 1.0 and same["hd95_mm"] == 0.0 and same["volume_error_pct"] == 0.0

@@ -11,7 +11,8 @@ import pytest
 import SimpleITK as sitk
 from toy_cases import small_voxel_model, toy_case, toy_cohort  # noqa: F401 (autouse fixture)
 
-from helpers.pipeline import evaluation, features, stage2
+from helpers.pipeline import evaluation, stage2
+from helpers.pipeline.stage2 import features
 
 
 def arrays(case):
@@ -21,8 +22,8 @@ def arrays(case):
 
 @pytest.fixture(scope="module")
 def detector():
-    table, _ = stage2.training_data(toy_cohort(12), "exact")
-    return stage2.fit_detector(table, seed=0)
+    table, _ = stage2.table.training_data(toy_cohort(12), "exact")
+    return stage2.boosted.fit_detector(table, seed=0)
 
 
 # ------------------------------------------------------------------------- features
@@ -126,12 +127,12 @@ def test_empty_or_mismatched_pancreas_gives_clear_errors():
 # ------------------------------------------------------------------------- labels, model
 def test_label_sources_exact_and_copied():
     case = toy_case(5, "cyst")
-    assert stage2.lesion_labels(case, "exact") is case.lesion_plain
-    copied = stage2.lesion_labels(case, "copied")
+    assert stage2.labels.lesion_labels(case, "exact") is case.lesion_plain
+    copied = stage2.labels.lesion_labels(case, "copied")
     np.testing.assert_array_equal(sitk.GetArrayFromImage(copied),
                                   sitk.GetArrayFromImage(case.lesion_plain))
     with pytest.raises(ValueError, match="registered, exact, copied"):
-        stage2.lesion_labels(case, "manual")
+        stage2.labels.lesion_labels(case, "manual")
 
 
 def test_detector_separates_toy_lesions_and_finds_them(detector):
@@ -151,14 +152,14 @@ def test_detector_separates_toy_lesions_and_finds_them(detector):
 
 
 def test_single_class_cohort_is_refused():
-    table, _ = stage2.training_data([toy_case(i) for i in range(6)], "exact")
+    table, _ = stage2.table.training_data([toy_case(i) for i in range(6)], "exact")
     with pytest.raises(ValueError, match="healthy"):
-        stage2.fit_detector(table)
+        stage2.boosted.fit_detector(table)
 
 
 def test_permutation_importances_name_every_feature(detector):
-    table, _ = stage2.training_data(toy_cohort(6, 200), "exact")
-    found = stage2.permutation_importances(detector, table, rows=3000)
+    table, _ = stage2.table.training_data(toy_cohort(6, 200), "exact")
+    found = stage2.boosted.permutation_importances(detector, table, rows=3000)
     assert set(found.index) == set(features.feature_names())
 
 
@@ -194,17 +195,17 @@ def test_detector_keeps_its_out_of_fold_training_scores(detector):
 
 def test_label_mask_and_label_dice():
     cases = toy_cohort(6)
-    exact, _ = stage2.training_data(cases, "exact")
-    assert stage2.label_dice(exact, exact)[exact.abnormal] == pytest.approx(1.0)
-    assert np.isnan(stage2.label_dice(exact, exact)[~exact.abnormal]).all()
+    exact, _ = stage2.table.training_data(cases, "exact")
+    assert stage2.labels.label_dice(exact, exact)[exact.abnormal] == pytest.approx(1.0)
+    assert np.isnan(stage2.labels.label_dice(exact, exact)[~exact.abnormal]).all()
     n = int(np.flatnonzero(exact.abnormal)[0])
-    mask = stage2.label_mask(exact, n)
+    mask = stage2.labels.label_mask(exact, n)
     np.testing.assert_array_equal(mask, sitk.GetArrayFromImage(cases[n].lesion_plain) > 0)
-    shifted = stage2.TrainingData(**{**exact.arrays(), "y": np.roll(exact.y, 1)})
-    assert (stage2.label_dice(shifted, exact)[exact.abnormal] < 1).all()
-    other, _ = stage2.training_data(cases[:4], "exact")
+    shifted = stage2.table.TrainingData(**{**exact.arrays(), "y": np.roll(exact.y, 1)})
+    assert (stage2.labels.label_dice(shifted, exact)[exact.abnormal] < 1).all()
+    other, _ = stage2.table.training_data(cases[:4], "exact")
     with pytest.raises(ValueError, match="not of the same patients"):
-        stage2.label_dice(other, exact)
+        stage2.labels.label_dice(other, exact)
 
 
 def test_auc_interval_and_auc_by_size():
@@ -238,9 +239,9 @@ def test_notebook_05_computes_the_number_of_voxel_features_instead_of_typing_it(
 
 def test_out_of_fold_maps_refuse_a_one_class_or_tiny_table_clearly():
     """fit_data computes these maps before fit_detector, so they must check the table too."""
-    lesions_only, _ = stage2.training_data([c for c in toy_cohort(9) if c.subtype], "exact")
+    lesions_only, _ = stage2.table.training_data([c for c in toy_cohort(9) if c.subtype], "exact")
     with pytest.raises(ValueError, match="both healthy and lesion patients"):
-        stage2.out_of_fold_maps(lesions_only)
-    tiny, _ = stage2.training_data(toy_cohort(4), "exact")
+        stage2.boosted.out_of_fold_maps(lesions_only)
+    tiny, _ = stage2.table.training_data(toy_cohort(4), "exact")
     with pytest.raises(ValueError, match="too few"):
-        stage2.out_of_fold_maps(tiny)
+        stage2.boosted.out_of_fold_maps(tiny)

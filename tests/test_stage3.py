@@ -24,7 +24,7 @@ def lesion_rows(seeds, subtype):
 
 def test_lesion_features_measure_intensity_and_size():
     bright, dark = lesion_rows([1], "cyst")[0], lesion_rows([1], "PDAC")[0]
-    names = stage3.feature_names()
+    names = stage3.lesion_feature_names()
     assert len(bright) == len(names)
     k = names.index("median HU - gland")
     assert bright[k] > 20 and dark[k] < -20
@@ -51,7 +51,7 @@ def test_classifier_learns_toy_subtypes_and_lists_every_subtype():
 
 
 def test_classifier_needs_two_known_subtypes():
-    x = np.zeros((4, len(stage3.feature_names())))
+    x = np.zeros((4, len(stage3.lesion_feature_names())))
     with pytest.raises(ValueError, match="only one subtype"):
         stage3.fit_subtype_classifier(x, ["cyst"] * 4)
     with pytest.raises(ValueError, match="unknown subtypes"):
@@ -61,13 +61,11 @@ def test_classifier_needs_two_known_subtypes():
 def test_lesion_cohorts_are_lesion_only_and_balanced():
     from helpers import cohorts, simulate
 
-    for role in stage3.ROLES:
-        spec = cohorts.cohort(f"stage3 {role}")
+    for name in ("stage3 training", "stage3 held-out"):
+        spec = cohorts.cohort(name)
         plan = simulate.cohort_plan(spec.n, spec.seed, healthy_fraction=spec.healthy_fraction)
         subtypes = [t for _, t in plan]
         assert None not in subtypes and {subtypes.count(s) for s in SUBTYPES} == {spec.n // 4}
-    with pytest.raises(ValueError, match="unknown stage-3 cohort"):
-        stage3.lesion_cohort("validation")
 
 
 def test_stage3_figures_draw_labelled_axes():
@@ -77,7 +75,7 @@ def test_stage3_figures_draw_labelled_axes():
     import pandas as pd
 
     from helpers.pipeline import evaluation
-    from helpers.pipeline import stage_figures as stage3_figures
+    from helpers.pipeline import subtype_figures as stage3_figures
 
     true = np.repeat(SUBTYPES, 3)
     confusion, _ = evaluation.subtype_report(true, true[::-1])
@@ -89,6 +87,6 @@ def test_stage3_figures_draw_labelled_axes():
     axes = stage3_figures.plot_feature_by_subtype(table, "median HU - gland")
     assert [a.get_title() for a in axes] == list(stage3_figures.SCANS.values())
     assert axes[0].get_ylabel() == "median HU - gland (HU)"
-    importances = pd.Series(np.linspace(0, 1, 13), stage3.feature_names())
+    importances = pd.Series(np.linspace(0, 1, 13), stage3.lesion_feature_names())
     ax = stage3_figures.plot_importances({"plain CT": importances})
     assert ax.get_xlabel().startswith("importance")

@@ -72,6 +72,47 @@ def test_every_subpackage_and_base_module_has_a_layer():
     assert units == listed, f"in no layer: {units - listed}; listed but absent: {listed - units}"
 
 
+def pipeline_rank(module: str) -> int:
+    """The rank in ``helpers.pipeline.LAYERS`` of a module inside ``helpers/pipeline/``."""
+    from helpers import pipeline
+
+    unit = module.split(".")[2]
+    for rank, members in enumerate(pipeline.LAYERS):
+        if unit in members:
+            return rank
+    raise AssertionError(f"{module} is in no layer of helpers.pipeline.LAYERS")
+
+
+def test_every_pipeline_module_and_stage_folder_has_a_layer():
+    from helpers import pipeline
+
+    units = {name.split(".")[2] for name in modules() if name.count(".") >= 2
+             and name.startswith("helpers.pipeline.")}
+    listed = {unit for members in pipeline.LAYERS for unit in members}
+    assert units == listed, f"in no layer: {units - listed}; listed but absent: {listed - units}"
+    assert {"stage1", "stage2", "stage3"} <= {p.name for p in (PACKAGE / "pipeline").iterdir()
+                                                if (p / "__init__.py").is_file()}
+
+
+def test_pipeline_stages_import_one_way():
+    """Stage 1 <- stage 2 <- stage 3 <- the chained pipeline and what uses it: no import
+    inside helpers/pipeline/ climbs to a later layer (or from one stage folder into a later
+    one), so following a stage's code never leaves it for a module that calls it."""
+    inside = [(a, b) for a, b in edges() if a.startswith("helpers.pipeline.")
+              and b.startswith("helpers.pipeline.")]
+    upward = [(a, b) for a, b in inside if pipeline_rank(b) > pipeline_rank(a)]
+    assert not upward, f"imports that climb inside helpers.pipeline: {sorted(upward)}"
+    assert any(a.startswith("helpers.pipeline.stage3") and ".stage2" in b for a, b in inside)
+
+
+def test_stage_folders_expose_their_stage():
+    from helpers.pipeline import stage1, stage2, stage3
+
+    for package, name in ((stage1, "segment_pancreas"), (stage2, "detect_lesion"),
+                          (stage3, "classify_subtype")):
+        assert callable(getattr(package, name)), f"{package.__name__}.{name}"
+
+
 def test_no_import_climbs_to_a_higher_layer():
     upward = [(a, b) for a, b in edges() if layer_of(b) > layer_of(a)]
     assert not upward, f"imports from a lower layer up to a higher one: {sorted(upward)}"

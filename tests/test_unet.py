@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from helpers.pipeline import unet, unet_training
+from helpers.pipeline import unet_cache
+from helpers.pipeline.stage2 import unet, unet_training
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "08_unet_stage2.ipynb"
@@ -138,16 +139,15 @@ def test_the_same_seed_gives_the_same_weights_and_another_seed_others():
 
 @needs_torch
 def test_the_cache_key_changes_with_every_setting():
-    from helpers.pipeline import unet_data
 
     base = unet.UNetSettings()
-    keys = {unet_data.weights_key(base)}
+    keys = {unet_cache.weights_key(base)}
     for change in (dict(epochs=41), dict(seed=1), dict(channels=(8, 16, 64)),
                    dict(learning_rate=1e-3), dict(class_weight=0.25), dict(score="head"),
                    dict(label_source="exact"), dict(shift_vox=1)):
-        keys.add(unet_data.weights_key(dataclasses.replace(base, **change)))
+        keys.add(unet_cache.weights_key(dataclasses.replace(base, **change)))
     assert len(keys) == 9
-    assert unet_data.weights_key(base) == unet_data.weights_key(unet.UNetSettings())
+    assert unet_cache.weights_key(base) == unet_cache.weights_key(unet.UNetSettings())
 
 
 def tiny_detector():
@@ -162,10 +162,9 @@ def tiny_detector():
 @needs_torch
 def test_safetensors_round_trip_gives_identical_predictions_and_never_unpickles(
         tmp_path, monkeypatch):
-    from helpers.pipeline import unet_data
 
     detector = tiny_detector()
-    path = unet_data.save_detector(tmp_path / "net.safetensors", "key-1", detector)
+    path = unet_cache.save_detector(tmp_path / "net.safetensors", "key-1", detector)
     assert path.read_bytes()[8:9] == b"{"  # a safetensors header (JSON), not a pickle
 
     def refuse(*args, **kwargs):
@@ -174,29 +173,28 @@ def test_safetensors_round_trip_gives_identical_predictions_and_never_unpickles(
     monkeypatch.setattr(pickle, "load", refuse)
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(unet.deep().torch, "load", refuse)
-    again = unet_data.read_detector(path, "key-1")
+    again = unet_cache.read_detector(path, "key-1")
     x = toy_crops(4, seed=2)["x"][:, :, 2:-2, 2:-2, 2:-2]
     for a, b in zip(unet.predict_crops(detector.net, x), unet.predict_crops(again.net, x),
                     strict=True):
         assert np.array_equal(a, b)
     assert again.operating_threshold == 0.5 and again.history == detector.history
     with pytest.raises(ValueError, match="other settings"):
-        unet_data.read_detector(path, "key-2")
+        unet_cache.read_detector(path, "key-2")
 
 
 @needs_torch
 def test_a_damaged_weights_file_is_ignored_and_retrained(tmp_path, monkeypatch):
-    from helpers.pipeline import unet_data
 
     monkeypatch.setenv("PLAINCT_DATA", str(tmp_path))
-    path = unet_data.weights_path(TINY)
+    path = unet_cache.weights_path(TINY)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a safetensors file")
     trained = []
     with pytest.warns(UserWarning, match="ignoring the cached network"):
-        detector = unet_data.load_or_train(TINY, lambda: trained.append(1) or tiny_detector())
+        detector = unet_cache.load_or_train(TINY, lambda: trained.append(1) or tiny_detector())
     assert trained and path.is_file()
-    assert unet_data.read_detector(path, unet_data.weights_key(TINY)).settings == \
+    assert unet_cache.read_detector(path, unet_cache.weights_key(TINY)).settings == \
         detector.settings
 
 
@@ -216,9 +214,10 @@ def test_the_detector_has_stage_2s_interface():
 
 @needs_torch
 def test_default_pipeline_with_the_network_gives_the_same_result_fields():
-    from helpers.pipeline import PipelineResult, default_pipeline, training
+    from helpers.pipeline import PipelineResult, default_pipeline
+    from helpers.simulate import named_cohort
 
-    case = training.held_out_cohort(1)[0]
+    case = named_cohort("held-out", 1)[0]
     model = default_pipeline(detector="unet")
     assert isinstance(model.detector, unet.UNetDetector)
     assert model.classifier is default_pipeline().classifier  # stage 3 unchanged

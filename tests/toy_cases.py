@@ -59,5 +59,5 @@ def small_voxel_model():
     """A small boosting model for the importing test module: toy scans need no more, and the
     tests stay fast. (Import it into a test module to apply it there.)"""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(stage2.VOXEL_MODEL, "max_iter", 20)
+        patch.setitem(stage2.boosted.VOXEL_MODEL, "max_iter", 20)
         yield

@@ -8,7 +8,7 @@
 """
 
 from .feedback import as_array, close_to, feedback, is_answered, not_answered
-from .quiz import Question, check_choice
+from .quiz import Question, check_answer
 
-__all__ = ["Question", "as_array", "check_choice", "close_to", "feedback", "is_answered",
+__all__ = ["Question", "as_array", "check_answer", "close_to", "feedback", "is_answered",
            "not_answered"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..pipeline.unet import CROP_SHAPE
+from ..pipeline.stage2.unet import CROP_SHAPE
 from .feedback import close_to, feedback, is_answered
 from .nb07 import MIDDLE_TOLERANCE, score_gap
 from .quiz import Question

@@ -6,7 +6,7 @@ right, and one line per wrong option that names the slip behind it. The student 
 ``answer = "B"`` (any case, spaces ignored) and runs::
 
     from helpers.exercises import nb01 as ex
-    ex.check_choice(answer, ex.QUIZ_WINDOW)
+    ex.check_answer(answer, ex.QUIZ_WINDOW)
 
 The verdict never gives the right letter away: a wrong choice gets the explanation of its own
 slip, an unset answer gets "Not answered yet" and what to do.
@@ -51,7 +51,7 @@ def _letter(answer) -> str | None:
     return letter if len(letter) == 1 and letter.isalpha() else None
 
 
-def check_choice(answer, question: Question) -> bool:
+def check_answer(answer, question: Question) -> bool:
     """Check a letter against ``question``: print the verdict (and the slip if wrong)."""
     options = ", ".join(f'"{x}"' for x in question.letters)
     if not is_answered(answer):

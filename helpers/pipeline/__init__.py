@@ -1,31 +1,35 @@
-"""The toy three-stage pipeline (PANDA's idea at teaching scale), notebooks 04-07::
+"""The toy three-stage pipeline (PANDA's idea at teaching scale), notebooks 04-08::
 
-    from helpers.pipeline import segment_pancreas, detect_lesion, classify_subtype
-    mask = segment_pancreas(plain_ct)                    # stage 1: the pancreas
-    score, lesion = detect_lesion(plain_ct, mask)        # stage 2: 0..1, lesion mask
-    probs = classify_subtype(plain_ct, lesion)           # stage 3: {"PDAC": .., ...}
-    result = default_pipeline().predict(plain_ct)        # all three, a PipelineResult
+    from helpers.pipeline import default_pipeline
+    from helpers.pipeline.stage1 import segment_pancreas
+    from helpers.pipeline.stage2 import detect_lesion
+    from helpers.pipeline.stage3 import classify_subtype
+    model = default_pipeline()                                      # all three, fitted
+    mask = segment_pancreas(plain_ct)                               # stage 1: the pancreas
+    score, lesion = detect_lesion(plain_ct, mask, model.detector)   # stage 2: 0..1, a mask
+    probs = classify_subtype(plain_ct, lesion, model.classifier)    # stage 3: {"PDAC": ..}
+    result = model.predict(plain_ct)                                # chained: PipelineResult
 
-Modules, from the bottom up (each imports only those above it in this list):
+Folders and modules, from the bottom up (:data:`LAYERS`; each imports only from its own
+layer or those below it, which ``tests/test_structure.py`` checks):
 
-* :mod:`.grid`: the 3 mm working grid every stage runs on;
-* :mod:`.atlas`, :mod:`.voxel_classifier`: stage 1's two methods;
-* :mod:`.stage1`: stage 1's input checks, default models and ``segment_pancreas``;
-* :mod:`.contrast_check`: is the scan plain CT? Its blood pool's HU, checked before stage 1;
-* :mod:`.features`, :mod:`.stage2`: stage 2's voxel features, labels and detector;
-* :mod:`.stage3`: stage 3's lesion features and subtype classifier;
-* :mod:`.model`: the chained :class:`Pipeline`;
-* :mod:`.training`: its training data, cached; :mod:`.default`: the default pipeline;
-* :mod:`.evaluation`: Dice, ROC, AUC, per-size sensitivity, one row per patient;
-* :mod:`.screening`: what sensitivity and specificity mean for a screened population;
-* :mod:`.stage_figures`, :mod:`.patient_figures`: figures;
-* :mod:`.reader_study`, :mod:`.reader_model`, :mod:`.reader_compare`, :mod:`.reader_figures`,
-  :mod:`.reader_widget`: notebook 07's reader study (a student's ratings against the model's
-  scores on the same never-seen patients);
-* :mod:`.unet`, :mod:`.unet_data`, :mod:`.unet_training`, :mod:`.unet_figures`: stage 2 as a
-  small neural network (notebook 08; PyTorch and MONAI are an optional extra, imported on first
-  use, so nothing here needs them): ``default_pipeline(detector="unet")``;
-* :mod:`.warmup`: builds every slow cache ahead of time.
+1. :mod:`.grid` (the 3 mm working grid every stage runs on), :mod:`.stage_inputs` (what
+   stages 2 and 3 check and measure in their inputs), :mod:`.contrast_check` (is the scan
+   plain CT? checked before stage 1);
+2. :mod:`.stage1`: the pancreas (``segment_pancreas``);
+3. :mod:`.stage2`: the lesion (``detect_lesion``): labels, features, the boosted detector and
+   the small neural network of notebook 08;
+4. :mod:`.stage3`: the subtype (``classify_subtype``);
+5. :mod:`.chain`: the chained :class:`Pipeline`;
+6. :mod:`.training_cache`: its training data, cached; :mod:`.unet_cache`: the network's;
+7. :mod:`.default`: the default pipeline; :mod:`.evaluation`: Dice, ROC, AUC, per-size
+   sensitivity, one row per patient; :mod:`.screening`: sensitivity and specificity in a
+   screened population;
+8. :mod:`.end_to_end`, the figures (:mod:`.outline_figures`, :mod:`.detection_figures`,
+   :mod:`.subtype_figures`) and notebook 07's reader study (:mod:`.reader_study`,
+   :mod:`.reader_model`, :mod:`.reader_compare`, :mod:`.reader_figures`,
+   :mod:`.reader_widget`);
+9. :mod:`.warmup`: builds every slow cache ahead of time.
 
 Not for clinical use.
 """
@@ -36,27 +40,35 @@ from ..checks import (
     GlandTooSmallError,
     GridMismatchError,
     InputError,
+    NotCTError,
     ScanTooLargeError,
 )
+from .chain import NotFittedError, Pipeline, PipelineResult
 from .contrast_check import measure_blood_pool
-from .default import (
-    DEFAULT_STAGE3_OUTLINES,
-    classify_subtype,
-    default_pipeline,
-    detect_lesion,
-    end_to_end_rows,
-    make_pipeline,
-)
+from .default import DEFAULT_STAGE3_OUTLINES, default_pipeline, make_pipeline
+from .end_to_end import end_to_end_rows
 from .evaluation import measure
-from .features import EmptyPancreasError
-from .model import NotFittedError, Pipeline, PipelineResult
-from .stage1 import NotCTError, PancreasNotFoundError, run_stage1, segment_pancreas
-from .stage3 import EmptyLesionError
+from .stage1 import PancreasNotFoundError, run_stage1, segment_pancreas
+from .stage2 import detect_lesion
+from .stage3 import classify_subtype
+from .stage_inputs import EmptyLesionError, EmptyPancreasError
+
+LAYERS = (
+    ("grid", "stage_inputs", "contrast_check"),
+    ("stage1",),
+    ("stage2",),
+    ("stage3",),
+    ("chain",),
+    ("training_cache", "unet_cache"),
+    ("default", "evaluation", "screening"),
+    ("end_to_end", "outline_figures", "detection_figures", "subtype_figures", "reader_study",
+     "reader_model", "reader_compare", "reader_figures", "reader_widget"),
+    ("warmup",),
+)
 
 __all__ = ["ContrastPhaseError", "DEFAULT_STAGE3_OUTLINES", "EmptyLesionError",
            "EmptyMaskError", "EmptyPancreasError", "GlandTooSmallError", "GridMismatchError",
-           "InputError", "NotCTError",
-           "NotFittedError", "PancreasNotFoundError", "Pipeline", "PipelineResult",
-           "ScanTooLargeError", "classify_subtype", "default_pipeline",
-           "detect_lesion", "end_to_end_rows", "make_pipeline", "measure",
+           "InputError", "LAYERS", "NotCTError", "NotFittedError", "PancreasNotFoundError",
+           "Pipeline", "PipelineResult", "ScanTooLargeError", "classify_subtype",
+           "default_pipeline", "detect_lesion", "end_to_end_rows", "make_pipeline", "measure",
            "measure_blood_pool", "run_stage1", "segment_pancreas"]

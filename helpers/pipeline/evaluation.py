@@ -29,8 +29,9 @@ from tqdm.auto import tqdm
 from .. import metrics
 from ..checks import EmptyMaskError, check_mask_pair
 from ..simulate import SUBTYPES, gland
-from . import stage2, stage3
 from .stage1 import PancreasNotFoundError
+from .stage2.labels import case_arrays
+from .stage3 import lesion_features
 
 SIZE_BINS_MM = (5, 10, 15, 20, 30, 40)
 OUTCOMES = ("true positive", "found elsewhere", "missed", "false alarm", "true negative")
@@ -275,9 +276,9 @@ def lesion_feature_rows(cases, image: str = "plain", label_source: str = "exact"
     for case in cases:
         if case.subtype is None:
             continue
-        hu, gland, lesion = stage2.case_arrays(case, label_source, image)
+        hu, gland, lesion = case_arrays(case, label_source, image)
         if lesion.any():
-            rows.append(stage3.lesion_features(hu, lesion, gland))
+            rows.append(lesion_features(hu, lesion, gland))
             names.append(case.subtype)
     return np.asarray(rows), np.asarray(names, str)
 

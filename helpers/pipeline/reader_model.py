@@ -19,8 +19,9 @@ from tqdm.auto import tqdm
 
 from .. import cache, cache_layout
 from ..simulate import CASE_VERSION
-from . import stage1, training
+from . import training_cache
 from .default import default_pipeline
+from .stage1 import stage1_settings
 
 SCORES_VERSION = "reader-study-v1"  # change when what is stored changes: old files are ignored
 
@@ -47,8 +48,9 @@ def model_fingerprint(model) -> dict:
     out-of-fold scores and scikit-learn's version."""
     detector = model.detector
     trained = np.ascontiguousarray(np.asarray(detector.training_scores, np.float64))
-    return {"training": training.table_key(training.training_key(model, "typical", True)),
-            "stage1": stage1.stage1_settings(model.stage1_method),
+    training = training_cache.training_key(model, "typical", True)
+    return {"training": training_cache.table_key(training),
+            "stage1": stage1_settings(model.stage1_method),
             "stage3_outlines": model.stage3_outlines,
             "operating": float(detector.operating_threshold),
             "voxel": float(detector.voxel_threshold),
@@ -65,7 +67,7 @@ def reading_key(cases, model) -> str:
                                "model": model_fingerprint(model)})
 
 
-def _centre_mm(mask: sitk.Image) -> np.ndarray:
+def _centre_or_nan_mm(mask: sitk.Image) -> np.ndarray:
     index = np.argwhere(sitk.GetArrayViewFromImage(mask) > 0)
     if len(index) == 0:
         return np.full(3, np.nan)
@@ -79,7 +81,7 @@ def read_with_model(cases, model, progress: bool = False) -> dict:
     for case in tqdm(cases, desc="the model reads", disable=not progress):
         result = model.predict(case.plain)
         scores.append(float(result.score))
-        centres.append(_centre_mm(result.lesion))
+        centres.append(_centre_or_nan_mm(result.lesion))
     return {"scores": np.asarray(scores, np.float64), "centres_mm": np.asarray(centres)}
 
 

@@ -11,16 +11,13 @@ import time
 from .. import cache, cohorts
 from ..registration import study
 from ..simulate import foreign, named_cohort
-from . import reader_model, reader_study, stage1, stage3, unet
+from . import reader_model, reader_study
+from .chain import Pipeline
 from .default import DEFAULT_STAGE3_OUTLINES, DEFAULT_TRAINING_PANCREAS, make_pipeline
-from .model import Pipeline
 from .stage1 import N_LABELLED
-from .training import (
-    NOTEBOOK_HELD_OUT,
-    cached_training_table,
-    held_out_cohort,
-)
-from .unet_training import warm_unet
+from .stage2 import unet
+from .training_cache import COHORT_JOBS, NOTEBOOK_HELD_OUT, cached_training_table
+from .unet_cache import warm_unet
 
 # The pipelines notebooks 05-07 refit (05: the four label sources / images; 07: the default);
 # warming one caches its training table and its out-of-fold maps.
@@ -40,13 +37,14 @@ def warmup_steps(progress: bool) -> list[tuple[str, object]]:
     steps = [("notebook 03's registration table (10 patients x 2 motion levels)",
               lambda: study.method_comparison(progress=progress)),
              (f"stage 1's patients ({N_LABELLED} labelled, 8 test, 1 validation)", lambda: [
-                 stage1.cohort(role, n, progress=progress)
+                 named_cohort(f"stage1 {role}", n, progress=progress)
                  for role, n in (("labelled", N_LABELLED), ("test", 8), ("validation", 1))])]
-    steps += [(f"stage 3 {role} lesion patients ({cohorts.cohort(f'stage3 {role}').n})",
-               lambda role=role: stage3.lesion_cohort(role, progress=progress))
-              for role in stage3.ROLES]
+    steps += [(f"{name} lesion patients ({cohorts.cohort(name).n})",
+               lambda name=name: named_cohort(name, progress=progress, n_jobs=COHORT_JOBS))
+              for name in ("stage3 training", "stage3 held-out")]
     steps += [(f"held-out patients ({NOTEBOOK_HELD_OUT})",
-               lambda: held_out_cohort(NOTEBOOK_HELD_OUT, progress)),
+               lambda: named_cohort("held-out", NOTEBOOK_HELD_OUT, progress=progress,
+                                    n_jobs=COHORT_JOBS)),
               (f"never-seen patients ({NEVER_SEEN_PATIENTS})",
                lambda: named_cohort("never seen", NEVER_SEEN_PATIENTS, progress=progress)),
               (f"foreign patients ({FOREIGN_PATIENTS})",
@@ -89,7 +87,7 @@ def warm_caches(progress: bool = False, report=print) -> list[tuple[str, float]]
     return done
 
 
-def main(argv=None) -> int:
+def warmup_command(argv=None) -> int:
     """Command line: ``python -m helpers.pipeline.warmup warm [--quiet]``."""
     parser = argparse.ArgumentParser(prog="python -m helpers.pipeline.warmup",
                                      description="Build the pipeline's caches ahead of time.")
@@ -102,4 +100,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(warmup_command())

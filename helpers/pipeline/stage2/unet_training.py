@@ -6,9 +6,10 @@
 * :func:`train_epoch` and :func:`validation_loss`: one pass over the patients;
 * :func:`fit_network`: AdamW for ``settings.epochs`` epochs, keeping the weights of the epoch
   with the best **validation** AUC (the epoch is a choice: the validation patients make it);
-* :func:`warm_unet`: the trained detector, from the cache or trained now (deterministic:
-  seeded, deterministic algorithms, :data:`.unet.THREADS` threads; about two minutes on two
-  cores) with its operating threshold chosen on the validation patients.
+* :func:`train_detector`: the trained detector (deterministic: seeded, deterministic
+  algorithms, :data:`.unet.THREADS` threads; about two minutes on two cores) with its
+  operating threshold chosen on the validation patients; cached by
+  :func:`helpers.pipeline.unet_cache.warm_unet`.
 
 Not for clinical use.
 """
@@ -24,7 +25,8 @@ from scipy import ndimage as ndi
 from sklearn.metrics import roc_auc_score, roc_curve
 from tqdm.auto import tqdm
 
-from . import stage2, unet, unet_data
+from . import unet
+from .boosted import TARGET_SPECIFICITY
 
 
 def batches(data, batch_size, rng, shift):
@@ -128,33 +130,20 @@ def fit_network(train, validation, settings, epochs=None, progress=True):
     return net, history
 
 
-def operating_threshold(scores, abnormal, specificity=stage2.TARGET_SPECIFICITY) -> float:
+def operating_threshold(scores, abnormal, specificity=TARGET_SPECIFICITY) -> float:
     """The lowest case-score threshold that keeps ``specificity`` on these (validation)
     patients, as stage 2 chooses its own on training patients."""
     fpr, _, cut = roc_curve(np.asarray(abnormal, bool), np.asarray(scores, float))
     return float(min(cut[fpr <= 1 - specificity][-1], 1.0))
 
 
-def train_detector(settings, progress=True) -> unet.UNetDetector:
-    """Train on the training crops, choose the epoch and the threshold on the validation
-    crops (:func:`.unet_data.cohort_crops`) and wrap it as a detector."""
-    train = unet_data.cohort_crops("training", settings, progress)
-    validation = unet_data.cohort_crops("validation", settings, progress)
+def train_detector(train, validation, settings, progress=True) -> unet.UNetDetector:
+    """Train on the ``train`` crops, choose the epoch and the threshold on the ``validation``
+    crops (both as :func:`helpers.pipeline.unet_cache.cohort_crops` gives them) and wrap it
+    as a detector."""
     net, history = fit_network(train, validation, settings, progress=progress)
     scores = crop_scores(net, validation, settings)
     return unet.UNetDetector(net, settings, operating_threshold(scores, validation["abnormal"]),
                              validation_scores=scores,
                              validation_abnormal=validation["abnormal"].astype(bool),
                              history=history)
-
-
-@functools.lru_cache(maxsize=2)
-def warm_unet(progress: bool = True, settings: unet.UNetSettings = unet.DEFAULT_SETTINGS,
-              use_cache: bool = True) -> unet.UNetDetector:
-    """The fully trained network as a stage-2 detector (:class:`.unet.UNetDetector`): read
-    from ``<data cache>/deep/`` when it was trained before with exactly these settings, else
-    trained now (about two minutes on two cores; deterministic) and stored as safetensors.
-    Raises :class:`.unet.DeepExtraMissing`, with the install command, without PyTorch."""
-    unet.deep()
-    return unet_data.load_or_train(settings, lambda: train_detector(settings, progress),
-                                   use_cache)

@@ -15,9 +15,9 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
-from .. import registration
-from ..checks import InputError, check_scan
-from .grid import body_mask
+from ... import registration
+from ...checks import InputError, check_scan
+from ..grid import body_mask
 
 
 def body_centroid_mm(image: sitk.Image) -> np.ndarray:

@@ -30,22 +30,26 @@ import SimpleITK as sitk
 import sklearn
 
 from .. import cache, cache_layout, cohorts
+from ..checks import check_choice
 from ..simulate import CASE_VERSION, named_cohort
-from . import features, stage1, stage2, stage3
-from .model import Pipeline, detected_lesion_rows
+from .chain import Pipeline
+from .stage1 import stage1_settings
+from .stage2 import boosted, features
+from .stage2.labels import REGISTER_OPTIONS, label_mask, scan_arrays
+from .stage2.table import TrainingData
+from .stage3 import lesion_feature_names
+from .stage3.rows import detected_lesion_rows
 
 CACHE_VERSION = "pipeline-v3"  # change when features or labels change: old files are ignored
 TRAINING = "training"  # the cohort stages 2 and 3 learn from (helpers.cohorts)
-HELD_OUT = "held-out"  # the cohort they are tested on
-VALIDATION = "validation"  # the cohort designs are chosen on, never tested on
 NOTEBOOK_HELD_OUT = 48  # notebook 05 tests on the first 48 held-out patients: faster
 MOTION_LEVELS = ("typical", "hard")  # breathing motion between the two scans of a patient
 # Virtual patients are built in this many processes when not cached yet (each case is the same
 # whichever process builds it); two keeps a 2-core laptop responsive.
 COHORT_JOBS = min(2, os.cpu_count() or 1)
 LABEL_FIELDS = ("y", "case", "coords", "shapes", "seeds", "subtypes", "diameters_mm")
-# Stages 2 and 3 also learn from the lesions of stage 3's own training cohort ("stage3 training").
-EXTRA_LESION_ROLE = "training"
+# Stages 2 and 3 also learn from the lesions of stage 3's own training cohort.
+EXTRA_LESIONS = "stage3 training"
 
 
 def cache_folder() -> Path:
@@ -57,8 +61,8 @@ def table_key(settings: dict) -> str:
     """SHA-256 of every setting, the versions and the feature lists."""
     return cache.settings_key({"version": CACHE_VERSION, "cases": CASE_VERSION,
                                "voxel_features": features.feature_names(),
-                               "lesion_features": stage3.feature_names(),
-                               "register": stage2.REGISTER_OPTIONS, **settings})
+                               "lesion_features": lesion_feature_names(),
+                               "register": REGISTER_OPTIONS, **settings})
 
 
 def cohort_settings(name: str) -> dict:
@@ -77,19 +81,24 @@ def pipeline_settings(pipeline: Pipeline) -> dict:
                 "training_pancreas": pipeline.training_pancreas,
                 "stage1_method": pipeline.stage1_method}
     if pipeline.uses_stage1_masks:
-        settings["stage1"] = stage1.stage1_settings(pipeline.stage1_method)
+        settings["stage1"] = stage1_settings(pipeline.stage1_method)
     return settings
 
 
-# ------------------------------------------------------------------------- the cohorts
-def training_cohort(progress: bool = False, motion: str = "typical"):
-    """The training patients (cached on disk), checked to share no patient with any other
-    cohort. ``motion="hard"``: the same patients (same anatomy and lesions) with larger
-    breathing motion between their plain and contrast scans."""
-    stage2.check_choice(motion, MOTION_LEVELS, "motion")
-    if motion == "typical":
-        return named_cohort(TRAINING, progress=progress, n_jobs=COHORT_JOBS)
-    return _unkept_cohort(motion, progress)
+# ------------------------------------------------------------------------- the patients
+def training_patients(progress: bool = False, motion: str = "typical",
+                      extra_lesions: bool = True):
+    """Everyone stages 2 and 3 learn from: the training cohort, then (``extra_lesions``) the
+    lesion-only patients of "stage3 training" (both cached on disk, checked to share no
+    patient with any other cohort). Measured on validation patients, the extra lesions raised
+    stage 2's AUC most where lesions look unlike the simulator's usual ones
+    (benchmarks/foreign.py). ``motion="hard"``: the same patients (same anatomy and lesions)
+    with larger breathing motion between their plain and contrast scans."""
+    check_choice(motion, MOTION_LEVELS, "motion")
+    cases = (named_cohort(TRAINING, progress=progress, n_jobs=COHORT_JOBS)
+             if motion == "typical" else _unkept_cohort(motion, progress))
+    return cases + (named_cohort(EXTRA_LESIONS, motion=motion, progress=progress,
+                                 n_jobs=COHORT_JOBS) if extra_lesions else [])
 
 
 @functools.lru_cache(maxsize=1)
@@ -101,36 +110,6 @@ def _unkept_cohort(motion: str, progress: bool):
                         cache=False)
 
 
-def extra_lesion_cohort(progress: bool = False, motion: str = "typical"):
-    """The lesion-only patients of the cohort "stage3 training" (cached on disk), with
-    ``motion`` between their two scans: stages 2 and 3 learn from them too."""
-    stage2.check_choice(motion, MOTION_LEVELS, "motion")
-    return stage3.lesion_cohort(EXTRA_LESION_ROLE, progress=progress, motion=motion)
-
-
-def training_patients(progress: bool = False, motion: str = "typical",
-                      extra_lesions: bool = True):
-    """Everyone stages 2 and 3 learn from: the training cohort, then (``extra_lesions``) the
-    lesion-only patients of "stage3 training". Measured on validation patients, the extra
-    lesions raised stage 2's AUC most where lesions look unlike the simulator's usual ones
-    (benchmarks/foreign.py)."""
-    cases = training_cohort(progress, motion)
-    return cases + (extra_lesion_cohort(progress, motion) if extra_lesions else [])
-
-
-def held_out_cohort(n: int | None = None, progress: bool = False):
-    """Held-out test patients (half healthy; cached on disk), checked to share no patient
-    with any other cohort. ``n``: default the cohort's 64 (the benchmark's; notebook 05 uses
-    :data:`NOTEBOOK_HELD_OUT`)."""
-    return named_cohort(HELD_OUT, n, progress=progress, n_jobs=COHORT_JOBS)
-
-
-def validation_cohort(progress: bool = False):
-    """Validation patients for choosing between model designs (benchmarks/stage2_features.py),
-    so that the held-out patients stay unseen; checked like every cohort."""
-    return named_cohort(VALIDATION, progress=progress, n_jobs=COHORT_JOBS)
-
-
 def training_key(pipeline: Pipeline, motion: str, extra_lesions: bool) -> dict:
     """The settings of a training table: its patients and ``pipeline``'s label settings."""
     cohort = cohort_settings(TRAINING)
@@ -138,7 +117,7 @@ def training_key(pipeline: Pipeline, motion: str, extra_lesions: bool) -> dict:
         cohort["motion"] = motion
     patients = {"cohort": cohort, **pipeline_settings(pipeline)}
     if extra_lesions:
-        patients["extra lesions"] = cohort_settings(f"stage3 {EXTRA_LESION_ROLE}")
+        patients["extra lesions"] = cohort_settings(EXTRA_LESIONS)
     return patients
 
 
@@ -187,7 +166,7 @@ def voxel_features_of(pipeline: Pipeline, seeds, motion: str = "typical",
     masks = cached_stage1_masks(pipeline, cases, progress) or [None] * len(cases)
     xs, coords = [], []
     for case, gland in zip(cases, masks, strict=True):
-        hu, pancreas = stage2.scan_arrays(case, pipeline.image, gland)
+        hu, pancreas = scan_arrays(case, pipeline.image, gland)
         x, roi = features.voxel_features(features.resampling_augment(hu, case.seed), pancreas)
         xs.append(x)
         coords.append(np.argwhere(roi).astype(np.int16))
@@ -213,7 +192,7 @@ def with_features(stored: dict, pipeline: Pipeline, motion: str, extra_lesions: 
     if not np.array_equal(coords, stored["coords"]):
         raise ValueError("the cached training table does not fit the patients' features; "
                          "delete the caches with `python3 run.py clean --yes` and run it again")
-    table = stage2.TrainingData(x, *(stored[name] for name in LABEL_FIELDS))
+    table = TrainingData(x, *(stored[name] for name in LABEL_FIELDS))
     return (table, *rows_from_arrays(stored))
 
 
@@ -226,7 +205,7 @@ def rows_from_arrays(stored: dict):
     """``(lesion_x, lesion_y)`` back from :func:`rows_to_arrays`; a ValueError when they do
     not fit together."""
     lesion_x, lesion_y = stored["lesion_x"], stored["lesion_y"]
-    if not (lesion_x.shape == (len(lesion_y), len(stage3.feature_names()))
+    if not (lesion_x.shape == (len(lesion_y), len(lesion_feature_names()))
             and lesion_y.dtype.kind == "U"):
         raise ValueError("its lesion rows do not fit together")
     return lesion_x, lesion_y
@@ -240,7 +219,7 @@ def cached_stage1_masks(pipeline: Pipeline, cases, progress: bool = False):
         return None
     key = table_key({"stage 1 masks": [int(c.seed) for c in cases],
                      "subtypes": [c.subtype or "" for c in cases],
-                     "stage1": stage1.stage1_settings(pipeline.stage1_method)})
+                     "stage1": stage1_settings(pipeline.stage1_method)})
 
     def build():
         masks = pipeline.training_pancreas_masks(cases, cache.show_build_progress(progress))
@@ -261,7 +240,7 @@ def cached_training_table(pipeline: Pipeline, progress: bool = False, use_cache:
     """The training table of ``pipeline``'s settings on :func:`training_patients` (with
     ``motion`` between each patient's two scans), from the cache when present (else built and
     stored). Returns ``(table, lesion_x, lesion_y)``: the voxel table and stage 3's rows."""
-    stage2.check_choice(motion, MOTION_LEVELS, "motion")
+    check_choice(motion, MOTION_LEVELS, "motion")
     key = table_key(training_key(pipeline, motion, extra_lesions))
     built = []
 
@@ -283,22 +262,23 @@ def cached_training_table(pipeline: Pipeline, progress: bool = False, use_cache:
 def detector_settings(seed: int) -> dict:
     """Everything besides the training table that decides the fitted stage 2 (so also the
     outlines it reports)."""
-    return {"seed": seed, "voxel_model": stage2.VOXEL_MODEL,
-            "negative_share": stage2.NEGATIVE_SHARE, "thresholds": stage2.VOXEL_THRESHOLDS,
-            "specificity": stage2.TARGET_SPECIFICITY, "score_sigma": stage2.SCORE_SIGMA_VOX,
+    return {"seed": seed, "voxel_model": boosted.VOXEL_MODEL,
+            "negative_share": boosted.NEGATIVE_SHARE, "thresholds": boosted.VOXEL_THRESHOLDS,
+            "specificity": boosted.TARGET_SPECIFICITY, "score_sigma": boosted.SCORE_SIGMA_VOX,
             "scikit-learn": sklearn.__version__}
 
 
 def cached_out_of_fold_maps(pipeline: Pipeline, table, motion: str = "typical",
                             extra_lesions: bool = True, use_cache: bool = True):
-    """The training patients' out-of-fold probability maps (:func:`.stage2.out_of_fold_maps`:
+    """The training patients' out-of-fold probability maps
+    (:func:`.stage2.boosted.out_of_fold_maps`:
     three of the four fits that refitting a pipeline costs), cached as one value per row of
     ``table``, keyed like the table and by what decides stage 2's fit."""
     key = table_key({"out-of-fold maps": training_key(pipeline, motion, extra_lesions),
                      "detector": detector_settings(pipeline.seed)})
 
     def build():
-        maps = stage2.out_of_fold_maps(table, pipeline.seed,
+        maps = boosted.out_of_fold_maps(table, pipeline.seed,
                                        progress=cache.show_build_progress())
         values = np.empty(len(table.y), np.float32)
         for n, volume in enumerate(maps):
@@ -322,15 +302,15 @@ def cached_out_of_fold_maps(pipeline: Pipeline, table, motion: str = "typical",
     return maps
 
 
-def cached_detected_rows(pipeline: Pipeline, table, detector, maps, extra_lesions: bool = True,
+def cached_detected_rows(pipeline: Pipeline, table, voxel_threshold: float, maps,
+                         extra_lesions: bool = True,
                          progress: bool = False, use_cache: bool = True,
                          motion: str = "typical"):
     """Stage 3's rows measured in the outlines stage 2 reports
-    (:func:`helpers.pipeline.model.detected_lesion_rows`) for every training lesion, from the
+    (:func:`.stage3.rows.detected_lesion_rows`) for every training lesion, from the
     out-of-fold ``maps`` of the training patients (labels from ``table``, the cached training
-    table; ``detector``'s voxel threshold outlines them). Cached like the table, keyed also by
-    the settings that decide the detector
-    (:func:`detector_settings`)."""
+    table; the fitted detector's ``voxel_threshold`` outlines them). Cached like the table,
+    keyed also by the settings that decide the detector (:func:`detector_settings`)."""
     key = table_key({"stage 2 outlines": training_key(pipeline, motion, extra_lesions),
                      "detector": detector_settings(pipeline.seed)})
 
@@ -339,10 +319,10 @@ def cached_detected_rows(pipeline: Pipeline, table, detector, maps, extra_lesion
         if [c.seed for c in cases] != table.seeds.tolist():
             raise ValueError("the training table is not of the training patients")
         masks = cached_stage1_masks(pipeline, cases, progress) or [None] * len(cases)
-        items = ((*stage2.scan_arrays(case, pipeline.image, gland), stage2.label_mask(table, n))
+        items = ((*scan_arrays(case, pipeline.image, gland), label_mask(table, n))
                  if case.subtype else None
                  for n, (case, gland) in enumerate(zip(cases, masks, strict=True)))
-        return detected_lesion_rows(detector, items, table.subtypes, maps)
+        return detected_lesion_rows(items, table.subtypes, maps, voxel_threshold)
 
     return cache.load_or_build(cache_folder() / f"{key}.npz", key, build, rows_to_arrays,
                                rows_from_arrays, "cached lesion rows", use_cache)

@@ -17,7 +17,7 @@ from scipy import ndimage as ndi
 from skimage.feature import multiscale_basic_features
 from sklearn.ensemble import RandomForestClassifier
 
-from .grid import body_mask
+from ..grid import body_mask
 
 FEATURE_WINDOW_HU = (-160.0, 240.0)  # features see this HU range as 0..1 (soft tissue)
 
@@ -25,8 +25,8 @@ SIGMAS_VOX = (1.0, 2.0, 4.0, 8.0)  # scales of the multiscale filters, in 3 mm v
 
 
 
-def feature_names() -> list[str]:
-    """Names of the columns of :func:`voxel_features`, in order."""
+def feature_map_names() -> list[str]:
+    """Names of the columns of :func:`feature_maps`, in order."""
     names = []
     for s in SIGMAS_VOX:
         names += [f"intensity s={s:g}", f"edges s={s:g}"]
@@ -35,8 +35,8 @@ def feature_names() -> list[str]:
     return names + ["position left->right", "position back->front", "position foot->head"]
 
 
-def voxel_features(hu: np.ndarray, body: np.ndarray | None = None) -> np.ndarray:
-    """Features per voxel, shape ``(*hu.shape, n_features)`` (see :func:`feature_names`).
+def feature_maps(hu: np.ndarray, body: np.ndarray | None = None) -> np.ndarray:
+    """Features per voxel, shape ``(*hu.shape, n_features)`` (see :func:`feature_map_names`).
 
     Multiscale filters of the windowed image (scikit-image ``multiscale_basic_features``)
     plus the voxel's position inside the body's bounding box (0..1 per axis): the forest's
@@ -64,7 +64,7 @@ def training_samples(case, rng: np.random.Generator, near: int = 3, far: int = 2
     hu = sitk.GetArrayFromImage(case.plain)
     truth = sitk.GetArrayFromImage(case.pancreas_plain) > 0
     body = body_mask(hu)
-    features = voxel_features(hu, body)
+    features = feature_maps(hu, body)
     ring = ndi.binary_dilation(truth, iterations=8) & body & ~truth
     pos = np.flatnonzero(truth)
     picks = [pos]
@@ -83,12 +83,12 @@ class VoxelClassifier:
     forest: object
     training_seeds: list[int]
     seconds: float
-    names: list[str] = field(default_factory=feature_names)
+    names: list[str] = field(default_factory=feature_map_names)
 
     def probability(self, hu: np.ndarray, body: np.ndarray | None = None) -> np.ndarray:
         """P(pancreas) per voxel of an HU array on the working grid (0 outside the body)."""
         body = body_mask(hu) if body is None else body
-        features = voxel_features(hu, body)
+        features = feature_maps(hu, body)
         out = np.zeros(hu.shape, np.float32)
         if body.any():
             out[body] = self.forest.predict_proba(features[body])[:, 1]

@@ -12,10 +12,11 @@ handful of *lesion features* measured inside a lesion mask (:func:`lesion_featur
 
 The same features on the contrast scan show why radiologists want contrast: notebook 06
 compares the two with :func:`feature_table`. Subtypes are :data:`helpers.simulate.SUBTYPES`.
-Stage 3 needs lesions only, so :func:`lesion_cohort` builds the lesion-only cohorts "stage3
-training" and "stage3 held-out" of :mod:`helpers.cohorts` (cached on disk, disjoint from every
-other cohort). Figures are in :mod:`.stage_figures`. Arrays are ``[z, y, x]`` on one grid. Not
-for clinical use.
+Stage 3 needs lesions only: it learns and is tested on the lesion-only cohorts "stage3
+training" and "stage3 held-out" of :mod:`helpers.cohorts` (``named_cohort("stage3
+training")``, disjoint from every other cohort). Figures are in
+:mod:`helpers.pipeline.subtype_figures`. Arrays are ``[z, y, x]`` on one grid. Not for
+clinical use.
 """
 
 from __future__ import annotations
@@ -28,22 +29,11 @@ import SimpleITK as sitk
 from scipy import ndimage as ndi
 from sklearn.ensemble import RandomForestClassifier
 
-from ..checks import EmptyMaskError
-from ..simulate import SUBTYPES, named_cohort
-from .features import gland_reference
-
-ROLES = ("training", "held-out")  # the cohorts "stage3 training" and "stage3 held-out"
+from ...simulate import SUBTYPES
+from ..stage_inputs import EMPTY_LESION_HINT, EmptyLesionError, gland_reference
 
 
-class EmptyLesionError(EmptyMaskError):
-    """The lesion mask is empty: there is nothing to classify."""
-
-
-EMPTY_LESION_HINT = ("there is no lesion to classify. Run stage 2 first (detect_lesion) and "
-                     "classify only when it found something.")
-
-
-def feature_names() -> list[str]:
+def lesion_feature_names() -> list[str]:
     """Names of the entries of :func:`lesion_features`, in order."""
     return ["median HU - gland", "p10 HU - gland", "p90 HU - gland", "sd HU",
             "median HU", "roughness HU", "rim - core HU", "ring - gland HU",
@@ -52,7 +42,7 @@ def feature_names() -> list[str]:
 
 def lesion_features(hu: np.ndarray, lesion: np.ndarray, pancreas: np.ndarray,
                     spacing_mm: float = 3.0) -> np.ndarray:
-    """The features of :func:`feature_names` for one lesion (float64 vector).
+    """The features of :func:`lesion_feature_names` for one lesion (float64 vector).
 
     ``hu``: the scan (plain or contrast); ``lesion``/``pancreas``: bool masks on its grid.
     The gland's level is the median HU of pancreas voxels outside the lesion (the whole
@@ -120,7 +110,7 @@ class SubtypeClassifier:
     def importances(self):
         """The forest's impurity-based feature importances, a pandas Series, largest first."""
 
-        return pd.Series(self.forest.feature_importances_, feature_names()).sort_values(
+        return pd.Series(self.forest.feature_importances_, lesion_feature_names()).sort_values(
             ascending=False)
 
 
@@ -160,17 +150,5 @@ def feature_table(cases, images=("plain", "contrast")):
             values = lesion_features(*(sitk.GetArrayFromImage(v) for v in (scan, lesion > 0,
                                                                            gland > 0)))
             rows.append({"seed": case.seed, "subtype": case.subtype, "image": image,
-                         **dict(zip(feature_names(), values, strict=True))})
+                         **dict(zip(lesion_feature_names(), values, strict=True))})
     return pd.DataFrame(rows)
-
-
-
-def lesion_cohort(role: str, n: int | None = None, progress: bool = False,
-                  motion: str = "typical"):
-    """The lesion-only virtual patients of one stage-3 role (``"training"`` or
-    ``"held-out"``: the cohorts "stage3 <role>" of :mod:`helpers.cohorts`), cached on disk and
-    built in two processes when many are missing. ``motion="hard"``: the same patients with
-    larger breathing motion between their scans."""
-    if role not in ROLES:
-        raise ValueError(f"unknown stage-3 cohort {role!r}; choose one of {', '.join(ROLES)}")
-    return named_cohort(f"stage3 {role}", n, motion=motion, progress=progress, n_jobs=2)

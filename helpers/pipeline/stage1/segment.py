@@ -9,11 +9,11 @@ region::
 Two methods a student can follow, both fitted or assembled from virtual patients: multi-atlas
 segmentation (:mod:`.atlas`, the default) and a voxel classifier (:mod:`.voxel_classifier`).
 Both produce a score per voxel that :func:`clean_mask` turns into a mask with the same
-intensity and morphology rules, on the 3 mm working grid of :mod:`.grid`. This module checks
-the input, picks the method, fits or assembles the default model once per process, and checks
-the result. Bad input gets a clear error: :class:`NotCTError` (not a CT in Hounsfield units,
-or not 3D) and :class:`PancreasNotFoundError` (the scan does not cover the upper abdomen, or
-nothing pancreas-like was found).
+intensity and morphology rules, on the 3 mm working grid of :mod:`helpers.pipeline.grid`.
+This module checks the input, picks the method, fits or assembles the default model once per
+process, and checks the result. Bad input gets a clear error: :class:`NotCTError` (not a CT in
+Hounsfield units, or not 3D) and :class:`PancreasNotFoundError` (the scan does not cover the
+upper abdomen, or nothing pancreas-like was found).
 
 Who is who: the *labelled* patients (the atlases of one method, the training data of the
 other), *validation* patients (for choosing settings) and held-out *test* patients are the
@@ -32,12 +32,12 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
-from ..checks import MIN_COVERAGE_MM, PLAUSIBLE_ML, InputError, check_scan
-from ..checks import NotCTError as NotCTError  # re-exported: helpers.pipeline.NotCTError
-from ..checks import head_foot_extent_mm as head_foot_extent_mm  # re-exported, used here
-from ..simulate import named_cohort
+from ...checks import MIN_COVERAGE_MM, PLAUSIBLE_ML, InputError, check_scan
+from ...checks import NotCTError as NotCTError  # re-exported: helpers.pipeline.NotCTError
+from ...checks import head_foot_extent_mm as head_foot_extent_mm  # re-exported, used here
+from ...simulate import named_cohort
+from ..grid import WORK_SPACING_MM, to_input_grid, to_working_grid
 from .atlas import Atlas, atlas_votes, atlases_from_cases
-from .grid import WORK_SPACING_MM, to_input_grid, to_working_grid
 from .voxel_classifier import VoxelClassifier, fit_voxel_classifier
 
 METHODS = ("classifier", "atlas")
@@ -158,31 +158,17 @@ def check_result(mask_zyx: np.ndarray, spacing_mm) -> float:
     return volume
 
 
-
 # ------------------------------------------------------------------------- default models
-
-def cohort(role: str, n: int, progress: bool = False):
-    """``n`` virtual patients of stage 1's cohort ``role`` ("labelled", "validation" or
-    "test"; the cohorts "stage1 <role>" of :mod:`helpers.cohorts`), cached on disk. Half are
-    healthy, half carry a lesion (every subtype in turn), as stage 1 meets both. The first
-    ``n`` patient seeds of a role are always the same; their lesions follow
-    :func:`helpers.simulate.cohort_plan` for that ``n``."""
-    if role not in ("labelled", "validation", "test"):
-        raise ValueError(f"unknown role {role!r}; choose one of labelled, validation, test")
-    return named_cohort(f"stage1 {role}", n, progress=progress)
-
-
-
 @functools.lru_cache(maxsize=2)
 def default_classifier(n: int = N_LABELLED, seed: int = 0) -> VoxelClassifier:
     """The voxel classifier fitted on the ``n`` labelled patients (once per process)."""
-    return fit_voxel_classifier(cohort("labelled", n), seed=seed)
+    return fit_voxel_classifier(named_cohort("stage1 labelled", n), seed=seed)
 
 
 @functools.lru_cache(maxsize=2)
 def default_atlases(n: int = N_LABELLED) -> tuple[Atlas, ...]:
     """The ``n`` labelled patients as atlases (built once per process, cached on disk)."""
-    return tuple(atlases_from_cases(cohort("labelled", n)))
+    return tuple(atlases_from_cases(named_cohort("stage1 labelled", n)))
 
 
 
@@ -205,7 +191,7 @@ def run_stage1(plain_ct: sitk.Image, method: str = DEFAULT_METHOD, *, classifier
                atlases=None, threshold: float | None = None, **options) -> Stage1Result:
     """Stage 1 with everything kept: see :func:`segment_pancreas` for the arguments.
 
-    ``options`` go to :func:`helpers.pipeline.atlas.atlas_votes` and on to notebook 03's
+    ``options`` go to :func:`helpers.pipeline.stage1.atlas.atlas_votes` and on to notebook 03's
     :func:`helpers.registration.register` (e.g. ``samples=2000``).
     """
     if method not in METHODS:

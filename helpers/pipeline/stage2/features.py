@@ -25,7 +25,7 @@ per voxel, so no single voxel gives it away. The features therefore *pool* evide
   along the gland (where a normal gland is thick or thin).
 
 Everything works on NumPy arrays ``[z, y, x]`` on one grid (the 3 mm working grid of
-:mod:`.grid`); :func:`voxel_features` returns one row per voxel of the region of
+:mod:`helpers.pipeline.grid`); :func:`voxel_features` returns one row per voxel of the region of
 interest. Not for clinical use.
 """
 
@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..checks import EmptyMaskError
+from ..stage_inputs import EMPTY_PANCREAS_HINT, EmptyPancreasError, gland_reference
 
 SIGMAS_VOX = (1.0, 2.0, 4.0)  # smoothing scales, in (3 mm) voxels
 ROI_MARGIN_VOX = 2  # look this far around the pancreas mask: stage 1 may cut a bulging lesion
@@ -105,14 +105,6 @@ def resampling_augment(hu: np.ndarray, seed: int) -> np.ndarray:
     return ndi.gaussian_filter(np.asarray(hu, np.float32), (0.0, sigma, sigma))
 
 
-class EmptyPancreasError(EmptyMaskError):
-    """The pancreas mask is empty, so there is nowhere to look for a lesion."""
-
-
-EMPTY_PANCREAS_HINT = ("there is no gland to search for a lesion. Check stage 1's result "
-                       "(segment_pancreas) or pass a non-empty mask on the scan's grid.")
-
-
 def feature_names() -> list[str]:
     """Names of the columns of :func:`voxel_features`, in order."""
     names = ["HU - gland median"]
@@ -124,15 +116,6 @@ def feature_names() -> list[str]:
     names += ["fat nearby s=1", "gland share s=2", "depth in gland (mm)",
               "local thickness (mm)", "absolute HU s=1", "gland median HU"]
     return names + ["position along gland", "position back->front", "position foot->head"]
-
-
-def gland_reference(hu: np.ndarray, pancreas: np.ndarray) -> float:
-    """The gland's typical HU: the median inside the pancreas mask (robust to a lesion that
-    fills a minority of it). Raises :class:`EmptyPancreasError` for an empty mask."""
-    pancreas = np.asarray(pancreas, bool)
-    if not pancreas.any():
-        raise EmptyPancreasError(f"the pancreas mask is empty: {EMPTY_PANCREAS_HINT}")
-    return float(np.median(np.asarray(hu)[pancreas]))
 
 
 def region_of_interest(hu: np.ndarray, pancreas: np.ndarray,

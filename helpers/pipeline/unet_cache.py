@@ -1,9 +1,10 @@
-"""The neural network's data and weights, cached (notebook 08).
+"""The neural network's data and weights, cached (notebook 08); :func:`warm_unet` gives the
+trained network.
 
 * **Crops** (:func:`cohort_crops`): for every patient of a cohort, the input box of
-  :func:`.unet.crop_input` (a little larger, so that training can shift it), its lesion label
-  and whether the patient is abnormal. The **training** patients are stage 2's own
-  (:func:`.training.training_patients`) with the labels of the cached training table: lesion
+  :func:`.stage2.unet.crop_input` (a little larger, so that training can shift it), its
+  lesion label and whether the patient is abnormal. The **training** patients are stage 2's own
+  (:func:`.training_cache.training_patients`) with the labels of the cached training table: lesion
   masks drawn on the contrast scan and carried over by registration, as in notebook 05. The
   **validation** patients (cohort "validation") carry the simulator's exact masks; they choose
   the epoch and the operating threshold, and are never tested on. Stored as plain arrays by
@@ -19,6 +20,7 @@ Not for clinical use.
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 from pathlib import Path
@@ -26,8 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from .. import cache, cache_layout
-from . import stage2, training, unet
-from .model import Pipeline
+from ..simulate import named_cohort
+from . import training_cache
+from .chain import Pipeline
+from .stage2 import unet
+from .stage2.boosted import TARGET_SPECIFICITY
+from .stage2.labels import case_arrays, label_mask, scan_arrays
+from .stage2.unet_training import train_detector
 
 CACHE_VERSION = "unet-v1"  # change when crops, labels or training change: old files ignored
 FOLDER = cache_layout.DEEP
@@ -47,19 +54,19 @@ def label_pipeline(settings: unet.UNetSettings) -> Pipeline:
 def crops_key(role: str, settings: unet.UNetSettings) -> dict:
     """What decides a cohort's crops: the patients, their labels and the crop geometry."""
     if role == "training":
-        patients = training.training_key(label_pipeline(settings), "typical", True)
+        patients = training_cache.training_key(label_pipeline(settings), "typical", True)
     else:
-        patients = {"cohort": training.cohort_settings(training.VALIDATION), "labels": "exact"}
+        patients = {"cohort": training_cache.cohort_settings("validation"), "labels": "exact"}
     return {"version": CACHE_VERSION, "role": role, "patients": patients,
             "crop": list(unet.CROP_SHAPE), "margin": settings.shift_vox,
-            "hu_window": list(unet.HU_WINDOW), "training table": training.table_key(
-                training.training_key(label_pipeline(settings), "typical", True))}
+            "hu_window": list(unet.HU_WINDOW), "training table": training_cache.table_key(
+                training_cache.training_key(label_pipeline(settings), "typical", True))}
 
 
 def crop_arrays(items, margin: int) -> dict:
     """Crops of ``(hu, pancreas, label)`` triples: ``x`` ``[N, 2, Z, Y, X]`` (float32),
-    ``y`` ``[N, 1, Z, Y, X]`` (uint8), ``abnormal`` ``[N]``, each box :data:`.unet.CROP_SHAPE`
-    plus ``margin`` voxels on every side."""
+    ``y`` ``[N, 1, Z, Y, X]`` (uint8), ``abnormal`` ``[N]``, each box
+    :data:`.stage2.unet.CROP_SHAPE` plus ``margin`` voxels on every side."""
     shape = tuple(s + 2 * margin for s in unet.CROP_SHAPE)
     xs, ys = [], []
     for hu, gland, label in items:
@@ -73,15 +80,15 @@ def crop_arrays(items, margin: int) -> dict:
 def build_crops(role: str, settings: unet.UNetSettings, progress: bool = False) -> dict:
     """The crops of ``role`` ("training" or "validation"), built from the cached patients."""
     if role == "training":
-        cases = training.training_patients(progress)
-        table = training.cached_training_table(label_pipeline(settings), progress)[0]
+        cases = training_cache.training_patients(progress)
+        table = training_cache.cached_training_table(label_pipeline(settings), progress)[0]
         if [c.seed for c in cases] != table.seeds.tolist():
             raise ValueError("the training table is not of the training patients")
-        items = ((*stage2.scan_arrays(c), stage2.label_mask(table, n))
+        items = ((*scan_arrays(c), label_mask(table, n))
                  for n, c in enumerate(cases))
     elif role == "validation":
-        cases = training.validation_cohort(progress)
-        items = (stage2.case_arrays(c, "exact") for c in cases)
+        cases = named_cohort("validation", progress=progress, n_jobs=training_cache.COHORT_JOBS)
+        items = (case_arrays(c, "exact") for c in cases)
     else:
         raise ValueError(f"role must be 'training' or 'validation', got {role!r}")
     arrays = crop_arrays(items, settings.shift_vox)
@@ -108,7 +115,7 @@ def weights_key(settings: unet.UNetSettings) -> str:
         "version": CACHE_VERSION, "settings": settings.as_dict(), "crop": list(unet.CROP_SHAPE),
         "hu_window": list(unet.HU_WINDOW), "roi margin": unet.ROI_MARGIN_VOX,
         "voxel threshold": unet.VOXEL_THRESHOLD, "threads": unet.THREADS,
-        "specificity": stage2.TARGET_SPECIFICITY, "torch": d.torch.__version__,
+        "specificity": TARGET_SPECIFICITY, "torch": d.torch.__version__,
         "training data": crops_key("training", settings),
         "validation data": crops_key("validation", settings)})
 
@@ -178,3 +185,17 @@ def load_or_train(settings: unet.UNetSettings, train, use_cache: bool = True):
             warnings.warn(f"could not write the network in {path.parent} ({exc}); set "
                           "PLAINCT_DATA to a writable folder to keep it", stacklevel=2)
     return detector
+
+
+@functools.lru_cache(maxsize=2)
+def warm_unet(progress: bool = True, settings: unet.UNetSettings = unet.DEFAULT_SETTINGS,
+              use_cache: bool = True) -> unet.UNetDetector:
+    """The fully trained network as a stage-2 detector (:class:`.stage2.unet.UNetDetector`):
+    read from ``<data cache>/deep/`` when it was trained before with exactly these settings,
+    else trained now on the cached crops (about two minutes on two cores; deterministic) and
+    stored as safetensors. Raises :class:`.stage2.unet.DeepExtraMissing`, with the install
+    command, without PyTorch."""
+    unet.deep()
+    return load_or_train(settings, lambda: train_detector(
+        cohort_crops("training", settings, progress),
+        cohort_crops("validation", settings, progress), settings, progress), use_cache)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..display import add_edge_letters
-from ..display.colours import OKABE_ITO, REFERENCE_COLOUR, REFERENCE_STYLE
+from ...display import add_edge_letters
+from ...display.colours import OKABE_ITO, REFERENCE_COLOUR, REFERENCE_STYLE
 from .unet import HU_WINDOW
 
 

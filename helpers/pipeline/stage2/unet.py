@@ -11,7 +11,7 @@ CPU in minutes:
 * **network** (:func:`build_network`): MONAI's ``UNet`` (``monai.networks.nets``) giving one
   lesion logit per voxel, plus a head on its **bottleneck** (max-pool, linear) giving one
   normal/abnormal logit per patient; :func:`forward` returns both;
-* **detector** (:class:`UNetDetector`): the same interface as :class:`.stage2.Detector`
+* **detector** (:class:`UNetDetector`): the same interface as :class:`.boosted.Detector`
   (``probability_map``, ``detect``), so a :class:`helpers.pipeline.Pipeline` can use either.
 
 PyTorch, MONAI and safetensors are an **optional extra** (``requirements-deep.txt``): they are
@@ -29,7 +29,8 @@ from types import SimpleNamespace
 import numpy as np
 from scipy import ndimage as ndi
 
-from . import stage2
+from ...checks import check_choice
+from .boosted import case_score, lesion_from_map
 
 INSTALL_COMMAND = "python3 run.py lab --deep"
 PIP_COMMAND = "python -m pip install -r requirements-deep.txt"
@@ -225,9 +226,9 @@ def predict_crops(net, inputs, batch_size: int = 8):
 
 def combine_score(probability: np.ndarray, head: float, how: str = "head+map") -> float:
     """The case score (0..1) from the map (peak of the lightly smoothed map, as stage 2's
-    :func:`.stage2.case_score`) and the head's P(abnormal): one, or their mean."""
-    stage2.check_choice(how, SCORES, "score")
-    peak = stage2.case_score(probability)
+    :func:`.boosted.case_score`) and the head's P(abnormal): one, or their mean."""
+    check_choice(how, SCORES, "score")
+    peak = case_score(probability)
     return {"head": float(head), "map": peak, "head+map": 0.5 * (float(head) + peak)}[how]
 
 
@@ -240,7 +241,7 @@ def region_map(box: np.ndarray, centre, pancreas: np.ndarray) -> np.ndarray:
 
 @dataclass
 class UNetDetector:
-    """A trained network as stage 2: the interface of :class:`.stage2.Detector`.
+    """A trained network as stage 2: the interface of :class:`.boosted.Detector`.
 
     ``operating_threshold`` on the case score was chosen on the **validation** patients
     (95 % specificity there); ``validation_scores``/``validation_abnormal`` are theirs.
@@ -265,10 +266,10 @@ class UNetDetector:
         return self.maps(hu, pancreas)[0]
 
     def detect(self, hu: np.ndarray, pancreas: np.ndarray):
-        """``(score, lesion_mask, probability_map)`` like :meth:`.stage2.Detector.detect`:
+        """``(score, lesion_mask, probability_map)`` like :meth:`.boosted.Detector.detect`:
         the mask is empty below the operating threshold."""
         probability, head = self.maps(hu, pancreas)
         score = combine_score(probability, head, self.settings.score)
-        lesion = (stage2.lesion_from_map(probability, self.voxel_threshold)
+        lesion = (lesion_from_map(probability, self.voxel_threshold)
                   if score >= self.operating_threshold else np.zeros(hu.shape, bool))
         return score, lesion, probability

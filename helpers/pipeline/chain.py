@@ -7,12 +7,13 @@ Import it from :mod:`helpers.pipeline`::
     result.score, result.subtype_probs                 # 0..1, {"PDAC": ..., ...}
 
 ``Pipeline(label_source=..., image=...)`` is fitted on virtual patients with
-:meth:`Pipeline.fit` (or :meth:`Pipeline.fit_data` on a table already built, e.g. from the
-cache of :mod:`.training`; with ``stage3_outlines="labels+stage2"`` stage 3 also learns the
-training lesions as stage 2 outlines them, :func:`detected_lesion_rows`). Training uses the
-**reference** pancreas by default (``training_pancreas="stage1"`` trains on stage 1's masks
-instead); prediction finds the pancreas with stage 1
-(:func:`helpers.pipeline.segment_pancreas`) unless a mask is given. Not for clinical use.
+:meth:`Pipeline.fit` (or stage by stage, :meth:`Pipeline.fit_stage2` and
+:meth:`Pipeline.fit_stage3`, on data already built, e.g. from the cache of
+:mod:`.training_cache`; with ``stage3_outlines="labels+stage2"`` stage 3 also learns the
+training lesions as stage 2 outlines them, :func:`.stage3.rows.detected_lesion_rows`).
+Training uses the **reference** pancreas by default (``training_pancreas="stage1"`` trains on
+stage 1's masks instead); prediction finds the pancreas with stage 1
+(:func:`helpers.pipeline.stage1.segment_pancreas`) unless a mask is given. Not for clinical use.
 """
 
 from __future__ import annotations
@@ -25,12 +26,16 @@ import numpy as np
 import SimpleITK as sitk
 
 from .. import workers
-from ..checks import check_gland_size, check_mask, check_scan
-from . import stage2, stage3
+from ..checks import check_choice
 from .contrast_check import check_plain_ct
-from .features import EMPTY_PANCREAS_HINT, EmptyPancreasError
-from .grid import WORK_SPACING_MM, as_image, to_input_grid, to_working
+from .grid import as_image, to_input_grid, to_working
 from .stage1 import default_atlases, segment_pancreas
+from .stage2 import boosted
+from .stage2.labels import IMAGES, LABEL_SOURCES
+from .stage2.table import TrainingData, training_data
+from .stage3 import SubtypeClassifier, fit_subtype_classifier, lesion_features
+from .stage3.rows import detected_lesion_rows, lesion_training_rows
+from .stage_inputs import check_inputs
 
 TRAINING_PANCREAS = ("reference", "stage1")
 # What stage 3 learns from: the lesions' label outlines only, or also the outlines stage 2
@@ -41,24 +46,6 @@ STAGE3_OUTLINES = ("labels", "labels+stage2")
 
 class NotFittedError(RuntimeError):
     """The pipeline was asked to predict before it was fitted."""
-
-
-def check_inputs(scan, pancreas=None, lesion=None, pancreas_name: str = "pancreas mask",
-                 lesion_name: str = "lesion mask") -> None:
-    """The checks stages 2 and 3 make before any work, in the words of their arguments: the
-    scan is a 3D CT in HU whose working grid fits in memory
-    (:func:`helpers.checks.check_scan`), and each mask given is a binary mask on the scan's
-    grid that is not empty (:class:`EmptyPancreasError`, :class:`.stage3.EmptyLesionError`);
-    a pancreas mask must be large enough to hold a gland, by stage 1's own rules
-    (:func:`helpers.checks.check_gland_size`, :class:`helpers.checks.GlandTooSmallError`)."""
-    check_scan(scan, "scan", resample_mm=WORK_SPACING_MM)
-    if lesion is not None:
-        check_mask(lesion, scan, lesion_name, empty_error=stage3.EmptyLesionError,
-                   empty_hint=stage3.EMPTY_LESION_HINT)
-    if pancreas is not None:
-        check_mask(pancreas, scan, pancreas_name, empty_error=EmptyPancreasError,
-                   empty_hint=EMPTY_PANCREAS_HINT)
-        check_gland_size(pancreas, scan, pancreas_name)
 
 
 @dataclass
@@ -80,53 +67,13 @@ class PipelineResult:
         return bool(sitk.GetArrayViewFromImage(self.lesion).any())
 
 
-def lesion_training_rows(items, subtypes):
-    """Stage 3's training rows: lesion features for every case whose label mask is not
-    empty. ``items``: ``(hu, pancreas, lesion)`` triples (any iterable, one per case).
-    Returns ``(x, subtypes)``."""
-    rows, names = [], []
-    for (hu, gland, lesion), subtype in zip(items, subtypes, strict=True):
-        if subtype and lesion.any():
-            rows.append(stage3.lesion_features(hu, lesion, gland))
-            names.append(subtype)
-    return as_lesion_rows(rows, names)
-
-
-def as_lesion_rows(rows, names):
-    """Stage 3's ``(x, subtypes)`` arrays from lists of feature vectors and subtype names."""
-    return (np.asarray(rows, np.float64).reshape(-1, len(stage3.feature_names())),
-            np.asarray(names, str))
-
-
-def detected_lesion_rows(detector: stage2.Detector, items, subtypes, maps=None):
-    """Stage 3's training rows measured inside the outline **stage 2 reports** for each
-    lesion patient, as the chained pipeline would hand it to stage 3 (the connected region
-    above the voxel threshold around the map's peak, whatever the case score). A patient
-    counts only when that outline overlaps its lesion label (a region found elsewhere is
-    not this lesion). ``items``: one ``(hu, pancreas, label)`` triple per patient (None is
-    allowed for healthy ones: they are skipped); ``maps``: their probability maps, e.g. the
-    out-of-fold maps of stage 2's own training patients (None: ``detector``'s maps, for
-    patients it never trained on). Returns ``(x, subtypes)``."""
-    rows, names = [], []
-    for n, (item, subtype) in enumerate(zip(items, subtypes, strict=True)):
-        if not subtype:
-            continue
-        hu, gland, label = item
-        probability = detector.probability_map(hu, gland) if maps is None else maps[n]
-        found = stage2.lesion_from_map(probability, detector.voxel_threshold)
-        if (found & label).any():
-            rows.append(stage3.lesion_features(hu, found, gland))
-            names.append(subtype)
-    return as_lesion_rows(rows, names)
-
-
 def _stage1_mask(plain, method):
     return segment_pancreas(plain, method)
 
 
 @dataclass
 class Pipeline:
-    """Stages 1-3 chained. ``label_source``: see :func:`.stage2.lesion_labels`;
+    """Stages 1-3 chained. ``label_source``: see :func:`.stage2.labels.lesion_labels`;
     ``image``: train (and predict) on "plain" or "contrast" CT; ``training_pancreas``:
     "reference" masks or "stage1" masks at training time; ``seed``: all randomness;
     ``stage3_outlines``: stage 3 learns from the lesions' label outlines ("labels") or also
@@ -139,15 +86,15 @@ class Pipeline:
     seed: int = 0
     stage3_outlines: str = "labels"
     stage1_method: str = "atlas"
-    detector: stage2.Detector | None = None
-    classifier: stage3.SubtypeClassifier | None = None
+    detector: boosted.Detector | None = None
+    classifier: SubtypeClassifier | None = None
     fit_seconds: float = field(default=0.0, repr=False)
 
     def __post_init__(self):
-        stage2.check_choice(self.label_source, stage2.LABEL_SOURCES, "label_source")
-        stage2.check_choice(self.image, stage2.IMAGES, "image")
-        stage2.check_choice(self.training_pancreas, TRAINING_PANCREAS, "training_pancreas")
-        stage2.check_choice(self.stage3_outlines, STAGE3_OUTLINES, "stage3_outlines")
+        check_choice(self.label_source, LABEL_SOURCES, "label_source")
+        check_choice(self.image, IMAGES, "image")
+        check_choice(self.training_pancreas, TRAINING_PANCREAS, "training_pancreas")
+        check_choice(self.stage3_outlines, STAGE3_OUTLINES, "stage3_outlines")
 
     # ------------------------------------------------------------------ training
     def training_pancreas_masks(self, cases, progress: bool = False):
@@ -178,39 +125,43 @@ class Pipeline:
         check_mixed(cases)
         if masks is None:
             masks = self.training_pancreas_masks(cases, progress)
-        table, items = stage2.training_data(cases, self.label_source, self.image, masks,
+        table, items = training_data(cases, self.label_source, self.image, masks,
                                             progress)
         lesion_x, lesion_y = lesion_training_rows(items, table.subtypes)
         return table, lesion_x, lesion_y, items
 
     def fit(self, cases, progress: bool = False) -> Pipeline:
         """Fit stages 2 and 3 on virtual patients (stage 1 is the default of
-        :mod:`helpers.pipeline`, fitted on its own labelled patients). Returns ``self``."""
+        :mod:`helpers.pipeline.stage1`, fitted on its own labelled patients). Returns
+        ``self``."""
         table, lesion_x, lesion_y, items = self.training_data(cases, progress)
-        return self.fit_data(table, lesion_x, lesion_y, lambda detector, maps:
-                             detected_lesion_rows(detector, items, table.subtypes, maps))
-
-    def fit_data(self, table: stage2.TrainingData, lesion_x, lesion_subtypes,
-                 detected=None, maps=None) -> Pipeline:
-        """Fit stage 2 on ``table`` and stage 3 on the lesion rows (those of
-        :meth:`training_table`); deterministic. ``maps``: the training patients' out-of-fold
-        probability maps when already known (:func:`.stage2.out_of_fold_maps` for this table
-        and seed: they choose the thresholds). With ``stage3_outlines="labels+stage2"``,
-        ``detected(detector, maps)`` must return the extra ``(x, subtypes)`` rows measured in
-        stage 2's outlines, e.g. with :func:`detected_lesion_rows`."""
-        start = time.perf_counter()
-        maps = stage2.out_of_fold_maps(table, self.seed) if maps is None else maps
-        self.detector = stage2.fit_detector(table, self.seed, maps=maps)
+        maps = boosted.out_of_fold_maps(table, self.seed)
+        self.fit_stage2(table, maps)
         if self.stage3_outlines == "labels+stage2":
-            if detected is None:
-                raise ValueError("stage3_outlines='labels+stage2' needs the training lesions' "
-                                 "scans to measure stage 2's outlines: use fit(cases), or "
-                                 "helpers.pipeline.make_pipeline, which passes them")
-            more_x, more_y = detected(self.detector, maps)
-            lesion_x = np.concatenate([lesion_x, more_x])
-            lesion_subtypes = np.concatenate([lesion_subtypes, more_y])
-        self.classifier = stage3.fit_subtype_classifier(lesion_x, lesion_subtypes, self.seed)
-        self.fit_seconds = time.perf_counter() - start
+            more_x, more_y = detected_lesion_rows(items, table.subtypes, maps,
+                                                  self.detector.voxel_threshold)
+            lesion_x, lesion_y = (np.concatenate([lesion_x, more_x]),
+                                  np.concatenate([lesion_y, more_y]))
+        return self.fit_stage3(lesion_x, lesion_y)
+
+    def fit_stage2(self, table: TrainingData, maps=None) -> Pipeline:
+        """Fit stage 2 on ``table`` (deterministic). ``maps``: the training patients'
+        out-of-fold probability maps when already known
+        (:func:`.stage2.boosted.out_of_fold_maps` for this table and seed: they choose the
+        thresholds, and the outlines stage 3 may learn from)."""
+        start = time.perf_counter()
+        maps = boosted.out_of_fold_maps(table, self.seed) if maps is None else maps
+        self.detector = boosted.fit_detector(table, self.seed, maps=maps)
+        self.fit_seconds += time.perf_counter() - start
+        return self
+
+    def fit_stage3(self, lesion_x, lesion_subtypes) -> Pipeline:
+        """Fit stage 3 on lesion rows (:meth:`training_table`'s, plus, for
+        ``stage3_outlines="labels+stage2"``, those measured in stage 2's outlines:
+        :func:`.stage3.rows.detected_lesion_rows`); deterministic."""
+        start = time.perf_counter()
+        self.classifier = fit_subtype_classifier(lesion_x, lesion_subtypes, self.seed)
+        self.fit_seconds += time.perf_counter() - start
         return self
 
     # ------------------------------------------------------------------ prediction
@@ -226,8 +177,7 @@ class Pipeline:
         score, lesion, probability = self.detector.detect(hu, pancreas)
         probs = {}
         if lesion.any():
-            probs = self.classifier.predict_proba(stage3.lesion_features(hu, lesion,
-                                                                         pancreas))[0]
+            probs = self.classifier.predict_proba(lesion_features(hu, lesion, pancreas))[0]
         return score, lesion, probs, probability
 
     def predict(self, scan: sitk.Image, pancreas: sitk.Image | None = None, *,
@@ -240,7 +190,7 @@ class Pipeline:
         values, with or without a mask), :class:`helpers.checks.ScanTooLargeError` for one
         whose working grid would not fit in memory,
         :class:`helpers.checks.GridMismatchError` for a mask on another grid,
-        :class:`helpers.pipeline.features.EmptyPancreasError` for an empty mask and
+        :class:`helpers.pipeline.stage_inputs.EmptyPancreasError` for an empty mask and
         :class:`helpers.checks.GlandTooSmallError` for one too small to hold a gland. A
         pipeline of plain CT raises :class:`helpers.checks.ContrastPhaseError` for a scan
         whose blood is contrast-enhanced (:mod:`.contrast_check`), before stage 1;

@@ -13,7 +13,7 @@ from matplotlib.lines import Line2D
 from .. import display
 from ..simulate import SUBTYPES, gland
 from .evaluation import roc
-from .stage_figures import show_outlines
+from .outline_figures import show_outlines
 
 
 def plot_roc(curves: dict, ax=None):
