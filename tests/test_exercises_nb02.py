@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -130,3 +132,15 @@ def test_dice():
     a = np.zeros((4, 4), bool)
     a[:2] = True
     assert ex.dice(a, a) == 1.0 and ex.dice(a, ~a) == 0.0 and ex.dice(~a & a, ~a & a) == 1.0
+
+
+def test_check_transferred_mask_names_what_differs_in_the_grid(capsys):
+    case = types.SimpleNamespace(plain=sitk.Image([8, 8, 8], sitk.sitkFloat32))
+    answer = sitk.Image([8, 8, 8], sitk.sitkUInt8)
+    answer.SetSpacing((1.0, 1.0, 2.0))  # size and origin agree: this was let through
+    assert not ex.check_transferred_mask(answer, case)
+    out = capsys.readouterr().out
+    assert "not on the plain scan's grid (spacing (1.0, 1.0, 2.0) versus (1.0, 1.0, 1.0))" in out
+    assert "case.plain as the reference" in out
+    assert not ex.check_transferred_mask(answer[:, :, 0], case)  # 2-D: a hint, no traceback
+    assert "2-D, not 3-D" in capsys.readouterr().out
