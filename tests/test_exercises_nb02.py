@@ -9,7 +9,6 @@ import pytest
 import SimpleITK as sitk
 
 from helpers import simulate
-from helpers.exercises import check_choice
 from helpers.exercises import nb02 as ex
 from helpers.simulate import lesions
 
@@ -116,16 +115,6 @@ def test_mask_on_contrast_checker(case, capsys):
     assert "contrast scan's grid" in capsys.readouterr().out
     assert not ex.check_mask_on_contrast(inverse, case)
     assert "give a SimpleITK image" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("question, right, slips", [
-    (ex.QUIZ_LINEAR_MASK, "B", {"A": "nearest-neighbour", "C": "raises nothing"}),
-    (ex.QUIZ_CONTRAST_SIGN, "C", {"A": "plain scan", "B": "brighter"})])
-def test_quizzes(question, right, slips, capsys):
-    assert check_choice(right, question)
-    for letter, slip in slips.items():
-        assert not check_choice(letter, question)
-        assert slip in capsys.readouterr().out
 
 
 def test_dice():

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from helpers import checks, registration, simulate
-from helpers.exercises import check_choice
 from helpers.exercises import nb03 as ex
 from helpers.exercises.inputs import ExerciseInputError
 
@@ -105,16 +104,6 @@ def test_settings_checker_counts_work_not_time(hard_case, capsys):
     assert "too few steps" in capsys.readouterr().out
     assert not ex.check_settings({"samples": 100, "iterations": 100}, hard_case, region=region)
     assert "too noisy" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("question, right, slips", [
-    (ex.QUIZ_LEVELS, "B", {"A": "diverging", "C": "full-resolution"}),
-    (ex.QUIZ_DIRECTION, "A", {"B": "fixed-image points to moving-image", "C": "voxel indices"})])
-def test_quizzes(question, right, slips, capsys):
-    assert check_choice(right, question)
-    for letter, slip in slips.items():
-        assert not check_choice(letter, question)
-        assert slip in capsys.readouterr().out
 
 
 def test_check_dice_refuses_masks_of_different_shapes_and_two_empty_masks(capsys):
