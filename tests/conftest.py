@@ -1,4 +1,5 @@
-"""Shared test set-up: an isolated data cache per test session, and the mirror."""
+"""Shared test set-up: an isolated data cache per test session, the mirror, the real CT
+samples and the toy pipeline several modules test against."""
 
 from __future__ import annotations
 
@@ -69,6 +70,36 @@ def ct_sm() -> sitk.Image:
 def ct_full() -> sitk.Image:
     """The real full abdominal/pelvic CT (112 slices), or a skip if unavailable."""
     return _real_ct("totalsegmentator_example_ct")
+
+
+@pytest.fixture(scope="module")
+def real_series() -> Path:
+    """The real 20-slice JPEG 2000 series (from the cache or the offline mirror)."""
+    from helpers import data
+
+    try:
+        return data.fetch("totalsegmentator_example_ct_dicom")
+    except data.DataError as exc:
+        pytest.skip(f"real DICOM series not available: {exc}")
+
+
+@pytest.fixture(scope="module")
+def toy_pipeline():
+    """Stages 2 and 3 fitted on 12 toy cases (tests/toy_cases.py) with exact labels. Import
+    toy_cases' ``small_voxel_model`` into the test module too: it keeps this fit fast."""
+    from toy_cases import toy_cohort
+
+    from helpers import pipeline
+
+    return pipeline.Pipeline(label_source="exact").fit(toy_cohort(12))
+
+
+@pytest.fixture(scope="module")
+def toy_pdac():
+    """A toy patient with a PDAC-like (darker) lesion, not among toy_pipeline's 12."""
+    from toy_cases import toy_case
+
+    return toy_case(60, "PDAC")
 
 
 # ---- the website and the browser tests: after the notebooks, reusing what they executed ----

@@ -6,6 +6,7 @@ import errno
 
 import numpy as np
 import pytest
+from toy_cases import HOUR, aged
 
 from helpers import cache
 
@@ -217,3 +218,16 @@ def test_a_full_disk_names_the_folder_the_space_and_what_to_do(tmp_path, monkeyp
     with pytest.raises(cache.DiskFullError, match="more than the 3 kB written") as direct:
         cache.atomic_write(folder / "y.bin", lambda h: _disk_full_after_some_bytes(h))
     assert direct.value.errno == errno.ENOSPC and list(folder.iterdir()) == []
+
+
+# ------------------------------------------------------------------ killed writes (issue 20)
+
+def test_the_array_cache_cleans_up_its_stale_temporary_files(tmp_path):
+    stale = tmp_path / ".thing.npz.a1b2c3d4.part"
+    stale.write_bytes(b"killed")
+    aged(stale, 2 * HOUR)
+    fresh = tmp_path / ".thing.npz.e5f6g7h8.part"
+    fresh.write_bytes(b"being written right now")
+    cache.load_or_build(tmp_path / "thing.npz", "k", lambda: {"x": np.ones(2)})
+    assert {p.name for p in tmp_path.iterdir()} == {"thing.npz", fresh.name}
+    assert cache.clean_stale_parts(tmp_path, max_age_s=0.0) == [fresh]

@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from toy_cases import small_voxel_model, toy_cohort  # noqa: F401 (autouse fixture)
+from toy_cases import small_voxel_model  # noqa: F401 (autouse fixture)
 
 from helpers import checks, data, pipeline
 from helpers.pipeline import contrast_check
@@ -23,11 +23,6 @@ CONTRAST_PHASES = ("arterial", "pancreatic", "portal_venous")
 def patients():
     """One virtual patient with a PDAC, its contrast scan in each phase (one plain scan)."""
     return {phase: make_case(7, "PDAC", phase=phase) for phase in CONTRAST_PHASES}
-
-
-@pytest.fixture(scope="module")
-def toy_pipeline():
-    return pipeline.Pipeline(label_source="exact").fit(toy_cohort(12))
 
 
 @pytest.mark.parametrize("name", ["totalsegmentator_example_ct_sm",

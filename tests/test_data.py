@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from toy_cases import HOUR, aged, digest
 
-from helpers import data
+from helpers import data, dicom
 from helpers.data import SAMPLES
 
 SMALL = "totalsegmentator_example_seg"  # 35 kB: quick to copy around
@@ -278,3 +279,111 @@ def test_a_full_disk_while_fetching_names_the_folder_the_space_and_what_to_do(
     assert "python3 run.py clean" in message and "PLAINCT_DATA" in message
     assert "writable" not in message and "No space left" not in message.split(":")[0]
     assert not (empty_cache / SMALL_FILE).exists() and leftovers(empty_cache) == []
+
+
+# ------------------------------------------------- killed fetches, damaged files (issue 20)
+
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+    """A user's own PLAINCT_DATA folder, empty; no downloads."""
+    folder = tmp_path / "my-data"
+    folder.mkdir()
+    monkeypatch.setenv("PLAINCT_DATA", str(folder))
+    monkeypatch.setenv("PLAINCT_OFFLINE", "1")
+    return folder
+
+
+def test_killed_fetches_leave_nothing_behind_for_long(own_cache, mirror, monkeypatch):
+    monkeypatch.setenv("PLAINCT_MIRROR", str(mirror))
+    stale_file = own_cache / f".{SMALL_FILE}.k3x9_q2z.part"  # a killed copy's temporary
+    stale_file.write_bytes(b"half a file")
+    aged(stale_file, 2 * HOUR)
+    stale_dir = own_cache / f".{SMALL_FILE}.ab12cd34.part"  # a killed download's folder
+    stale_dir.mkdir()
+    (stale_dir / "tmpq1w2e3r4").write_bytes(b"half a download")
+    aged(stale_dir, 2 * HOUR)
+    probe = own_cache / ".write-test-zz99yy88"
+    probe.write_bytes(b"")
+    aged(probe, 2 * HOUR)
+    running = own_cache / ".other.nii.gz.fresh123.part"  # another fetch, still running
+    running.write_bytes(b"being written")
+    mine = [own_cache / "results.part", own_cache / ".notes.abcdefgh.txt"]  # the user's
+    for path in mine:
+        path.write_text("my own work")
+        aged(path, 2 * HOUR)
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in mine + [running]}
+    data.fetch(SMALL)
+    left = {p.name for p in own_cache.iterdir()}
+    assert left == {SMALL_FILE, running.name} | {p.name for p in mine}
+    assert before == {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                      for p in mine + [running]}
+
+
+def test_a_corrupted_file_with_no_replacement_is_kept_aside_not_deleted(own_cache,
+                                                                       monkeypatch):
+    monkeypatch.delenv("PLAINCT_MIRROR", raising=False)
+    damaged = own_cache / SMALL_FILE
+    damaged.write_bytes(b"my only copy, a little damaged")
+    before = hashlib.sha256(damaged.read_bytes()).hexdigest()
+    with pytest.warns(UserWarning, match="does not match its SHA-256"), \
+            pytest.raises(data.DataError) as caught:
+        data.fetch(SMALL)
+    (aside,) = own_cache.glob(f"{SMALL_FILE}.corrupt-*")
+    message = str(caught.value)
+    assert "was not deleted: it was kept aside as" in message and str(aside) in message
+    assert "python3 run.py prefetch" in message  # the data fix, in the project's words
+    assert hashlib.sha256(aside.read_bytes()).hexdigest() == before
+    assert not damaged.exists()  # never used again under its real name
+
+
+def test_a_corrupted_file_is_replaced_when_a_good_copy_can_be_had(own_cache, mirror,
+                                                                  monkeypatch):
+    monkeypatch.setenv("PLAINCT_MIRROR", str(mirror))
+    (own_cache / SMALL_FILE).write_bytes(b"damaged")
+    with pytest.warns(UserWarning, match="a good copy will replace it"):
+        path = data.fetch(SMALL)
+    assert data.sha256_of(path) == SAMPLES[SMALL].files[0].sha256
+    assert [p.name for p in own_cache.iterdir()] == [SMALL_FILE]
+
+
+@pytest.mark.parametrize("where", [3, -1], ids=["middle", "last"])
+def test_a_corrupted_slice_of_the_cached_series_is_kept_aside_and_never_silently_missing(
+        own_cache, real_series, monkeypatch, where):
+    monkeypatch.delenv("PLAINCT_MIRROR", raising=False)
+    folder = own_cache / real_series.name
+    shutil.copytree(real_series, folder)
+    victim = sorted(folder.iterdir())[where]
+    victim.write_bytes(victim.read_bytes()[:-10])
+    damaged = hashlib.sha256(victim.read_bytes()).hexdigest()
+    with pytest.warns(UserWarning), pytest.raises(data.DataError, match="kept aside"):
+        data.fetch("totalsegmentator_example_ct_dicom")
+    (aside,) = folder.glob(f".{victim.name}.corrupt-*")  # hidden, renamed, not deleted
+    assert hashlib.sha256(aside.read_bytes()).hexdigest() == damaged and not victim.exists()
+    before = digest(folder)
+    # Read directly, the series would be one slice short (at the end, with no gap to see):
+    # the kept-aside file is named instead.
+    with pytest.raises(dicom.CorruptFileError) as caught:
+        dicom.read_series(folder)
+    message = str(caught.value)
+    assert message.startswith(f"{victim.name} of this series was damaged and is kept aside as "
+                              f"{aside.name}")
+    assert "series lacks it" in message and "python3 run.py prefetch" in message
+    assert caught.value.path == aside and digest(folder) == before
+    shutil.copy(real_series / victim.name, victim)  # a good copy is back: the series reads
+    assert dicom.read_series(folder).GetSize() == (512, 512, 20) and aside.exists()
+
+
+def test_a_corrupted_file_that_cannot_be_renamed_is_left_in_place(own_cache, monkeypatch):
+    monkeypatch.delenv("PLAINCT_MIRROR", raising=False)
+    damaged = own_cache / SMALL_FILE
+    damaged.write_bytes(b"damaged, on a read-only disk")
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", read_only)
+    with pytest.warns(UserWarning), pytest.raises(data.DataError) as caught:
+        data.fetch(SMALL)
+    assert "could not be kept aside (Permission denied)" in str(caught.value)
+    assert "left in place" in str(caught.value)
+    assert damaged.read_bytes() == b"damaged, on a read-only disk"

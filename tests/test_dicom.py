@@ -7,7 +7,6 @@ changed in place) or from pydicom's real CT_small.dcm slice.
 from __future__ import annotations
 
 import copy
-import hashlib
 import shutil
 import warnings
 from pathlib import Path
@@ -18,19 +17,11 @@ import pytest
 import SimpleITK as sitk
 from pydicom.data import get_testdata_file
 from pydicom.uid import JPEG2000Lossless, generate_uid
+from toy_cases import digest
 
-from helpers import data, dicom
+from helpers import dicom
 
 AXIAL = (1, 0, 0, 0, 1, 0)
-
-
-@pytest.fixture(scope="module")
-def real_series() -> Path:
-    """The real 20-slice JPEG 2000 series (from the cache or the offline mirror)."""
-    try:
-        return data.fetch("totalsegmentator_example_ct_dicom")
-    except data.DataError as exc:
-        pytest.skip(f"real DICOM series not available: {exc}")
 
 
 @pytest.fixture(scope="module")
@@ -128,12 +119,9 @@ def test_real_series_order_ignores_file_names(real_series, real_volume, tmp_path
 
 
 def test_reading_leaves_source_files_unchanged(real_series):
-    def digest():
-        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in real_series.iterdir()}
-
-    before = digest()
+    before = digest(real_series)
     dicom.read_series(real_series)
-    assert digest() == before
+    assert digest(real_series) == before
 
 
 def test_list_series_and_slice_table(real_series):
@@ -384,6 +372,89 @@ def test_check_spacing_returns_spacing_or_none():
     assert dicom.check_spacing([-10, -8, -6, -4]) == pytest.approx(2.0)
     with pytest.raises(dicom.MissingSliceError, match="about 2 slice"):
         dicom.check_spacing([0, 1, 2, 5, 6], names=list("abcde"))
+
+
+def damage_header(path: Path) -> None:
+    """Overwrite the 'DICM' marker: pydicom no longer recognises the file as DICOM."""
+    raw = bytearray(path.read_bytes())
+    raw[128:132] = b"XXXX"
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("where", [0, 10, 19], ids=["first", "middle", "last"])
+def test_a_damaged_header_anywhere_in_the_series_is_named(real_series, tmp_path, where):
+    files = copy_series(real_series, tmp_path)  # file-name order is position order here
+    damage_header(files[where])
+    before = digest(tmp_path)
+    with pytest.raises(dicom.CorruptFileError) as caught:
+        dicom.read_series(tmp_path)
+    message = str(caught.value)
+    assert files[where].name in message and caught.value.path == files[where]
+    assert "header is damaged" in message and "quietly lack a slice" in message
+    assert digest(tmp_path) == before
+
+
+@pytest.mark.parametrize("damage", ["marker", "truncated to 100 bytes"])
+def test_a_damaged_file_without_a_dicom_name_is_found_by_its_uid_or_size(tmp_path, damage):
+    for path in make_series(tmp_path):
+        path.rename(path.with_suffix(""))  # exports often have no suffix: IM0001, ...
+    victim = sorted(tmp_path.iterdir())[-1]
+    if damage == "marker":
+        damage_header(victim)
+        reason = "SeriesInstanceUID"
+    else:
+        victim.write_bytes(victim.read_bytes()[:100])
+        reason = None
+    before = digest(tmp_path)
+    if reason is None:  # 100 bytes: neither DICOM nor the series' size; skipped, but said
+        with pytest.warns(dicom.DicomWarning, match=rf"skipped 1 file.*{victim.name}"):
+            assert dicom.read_series(tmp_path).GetSize()[2] == 4
+    else:
+        with pytest.raises(dicom.CorruptFileError, match=rf"{victim.name} holds the series'"):
+            dicom.read_series(tmp_path)
+    assert digest(tmp_path) == before
+
+
+def test_a_file_overwritten_with_garbage_is_named_by_its_suffix_and_size(tmp_path):
+    for path in make_series(tmp_path):
+        path.rename(path.with_suffix(""))  # no suffix, as many exports
+    victim = sorted(tmp_path.iterdir())[-1]
+    victim.write_bytes(np.random.default_rng(0).bytes(victim.stat().st_size))  # no UID left
+    before = digest(tmp_path)
+    with pytest.raises(dicom.CorruptFileError) as caught:
+        dicom.read_series(tmp_path)
+    message = str(caught.value)
+    assert message.startswith(f"{victim.name} has the series' files' suffix (none) and about "
+                              "their size")
+    assert "cannot be read as DICOM" in message and "Copy it again" in message
+    assert digest(tmp_path) == before
+
+
+def test_other_files_in_the_folder_are_skipped_with_a_warning_naming_them(real_series,
+                                                                           tmp_path):
+    copy_series(real_series, tmp_path)
+    (tmp_path / "notes.txt").write_text("scanned on Tuesday")
+    before = digest(tmp_path)
+    with pytest.warns(dicom.DicomWarning, match=r"skipped 1 file.*notes\.txt \(not DICOM\)"):
+        volume = dicom.read_series(tmp_path)
+    assert volume.GetSize() == (512, 512, 20) and digest(tmp_path) == before
+
+
+def test_missing_rescale_tags_are_an_error_unless_assume_hu(tmp_path):
+    for path in make_series(tmp_path):
+        ds = pydicom.dcmread(path)
+        del ds.RescaleSlope, ds.RescaleIntercept
+        ds.save_as(path)
+    before = digest(tmp_path)
+    with pytest.raises(dicom.MissingRescaleError) as caught:
+        dicom.read_series(tmp_path)
+    message = str(caught.value)
+    assert "RescaleIntercept / RescaleSlope" in message and "Hounsfield" in message
+    assert "assume_hu=True" in message and "lowest stored value" in message
+    with pytest.warns(dicom.DicomWarning, match="assumed slope 1 and intercept 0"):
+        image = dicom.read_series(tmp_path, assume_hu=True)
+    assert image.GetSize() == (128, 128, 5)
+    assert digest(tmp_path) == before
 
 
 # --- Notebook 01's DICOM exercises: the checkers spot the usual mistakes ------------------

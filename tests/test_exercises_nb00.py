@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from helpers.exercises import check_answer
 from helpers.exercises import nb00 as ex
 
 
@@ -55,10 +54,3 @@ def test_pancreas_length_checker(capsys):
         assert hint in capsys.readouterr().out, slip
     assert not ex.check_pancreas_length("two", labels, spacing)
     assert ex.scan_length_cm(sitk.GetImageFromArray(labels)) == 1.0  # 10 slices x 1 mm
-
-
-def test_orientation_quiz(capsys):
-    assert check_answer("A", ex.QUIZ_ORIENTATION)
-    for wrong, slip in (("B", "facing away"), ("C", "anterior"), ("D", "reorient")):
-        assert not check_answer(wrong, ex.QUIZ_ORIENTATION)
-        assert slip in capsys.readouterr().out

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from helpers.exercises import check_answer
 from helpers.exercises import nb01 as ex
 
 
@@ -110,14 +109,3 @@ def test_target_point_is_inside_the_label():
     assert labels[labels.TransformPhysicalPointToIndex(tuple(point))] == 7
     with pytest.raises(ValueError):
         ex.pancreas_target_point(labels, label=9)
-
-
-@pytest.mark.parametrize("question, right, slips", [
-    (ex.QUIZ_INDEX_ORDER, "B", {"A": "reverse", "C": "ct[10, 20, 5] would be right",
-                                "D": "whole order"}),
-    (ex.QUIZ_WINDOW, "A", {"B": "centre", "C": "each side", "D": "start at 0"})])
-def test_quizzes(question, right, slips, capsys):
-    assert check_answer(right, question)
-    for letter, slip in slips.items():
-        assert not check_answer(letter, question)
-        assert slip in capsys.readouterr().out

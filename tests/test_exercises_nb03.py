@@ -8,8 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import registration, simulate
-from helpers.exercises import check_answer
+from helpers import checks, registration, simulate
 from helpers.exercises import nb03 as ex
 from helpers.exercises.inputs import ExerciseInputError
 
@@ -107,11 +106,19 @@ def test_settings_checker_counts_work_not_time(hard_case, capsys):
     assert "too noisy" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("question, right, slips", [
-    (ex.QUIZ_LEVELS, "B", {"A": "diverging", "C": "full-resolution"}),
-    (ex.QUIZ_DIRECTION, "A", {"B": "fixed-image points to moving-image", "C": "voxel indices"})])
-def test_quizzes(question, right, slips, capsys):
-    assert check_answer(right, question)
-    for letter, slip in slips.items():
-        assert not check_answer(letter, question)
-        assert slip in capsys.readouterr().out
+def test_check_dice_refuses_masks_of_different_shapes_and_two_empty_masks(capsys):
+    truth, moved = ex.dice_example()
+    kept = truth.copy(), moved.copy()
+    with pytest.raises(ExerciseInputError) as caught:
+        ex.check_dice(0.5, truth, moved[:5])
+    message = str(caught.value)
+    assert "truth (6, 6), moved (5, 6)" in message and "shapes differ" in message
+    assert "arrays of one scan" in message
+    empty = np.zeros_like(truth)
+    with pytest.raises(ExerciseInputError,
+                       match=r"both empty.*undefined.*dice_example\(\)"):
+        ex.check_dice(0.0, empty, empty)  # was a ZeroDivisionError
+    assert isinstance(caught.value, checks.InputError)
+    assert np.array_equal(truth, kept[0]) and np.array_equal(moved, kept[1])
+    assert ex.check_dice(2 * 6 / 21, truth, moved)  # the good input still works
+    assert capsys.readouterr().out.startswith("Correct!")

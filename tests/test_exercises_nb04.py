@@ -6,8 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from toy_cases import arr, unchanged
 
+from helpers import checks
 from helpers.exercises import nb04 as ex
+from helpers.exercises.inputs import ExerciseInputError
 from helpers.metrics import dice
 from helpers.pipeline import stage1
 
@@ -177,3 +180,48 @@ def test_volume(volumes, capsys):
     assert not ex.check_volume(ml, pct / 100, found, reference)
     assert "percent" in capsys.readouterr().out
 
+
+def test_check_majority_vote_refuses_an_empty_list_and_masks_of_other_shapes():
+    masks = [np.ones((3, 4, 5), bool), np.zeros((3, 4, 5), bool), np.ones((3, 4, 6), bool)]
+    with pytest.raises(ExerciseInputError) as caught:
+        ex.check_majority_vote(None, masks)
+    assert "atlas_masks[2] (3, 4, 6)" in str(caught.value)
+    with pytest.raises(ExerciseInputError,
+                       match=r"atlas_masks is empty.*found\.masks"):
+        ex.check_majority_vote(None, [])
+    assert ex.check_majority_vote(np.ones((3, 4, 5), bool), masks[:2] + masks[:1])
+
+
+def test_check_threshold_refuses_arrays_of_another_grid_and_an_empty_reference(toy_pdac):
+    hu = arr(toy_pdac.plain)
+    probability = np.zeros(hu.shape, np.float32)
+    with pytest.raises(ExerciseInputError,
+                       match=rf"probability \(10, {hu.shape[1]}, {hu.shape[2]}\)"):
+        ex.check_threshold(0.5, probability[:10], hu, toy_pdac.pancreas_plain)
+    empty = sitk.Image(toy_pdac.pancreas_plain) * 0
+    with pytest.raises(ExerciseInputError,
+                       match="reference is empty.*no threshold can be scored"):
+        ex.check_threshold(0.5, probability, hu, empty)
+
+
+def test_check_volume_refuses_masks_on_different_grids_and_an_empty_reference(toy_pdac):
+    mask = toy_pdac.pancreas_plain
+    shifted_mask = sitk.Image(mask)
+    shifted_mask.SetOrigin(tuple(np.add(mask.GetOrigin(), (0.0, 6.0, 0.0))))
+    same = unchanged(mask, shifted_mask)
+    with pytest.raises(checks.GridMismatchError) as caught:  # was a silent wrong verdict
+        ex.check_volume(1.0, 0.0, shifted_mask, mask)
+    message = str(caught.value)
+    assert "mask is not on the reference's grid: origin" in message and "resample" in message
+    empty = sitk.Image(mask) * 0
+    with pytest.raises(ExerciseInputError,
+                       match="reference is empty.*volume error is relative"):
+        ex.check_volume(0.0, 0.0, mask, empty)  # was a ZeroDivisionError
+    with pytest.raises(ExerciseInputError,
+                       match="mask must be a SimpleITK image.*got ndarray"):
+        ex.check_volume(0.0, 0.0, arr(mask), mask)
+    labels = mask + toy_pdac.lesion_plain
+    with pytest.raises(checks.InputError, match="mask holds 2 different labels"):
+        ex.check_volume(0.0, 0.0, labels, mask)
+    ml, pct = ex.expected_volumes(mask, mask)
+    assert ex.check_volume(ml, pct, mask, mask) and same()

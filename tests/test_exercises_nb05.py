@@ -4,8 +4,10 @@ unfinished answer (None) never raises."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from helpers.exercises import nb05 as ex
+from helpers.exercises.inputs import ExerciseInputError
 
 SCORES = np.array([0.05, 0.10, 0.20, 0.30, 0.45, 0.60,  # healthy
                    0.15, 0.40, 0.50, 0.70, 0.90, 0.95])  # lesion
@@ -88,3 +90,15 @@ def test_confusion_checker_refuses_rounded_rates(capsys):
     assert not ex.check_sensitivity_specificity(0.75, 0.833, MATRIX)  # 20/24 typed, rounded
     assert "rounded" in capsys.readouterr().out
     assert ex.check_sensitivity_specificity(0.75, 20 / 24, MATRIX)
+
+
+def test_threshold_for_specificity_refuses_mismatched_or_one_sided_data():
+    scores, abnormal = [0.1, 0.2, 0.8, 0.9], [False, False, True, True]
+    with pytest.raises(ExerciseInputError, match="scores has 3 value.*abnormal has 4.*same table"):
+        ex.check_threshold_for_specificity(0.5, scores[:3], abnormal)
+    with pytest.raises(ExerciseInputError,
+                       match="no patient without among the 2.*whole training table"):
+        ex.check_threshold_for_specificity(0.5, scores[2:], abnormal[2:])  # was a NaN specificity
+    with pytest.raises(ExerciseInputError, match="1 NaN or infinite"):
+        ex.check_threshold_for_specificity(0.5, [0.1, np.nan, 0.8, 0.9], abnormal)
+    assert ex.check_threshold_for_specificity(0.5, scores, abnormal)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from helpers.exercises import nb07 as ex
+from helpers.exercises.inputs import ExerciseInputError
 from helpers.pipeline.screening import screening_outcome
 
 SENS, SPEC, PREV = 0.929, 0.99, 0.026  # PANDA's lesion sensitivity; an assumed lesion prevalence
@@ -92,3 +95,10 @@ def test_ppv_checker_names_the_specificity_slip(capsys):
     assert not ex.check_ppv(0.95, 0.8, 0.95, 0.01)
     assert "specificity" in capsys.readouterr().out
 
+
+
+def test_threshold_checker_refuses_an_empty_list_of_healthy_scores():
+    with pytest.raises(ExerciseInputError,
+                       match="healthy_scores must hold at least one score.*got 0"):
+        ex.check_threshold(0.5, [], [0.9])  # was a silent "Correct!" on nothing
+    assert ex.check_threshold(0.21, [0.1, 0.2], [0.8])

@@ -4,6 +4,7 @@ checkers need no PyTorch: they work on shapes, settings and scores."""
 from __future__ import annotations
 
 import numpy as np
+import SimpleITK as sitk
 
 from helpers.exercises import nb08 as ex
 from helpers.pipeline.stage2.unet import CROP_SHAPE
@@ -38,6 +39,27 @@ def test_bottleneck_shape_checker(capsys):
     assert "product of the strides" in capsys.readouterr().out
 
 
+def test_bottleneck_shape_checker_gives_a_hint_for_what_is_not_a_shape(capsys):
+    right = ex.bottleneck_shape(2, CHANNELS, STRIDES, BOX)
+    assert ex.check_bottleneck_shape(np.array(right), 2, CHANNELS, STRIDES, BOX)
+    capsys.readouterr()
+    for answer in ((*right, 1), (2, 32, "z", 4, 4), (2, 32, float("nan"), 4, 4),
+                   sitk.Image([2, 2, 2], sitk.sitkUInt8)):
+        assert not ex.check_bottleneck_shape(answer, 2, CHANNELS, STRIDES, BOX)
+        assert "five whole numbers" in capsys.readouterr().out, answer
+
+
+def test_bottleneck_shape_checker_refuses_the_shapes_the_notebook_prints(capsys):
+    """The cell prints the boxes' shape, and an earlier one the shapes of a forward pass on
+    four crops (two input channels, one voxel logit, one patient logit): none is the answer."""
+    printed = {(2, 2, *BOX): "last (largest) channel count",
+               (4, 2, *CROP_SHAPE): "the batch", (4, 1, *CROP_SHAPE): "the batch",
+               (4, 1): "a 3-D batch has five"}
+    for shape, hint in printed.items():
+        assert not ex.check_bottleneck_shape(shape, 2, CHANNELS, STRIDES, BOX)
+        assert hint in capsys.readouterr().out, shape
+
+
 def test_head_parameters_checker(capsys):
     assert ex.head_parameters(CHANNELS) == 33
     assert ex.check_head_parameters(33, CHANNELS, 33)
@@ -51,6 +73,26 @@ def test_head_parameters_checker(capsys):
     assert "one number per channel" in capsys.readouterr().out
     assert not ex.check_head_parameters(1000, CHANNELS, 33)
     assert "max-pooling has no parameters" in capsys.readouterr().out
+
+
+def test_head_parameters_checker_takes_pytorchs_count_and_only_a_whole_count(capsys):
+    assert ex.check_head_parameters(34, CHANNELS, measured=34)  # PyTorch's count wins
+    assert "34 parameters" in capsys.readouterr().out
+    assert not ex.check_head_parameters(33, CHANNELS, measured=34)
+    assert "bias" in capsys.readouterr().out
+    assert not ex.check_head_parameters(33.4, CHANNELS, 33)  # a count is exact
+    assert "max-pooling has no parameters" in capsys.readouterr().out
+    assert not ex.check_head_parameters(120_000, CHANNELS, 33)  # the whole network's, printed
+    assert "max-pooling has no parameters" in capsys.readouterr().out
+    assert not ex.check_head_parameters(..., CHANNELS, 33)
+    assert "one whole number" in capsys.readouterr().out
+
+
+def test_rates_call_a_score_at_the_threshold_abnormal():
+    scores, abnormal = [0.1, 0.5, 0.9, 0.3], [False, True, True, False]
+    assert ex.rates(scores, abnormal, 0.5) == (1.0, 1.0)
+    assert ex.rates(scores, abnormal, 0.3) == (1.0, 0.5)  # 0.3 itself is called abnormal
+    assert ex.rates(scores, abnormal, 0.6) == (0.5, 1.0)
 
 
 # 20 healthy and 10 lesion validation patients: 95 % specificity allows one false alarm.
@@ -85,4 +127,15 @@ def test_validation_threshold_checker(capsys):
     assert "stricter than needed" in capsys.readouterr().out
     assert not ex.check_validation_threshold(0.625, SCORES, ABNORMAL, 0.95)  # no false alarm
     assert "allows no false alarm" in capsys.readouterr().out
+
+
+def test_validation_threshold_checker_refuses_the_healthy_scores_the_notebook_prints(capsys):
+    """The cell prints the four highest healthy scores to three decimals: each is a threshold
+    with too many false alarms or needlessly strict, never the middle of the gap."""
+    for printed in np.round(np.sort(HEALTHY)[-4:], 3):
+        assert not ex.check_validation_threshold(printed, SCORES, ABNORMAL, 0.95)
+        out = capsys.readouterr().out
+        assert "below 0.95" in out or "stricter than needed" in out, printed
+    assert not ex.check_validation_threshold(float("nan"), SCORES, ABNORMAL, 0.95)
+    assert "replace None" in capsys.readouterr().out
 

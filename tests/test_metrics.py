@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from helpers import metrics, registration
+from helpers import checks, metrics, pipeline, registration
 from helpers.metrics import MetricInputError
 from helpers.registration import study
 
@@ -188,3 +188,32 @@ def test_notebook_03_dice_checker_accepts_dice_and_explains_jaccard(capsys):
     assert not ex.check_dice(6 / 15, truth, moved)  # intersection over union
     assert "Jaccard" in capsys.readouterr().out
     assert not ex.check_dice(None, truth, moved)
+
+
+# ------------------------------------------------------- bad input: a clear error (issue 20)
+
+def test_metrics_refuse_nan_and_say_what_differs_between_grids():
+    a = np.zeros((4, 4, 4))
+    a[1, 1, 1] = np.nan
+    with pytest.raises(metrics.MetricInputError, match="NaN"):
+        metrics.dice(a, np.ones((4, 4, 4)))
+    one = sitk.GetImageFromArray(np.ones((4, 4, 4), np.uint8))
+    other = sitk.Image(one)
+    other.SetOrigin((0.0, 6.0, 0.0))
+    with pytest.raises(checks.GridMismatchError, match=r"different grids: origin"):
+        metrics.dice(one, other)
+    with pytest.raises(metrics.MetricInputError, match="different grids"):
+        metrics.dice(one, other)
+
+
+def test_metrics_refuse_masks_that_do_not_hold_numbers():
+    words = np.full((2, 2), "x")
+    with pytest.raises(metrics.MetricInputError, match="must hold numbers.*<U1"):
+        metrics.dice(words, np.ones((2, 2)))
+
+
+def test_the_jacobian_of_a_huge_grid_is_refused_before_the_field_is_built():
+    reference = sitk.Image([1000, 1000, 10], sitk.sitkUInt8)  # 10 M voxels: about 2.3 GB
+    bspline = sitk.BSplineTransformInitializer(reference, [2, 2, 2])
+    with pytest.raises(pipeline.ScanTooLargeError, match="reference.*Jacobian"):
+        metrics.folding(bspline, reference)

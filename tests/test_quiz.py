@@ -68,3 +68,50 @@ def test_every_lesson_question_passes_its_answer_and_names_each_slip(name, quest
     for letter, slip in question.slips.items():
         assert not check_answer(letter, question)
         assert slip[:30] in capsys.readouterr().out
+
+
+# Each lesson question's right letter and, for each wrong letter, words its hint must contain:
+# written here from the lesson, not read from the question, so that a changed answer or a hint
+# that no longer names the slip fails.
+LESSON_ANSWERS = [
+    ("nb00", "QUIZ_ORIENTATION", "A", {"B": "facing away", "C": "anterior", "D": "reorient"}),
+    ("nb01", "QUIZ_INDEX_ORDER", "B", {"A": "reverse", "C": "ct[10, 20, 5] would be right",
+                                       "D": "whole order"}),
+    ("nb01", "QUIZ_WINDOW", "A", {"B": "centre", "C": "each side", "D": "start at 0"}),
+    ("nb02", "QUIZ_LINEAR_MASK", "B", {"A": "nearest-neighbour", "C": "raises nothing"}),
+    ("nb02", "QUIZ_CONTRAST_SIGN", "C", {"A": "plain scan", "B": "brighter"}),
+    ("nb03", "QUIZ_LEVELS", "B", {"A": "diverging", "C": "full-resolution"}),
+    ("nb03", "QUIZ_DIRECTION", "A", {"B": "fixed-image points to moving-image",
+                                     "C": "voxel indices"}),
+    ("nb04", "QUIZ_CHOOSE_ON", "B", {"A": "leaks their answers", "C": "too confident",
+                                     "D": "no longer on untouched data"}),
+    ("nb05", "QUIZ_AUC", "B", {"A": "accuracy", "C": "one threshold", "D": "lesion Dice"}),
+    ("nb05", "QUIZ_LABELS", "C", {"A": "more visible", "B": "where on the plain scan",
+                                  "D": "trained and tested on plain CT"}),
+    ("nb06", "QUIZ_RECALL", "A", {"B": "precision", "C": "accuracy",
+                                  "D": "not a recall"}),
+    ("nb07", "QUIZ_FEW_PATIENTS", "C", {"A": "far lower true rate", "B": "20,530 patients",
+                                        "D": "not the threshold"}),
+    ("nb08", "QUIZ_EPOCH_KEPT", "B", {"A": "with any labels", "C": "which patients",
+                                      "D": "wide, not biased"}),
+]
+
+
+@pytest.mark.parametrize("notebook, name, right, slips", LESSON_ANSWERS,
+                         ids=[f"{nb}.{name}" for nb, name, _, _ in LESSON_ANSWERS])
+def test_lesson_question_takes_the_lessons_answer_and_names_each_slip(notebook, name, right,
+                                                                      slips, capsys):
+    import importlib
+
+    question = getattr(importlib.import_module(f"helpers.exercises.{notebook}"), name)
+    assert check_answer(right, question)
+    assert capsys.readouterr().out.startswith("Correct!")
+    assert sorted(slips) == sorted(set(question.letters) - {right})  # every wrong letter
+    for letter, words in slips.items():
+        assert not check_answer(letter, question)
+        assert words in capsys.readouterr().out, letter
+
+
+def test_every_lesson_question_has_its_answer_written_above():
+    assert sorted(name for name, _ in every_notebook_question()) == sorted(
+        f"{nb}.{name}" for nb, name, _, _ in LESSON_ANSWERS)

@@ -9,8 +9,9 @@ import matplotlib
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from toy_cases import nan_slice, raw_values, unchanged
 
-from helpers import metrics, registration
+from helpers import metrics, pipeline, registration
 from helpers.registration import RegistrationInputError, align
 
 matplotlib.use("Agg")
@@ -224,3 +225,60 @@ def warp_is_allowed_on_empty_when_asked(ct):
     out = registration.warp_mask(empty, sitk.Transform(3, sitk.sitkIdentity), ct,
                                  allow_empty=True)
     return not sitk.GetArrayViewFromImage(out).any()
+
+
+# ------------------------------------------------------- bad input: a clear error (issue 20)
+
+@pytest.fixture(scope="module")
+def crop(ct_sm):
+    """A 64 x 56 x 30 crop of the real CT around the pancreas, in HU."""
+    return sitk.RegionOfInterest(ct_sm, [64, 56, 30], [20, 35, 0])
+
+
+def shifted_6_mm(image, mm=(6.0, 0.0, 0.0), default=-1024.0):
+    return sitk.Resample(image, image, sitk.TranslationTransform(3, mm), sitk.sitkLinear,
+                         default)
+
+
+def test_register_refuses_raw_stored_values_and_says_how_to_skip_the_check(crop):
+    moving = shifted_6_mm(crop)
+    raw = raw_values(crop)
+    same = unchanged(raw, moving)
+    for call, word in ((lambda: registration.register(raw, moving, "rigid"), "fixed image"),
+                       (lambda: registration.register(crop, shifted_6_mm(raw, default=0.0),
+                                                      "rigid"), "moving image")):
+        with pytest.raises(registration.RegistrationNotCTError) as caught:
+            call()
+        assert isinstance(caught.value, pipeline.NotCTError)
+        assert isinstance(caught.value, registration.RegistrationInputError)
+        message = str(caught.value)
+        assert f"the {word}'s values" in message and "raw stored values" in message
+        assert "clamp_hu=None" in message
+    assert same()
+    # The good pair recovers the 6 mm shift; raw values need clamp_hu=None (no CT window).
+    good = registration.register(crop, moving, "rigid")
+    assert np.allclose(good.GetParameters()[3:], (-6.0, 0.0, 0.0), atol=0.3)
+    skipped = registration.register(raw, shifted_6_mm(raw, default=0.0), "rigid", clamp_hu=None)
+    assert np.allclose(skipped.GetParameters()[3:], (-6.0, 0.0, 0.0), atol=0.3)
+
+
+def test_register_names_the_argument_the_user_passed(crop):
+    with pytest.raises(registration.RegistrationInputError,
+                       match=r"^the moving image holds 3584 NaN .*slice 3.*nan_to_num"):
+        registration.register(crop, nan_slice(crop, 3))
+    bad_mask = sitk.Cast(sitk.Image(crop.GetSize(), sitk.sitkUInt8), sitk.sitkFloat32)
+    bad_mask.CopyInformation(crop)
+    bad_mask[5, 5, 5] = float("nan")
+    with pytest.raises(registration.RegistrationInputError, match="mask holds NaN"):
+        registration.warp_mask(bad_mask, sitk.Transform(3, sitk.sitkIdentity), crop)
+
+
+def test_a_bspline_field_too_large_for_memory_is_refused_first():
+    fixed = sitk.Image([2000, 1000, 10], sitk.sitkFloat32)  # 20 M voxels, 2.2 GB of field
+    fixed[0, 0, 0] = 1.0
+    region = sitk.Image(fixed.GetSize(), sitk.sitkUInt8)
+    region.CopyInformation(fixed)
+    region[5, 5, 5] = 1
+    with pytest.raises(pipeline.ScanTooLargeError, match=r"fixed image \(\(2000, 1000, 10\) "
+                                                         r"voxels of \(1\.0, 1\.0, 1\.0\) mm\)"):
+        registration.register(fixed, fixed, "bspline", region=region, clamp_hu=None)

@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from toy_cases import nan_slice, raw_values, toy_case
 
 from helpers import cohorts, data, pipeline
 from helpers.metrics import dice
@@ -150,6 +151,50 @@ def test_an_empty_result_is_an_error_not_an_empty_mask(small_forest):
         stage1.check_result(np.zeros((4, 4, 4), bool), (3.0, 3.0, 3.0))
     with pytest.raises(pipeline.PancreasNotFoundError, match="outside the plausible"):
         stage1.check_result(np.ones((2, 2, 2), bool), (3.0, 3.0, 3.0))
+
+
+def test_atlas_votes_names_the_image_not_the_registrations_fixed(toy_pdac):
+    broken = nan_slice(toy_pdac.plain)
+    atlases = atlas.atlases_from_cases([toy_case(61)])
+
+    def no_registration(*args, **kwargs):
+        raise AssertionError("registered before the image was checked")
+
+    with pytest.raises(pipeline.NotCTError) as caught:
+        atlas.atlas_votes(broken, atlases, register=no_registration)
+    message = str(caught.value)
+    assert message.startswith("the image holds 1080 NaN") and "nan_to_num" in message
+    assert "fixed" not in message  # was "fixed contains NaN": register()'s argument
+    with pytest.raises(pipeline.InputError, match="no atlases given.*atlases_from_cases"):
+        atlas.atlas_votes(toy_pdac.plain, [])
+
+
+def test_segment_pancreas_on_large_voxels_blames_the_spacing_not_the_framing(toy_pdac):
+    big = sitk.Image(toy_pdac.plain)
+    big.SetSpacing((30.0, 30.0, 30.0))  # fits in memory, but no CT has such voxels
+    with pytest.raises(pipeline.NotCTError) as caught:
+        pipeline.segment_pancreas(big)
+    message = str(caught.value)
+    assert "voxels are (30.0, 30.0, 30.0) mm" in message and "SetSpacing" in message
+    assert "Cropping would not help" in message and "Crop the scan" not in message
+
+
+def test_an_8_bit_display_image_and_an_unknown_method_are_named(toy_pdac):
+    display = sitk.Cast(sitk.RescaleIntensity(toy_pdac.plain, 0, 255), sitk.sitkUInt8)
+    with pytest.raises(pipeline.NotCTError) as caught:
+        pipeline.segment_pancreas(display)
+    message = str(caught.value)
+    assert "values run from 0 to 255 in 8-bit voxels" in message
+    assert "display image" in message and "lost the Hounsfield units" in message
+    assert "helpers.data.load_ct" in message
+    with pytest.raises(pipeline.InputError, match="unknown method 'magic'; choose one of"):
+        pipeline.segment_pancreas(toy_pdac.plain, "magic")
+
+
+def test_the_real_ct_in_raw_stored_values_is_refused_by_stage_1(ct_sm):
+    for below in (None, -1050.0):
+        with pytest.raises(pipeline.NotCTError, match="raw stored values"):
+            pipeline.segment_pancreas(raw_values(ct_sm, below))
 
 
 # ------------------------------------------------------------------------- building blocks

@@ -3,10 +3,17 @@
 A 16 x 30 x 36 grid (3 mm): fat around a soft-tissue "gland" (an ellipsoid at -10 HU) and,
 for a lesion case, a ball inside it that is brighter (cyst-like, +35 HU) or darker
 (PDAC-like, -35 HU) than the gland. Plain and contrast scans are the same here.
+
+Also the small helpers the bad-input tests (issue 20) of several modules share: an input's
+fingerprint before and after a refused call, and a scan turned into a typical wrong input.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -61,3 +68,55 @@ def small_voxel_model():
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(stage2.boosted.VOXEL_MODEL, "max_iter", 20)
         yield
+
+
+# ---------------------------------------------------- bad input: wrong scans, unchanged inputs
+
+HOUR = 3600.0
+
+
+def arr(image):
+    return sitk.GetArrayFromImage(image)
+
+
+def like(array, image):
+    out = sitk.GetImageFromArray(np.asarray(array))
+    out.CopyInformation(image)
+    return out
+
+
+def digest(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder`` (relative name -> hex)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def unchanged(*images):
+    """A check that the images still hold what they held when this was called."""
+    before = [arr(image).copy() for image in images]
+    return lambda: all(np.array_equal(arr(i), b, equal_nan=True)
+                       for i, b in zip(images, before, strict=True))
+
+
+def raw_values(scan: sitk.Image, below: float | None = None) -> sitk.Image:
+    """The scan as raw stored values, HU + 1024 (the rescale not applied), with no value
+    under -1024 HU (minimum 0); ``below``: write air as this HU instead (scanners write
+    values under -1024; the real CT goes down to -1100), so the minimum is negative."""
+    hu = np.maximum(arr(scan).astype(np.float32), -1024.0)
+    if below is not None:
+        hu[hu < -900] = below
+    return like(hu + 1024.0, scan)
+
+
+def nan_slice(scan: sitk.Image, k: int = 8) -> sitk.Image:
+    hu = arr(scan).astype(np.float32)
+    hu[k] = np.nan
+    return like(hu, scan)
+
+
+def aged(path: Path, seconds: float) -> Path:
+    """``path`` (and all under it) last modified ``seconds`` ago: a leftover of a killed run."""
+    then = time.time() - seconds
+    for p in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        os.utime(p, (then, then))
+    return path
