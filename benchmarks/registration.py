@@ -122,7 +122,7 @@ def main(argv=None) -> None:
                args.first_seed)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         table = pd.DataFrame(rows)
-        print(registration_study.summary(table).to_string())
+        print(registration_study.method_summary(table).to_string())
         print("\nversus the affine, pair by pair (clearly better: median Dice +0.01 or more, "
               "Dice wins >= 2 x losses, smaller median lesion error)")
         print(registration_study.versus_affine(table).to_string())

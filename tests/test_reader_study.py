@@ -74,7 +74,7 @@ def test_the_case_list_mixes_subtypes_sizes_and_fat(cases):
 def test_the_perfect_reader_scores_auc_one_and_hits_every_lesion(cases):
     model = fake_model_reading(cases)
     comparison = rc.compare(cases, rs.scripted_ratings(cases, "perfect"), model)
-    table = rc.summary(comparison)
+    table = rc.reader_summary(comparison)
     assert table["AUC"].iloc[0] == 1.0
     assert table["sensitivity"].iloc[0] == table["specificity"].iloc[0] == 1.0
     hits = rc.localisation(comparison)
@@ -83,7 +83,7 @@ def test_the_perfect_reader_scores_auc_one_and_hits_every_lesion(cases):
 
 def test_a_random_reader_scores_about_one_half_over_seeds(cases):
     model = fake_model_reading(cases)
-    aucs = [rc.summary(rc.compare(cases, rs.scripted_ratings(cases, "random", seed=s),
+    aucs = [rc.reader_summary(rc.compare(cases, rs.scripted_ratings(cases, "random", seed=s),
                                   model))["AUC"].iloc[0] for s in range(40)]
     assert abs(np.mean(aucs) - 0.5) <= 0.15
 
@@ -104,7 +104,7 @@ def test_without_every_rating_the_comparison_says_not_answered_yet(cases, capsys
     assert rc.compare(cases, ratings, model) is None
     out = capsys.readouterr().out
     assert out.startswith("Not answered yet") and f"1 of {len(cases)} patients rated" in out
-    for show in (rc.summary, rc.disagreements, rc.localisation, rf.plot_comparison):
+    for show in (rc.reader_summary, rc.disagreements, rc.localisation, rf.plot_comparison):
         assert show(None) is None
         assert "Not answered yet" in capsys.readouterr().out
     assert not ex.check_small_lesion_auc(0.5, None)
@@ -174,7 +174,7 @@ def test_a_class_folder_keeps_complete_files_and_names_the_others(cases, tmp_pat
     rs.save_ratings(rs.scripted_ratings(cases, "random", 3), cases, tmp_path / "ben.csv")
     rs.save_ratings({1: rs.Reading(2)}, cases, tmp_path / "cleo.csv")
     (tmp_path / "dan.csv").write_text("patient,rating\n")
-    readers, problems = rc.read_folder(tmp_path, cases)
+    readers, problems = rc.read_ratings_folder(tmp_path, cases)
     assert sorted(readers) == ["ana", "ben"]
     assert len(problems) == 2 and problems[0].startswith("cleo.csv left out: 1 of")
     assert "dan.csv, line 1" in problems[1]
@@ -281,7 +281,7 @@ def shown_numbers(comparison) -> set[float]:
     """Every number the lesson's comparison cells show (tables and the ROC legend), also
     rounded as displayed."""
     values = set()
-    for table in (rc.summary(comparison), rc.disagreements(comparison),
+    for table in (rc.reader_summary(comparison), rc.disagreements(comparison),
                   rc.localisation(comparison)):
         for column in table.columns:
             for value in table[column].tolist():

@@ -65,7 +65,7 @@ def test_a_corrupt_cache_file_is_ignored_and_rebuilt(folder, table):
 
 
 def test_summary_and_pair_by_pair_comparison(table):
-    summary = study.summary(table)
+    summary = study.method_summary(table)
     assert summary.loc[("hard", "true transform"), "median lesion error mm"] == 0.0
     assert summary.loc[("hard", "none"), "pairs folded"] == 0
     versus = study.versus_affine(table)

@@ -179,7 +179,7 @@ def test_cohort_is_deterministic_balanced_and_cached(tmp_path, monkeypatch):
     assert len(files) == 4 and str(patients.cache_folder()).startswith(str(tmp_path))
     with np.load(files[0], allow_pickle=False) as stored:  # plain arrays, no pickles
         assert stored["plain"].dtype == np.int16
-    table = simulate.cohort_table(first)
+    table = simulate.patient_table(first)
     assert len(table) == 4 and (table.motion_max_mm == 0).all()  # motion="none"
     lesioned = table[table.subtype != "healthy"]
     assert (lesioned.sphere_equiv_mm <= lesioned.diameter_mm).all()

@@ -140,7 +140,7 @@ def _backwards(case, point):
     return np.asarray(_inverse(case).TransformPoint(point))
 
 
-def dice(a, b) -> float:
+def dice_or_one(a, b) -> float:
     """Dice overlap of two binary masks (1 = identical, 0 = disjoint; two empty masks: 1)."""
     a, b = np.asarray(a, bool), np.asarray(b, bool)
     return metrics_dice(a, b) if (a.any() or b.any()) else 1.0
@@ -205,11 +205,11 @@ def check_transferred_mask(answer, case) -> bool:
         return feedback(False, "", slip)
     values = as_array(answer)
     found, truth = values > 0.5, as_array(case.lesion_plain) > 0
-    score = dice(found, reference_transfer(case))
+    score = dice_or_one(found, reference_transfer(case))
     if score >= MIN_DICE:
-        copied = dice(as_array(case.lesion_contrast), truth)
+        copied = dice_or_one(as_array(case.lesion_contrast), truth)
         return feedback(True, f"the lesion lands where the true motion puts it: Dice "
-                        f"{dice(found, truth):.2f} with the true plain-scan mask (the mask "
+                        f"{dice_or_one(found, truth):.2f} with the true plain-scan mask (the mask "
                         f"copied without a transform: {copied:.2f}).", "")
     linear = sitk.Resample(case.lesion_contrast, case.plain, case.transform, sitk.sitkLinear, 0)
     if np.array_equal(found, as_array(case.lesion_contrast) > 0):
@@ -246,12 +246,12 @@ def check_mask_on_contrast(answer, case) -> bool:
         return feedback(False, "", slip)
     values = as_array(answer)
     found, truth = values > 0.5, as_array(case.lesion_contrast) > 0
-    score = dice(found, reference_on_contrast(case))
+    score = dice_or_one(found, reference_on_contrast(case))
     plain = as_array(case.lesion_plain) > 0
     if score >= MIN_DICE:
         return feedback(True, f"the plain-scan lesion lands on the contrast scan's lesion: "
-                        f"Dice {dice(found, truth):.2f} with the mask drawn on the contrast "
-                        f"scan (copied without a transform: {dice(plain, truth):.2f}).", "")
+                        f"Dice {dice_or_one(found, truth):.2f} with the mask drawn on the contrast "
+                        f"scan (copied without a transform: {dice_or_one(plain, truth):.2f}).", "")
     forward = as_array(sitk.Resample(case.lesion_plain, case.contrast, case.transform,
                                      sitk.sitkNearestNeighbor, 0)) > 0
     linear = as_array(sitk.Resample(case.lesion_plain, case.contrast, _inverse(case),
@@ -262,7 +262,7 @@ def check_mask_on_contrast(answer, case) -> bool:
     elif np.array_equal(values, linear):
         hint = ("that used linear interpolation, which rounds the blended edge of this "
                 "integer mask away. Use sitk.sitkNearestNeighbor.")
-    elif dice(found, forward) >= MIN_DICE:
+    elif dice_or_one(found, forward) >= MIN_DICE:
         hint = ("that used case.transform, which maps plain points to contrast points. Here "
                 "the output grid is the contrast scan's, so Resample asks, for each contrast "
                 "voxel, where to read in the plain scan: contrast -> plain, the inverse "

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..pipeline.stage2.unet import CROP_SHAPE
 from .feedback import close_to, feedback, is_answered
+from .nb05 import rates
 from .nb07 import MIDDLE_TOLERANCE, score_gap
 from .quiz import Question
 
@@ -80,13 +81,6 @@ def check_head_parameters(answer, channels, measured: int | None = None) -> bool
                         "plus a bias.")
     return feedback(True, f"{expected} parameters: the head is tiny; almost everything the "
                     "network knows sits in the U-Net's convolutions.", "")
-
-
-def rates(scores, abnormal, threshold: float) -> tuple[float, float]:
-    """``(sensitivity, specificity)`` when a case is called abnormal at ``score >= threshold``."""
-    scores, abnormal = np.asarray(scores, float), np.asarray(abnormal, bool)
-    called = scores >= threshold
-    return float(called[abnormal].mean()), float((~called[~abnormal]).mean())
 
 
 def validation_gap(scores, abnormal, specificity: float = 0.95) -> tuple[float, float]:

@@ -33,7 +33,7 @@ from .reader_study import (
 SMALL_LESION_MM = 20.0  # "small": a nominal diameter below this (the checked exercise)
 
 
-def not_answered(what_to_do: str) -> None:
+def reading_not_finished(what_to_do: str) -> None:
     """Print that the reading is not finished, with what to do (as the exercises' checkers
     do); return None."""
     print("Not answered yet: " + what_to_do)
@@ -69,13 +69,13 @@ def compare(cases, ratings: dict, model: ModelReading, threshold: int = YOUR_THR
     some patient has no rating."""
     if not is_complete(ratings, len(cases)):
         done = progress_line(ratings, len(cases))
-        not_answered(f"rate every patient in the reader above first ({done}), or load your "
+        reading_not_finished(f"rate every patient in the reader above first ({done}), or load your "
                      "saved ratings; then run this cell again.")
         return None
     return Comparison(list(cases), dict(ratings), model, int(threshold))
 
 
-def rates(truth, calls) -> dict:
+def call_rates(truth, calls) -> dict:
     """Sensitivity and specificity of yes/no calls, with their counts."""
     truth, calls = np.asarray(truth, bool), np.asarray(calls, bool)
     hits, lesions = int((calls & truth).sum()), int(truth.sum())
@@ -85,11 +85,11 @@ def rates(truth, calls) -> dict:
             f"{quiet} of {healthy}"}
 
 
-def summary(comparison: Comparison | None) -> pd.DataFrame | None:
+def reader_summary(comparison: Comparison | None) -> pd.DataFrame | None:
     """One row for the reader (ROC AUC, its 95 % bootstrap interval, sensitivity and
     specificity at their threshold) and one for the model (at its operating point)."""
     if comparison is None:
-        return not_answered("no comparison without your ratings (see above).")
+        return reading_not_finished("no comparison without your ratings (see above).")
     c, rows = comparison, []
     for name, scores, calls in ((f"you (a rating of {c.threshold} or more calls a lesion)",
                                  c.rating_values, c.reader_calls),
@@ -97,7 +97,7 @@ def summary(comparison: Comparison | None) -> pd.DataFrame | None:
                                  c.model.scores, c.model.calls)):
         low, high = auc_interval(c.truth, scores)
         rows.append({"reader": name, "AUC": roc(c.truth, scores)["auc"],
-                     "AUC 95 % interval": f"{low:.2f}-{high:.2f}", **rates(c.truth, calls)})
+                     "AUC 95 % interval": f"{low:.2f}-{high:.2f}", **call_rates(c.truth, calls)})
     return pd.DataFrame(rows).set_index("reader")
 
 
@@ -105,7 +105,7 @@ def disagreements(comparison: Comparison | None) -> pd.DataFrame | None:
     """The patients where the reader's call (at their threshold) and the model's (at its
     operating point) differ, with the truth and who was right."""
     if comparison is None:
-        return not_answered("no table without your ratings (see above).")
+        return reading_not_finished("no table without your ratings (see above).")
     c, rows = comparison, []
     for i, case in enumerate(c.cases):
         if c.reader_calls[i] == c.model.calls[i]:
@@ -126,7 +126,7 @@ def localisation(comparison: Comparison | None, distance_mm: float = HIT_DISTANC
     when within ``distance_mm`` of the true lesion's nearest voxel (None: not marked or not
     reported)."""
     if comparison is None:
-        return not_answered("no localisation without your ratings (see above).")
+        return reading_not_finished("no localisation without your ratings (see above).")
     c, rows = comparison, []
     for i, case in enumerate(c.cases):
         if not case.subtype:
@@ -160,7 +160,7 @@ def small_lesion_mask(comparison: Comparison, below_mm: float = SMALL_LESION_MM)
     return ~comparison.truth | (sizes < below_mm)
 
 
-def read_folder(folder, cases) -> tuple[dict, list[str]]:
+def read_ratings_folder(folder, cases) -> tuple[dict, list[str]]:
     """Every ``*.csv`` of ``folder`` as ratings, ``({file stem: ratings}, problems)``: a file
     that cannot be read, or that leaves patients unrated, is left out and named in
     ``problems`` (with the line, for a malformed one)."""
@@ -184,12 +184,12 @@ def class_table(cases, readers: dict, model: ModelReading,
     AUC, its bootstrap interval, sensitivity and specificity at each one's threshold."""
     rows = []
     for name, ratings in readers.items():
-        table = summary(Comparison(list(cases), ratings, model, threshold))
+        table = reader_summary(Comparison(list(cases), ratings, model, threshold))
         rows.append(table.iloc[[0]].rename(index={table.index[0]: name}))
     truth = np.array([bool(c.subtype) for c in cases])
     low, high = auc_interval(truth, model.scores)
     rows.append(pd.DataFrame([{"reader": f"the model (score {model.threshold:.3f} or more)",
                                "AUC": roc(truth, model.scores)["auc"],
                                "AUC 95 % interval": f"{low:.2f}-{high:.2f}",
-                               **rates(truth, model.calls)}]).set_index("reader"))
+                               **call_rates(truth, model.calls)}]).set_index("reader"))
     return pd.concat(rows)

@@ -46,7 +46,13 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..checks import check_resample_memory, same_grid
-from .inputs import RegistrationInputError, as_float, check_hu, check_mask, check_overlap
+from .inputs import (
+    RegistrationInputError,
+    as_float,
+    check_hu,
+    check_overlap,
+    check_registration_mask,
+)
 from .recorder import RegistrationRecorder
 
 KINDS = ("rigid", "affine", "bspline")
@@ -143,7 +149,7 @@ def _linear_stage(fixed, moving, kind, initial, samples, bins, iterations, seed,
 
 def _metric_keep_mask(exclude: sitk.Image, moving: sitk.Image) -> sitk.Image:
     """1 where the moving image may drive the metric: outside ``exclude`` and a 2-voxel rim."""
-    exclude = check_mask(exclude, "exclude", allow_empty=True)
+    exclude = check_registration_mask(exclude, "exclude", allow_empty=True)
     if not same_grid(exclude, moving):
         raise RegistrationInputError(
             f"the exclude mask must be on the moving scan's grid (size {moving.GetSize()}, "
@@ -305,7 +311,7 @@ def _checked_images(fixed, moving, kind, region, clamp_hu):
 
 def _check_region(region, fixed, moving) -> sitk.Image:
     """The region mask, checked to be a label mask on the fixed or the moving scan's grid."""
-    region = check_mask(region, "region")
+    region = check_registration_mask(region, "region")
     if not (same_grid(region, fixed) or same_grid(region, moving)):
         raise RegistrationInputError(
             "the region mask is on neither image's grid (size "

@@ -73,7 +73,7 @@ def check_hu(image: sitk.Image, name: str, clamp_hu) -> None:
         "clamp_hu=None: that skips this check and the clamping."))
 
 
-def check_mask(mask, name: str, *, allow_empty: bool = False) -> sitk.Image:
+def check_registration_mask(mask, name: str, *, allow_empty: bool = False) -> sitk.Image:
     mask = check_labels(check_image(mask, name), name, RegistrationInputError)
     if "float" in mask.GetPixelIDTypeAsString():
         mask = sitk.Cast(mask, sitk.sitkInt32)

@@ -136,15 +136,15 @@ def cache_folder() -> Path:
     return cache.cache_dir() / cache_layout.PIPELINE
 
 
-def table_to_arrays(table) -> dict:
+def comparison_to_arrays(table) -> dict:
     """A comparison table as plain arrays (text columns as unicode, the rest float)."""
     arrays = {c: (np.array(table[c].astype(str).tolist(), dtype=str) if c in TEXT_COLUMNS
                   else table[c].astype(float).to_numpy()) for c in table.columns}
     return {"columns": np.array(list(table.columns), dtype=str), **arrays}
 
 
-def table_from_arrays(arrays: dict):
-    """The comparison table back from :func:`table_to_arrays`."""
+def comparison_from_arrays(arrays: dict):
+    """The comparison table back from :func:`comparison_to_arrays`."""
     names = [str(c) for c in arrays.pop("columns")]
     return pd.DataFrame(arrays)[names]
 
@@ -164,10 +164,10 @@ def method_comparison(cases: int | None = None, motions=STUDY_MOTIONS,
         cache_folder() / f"registration-{key}.npz", key,
         lambda: compare_on_cohort(cases, motions, first_seed,
                                   cache.show_build_progress(progress), **settings),
-        table_to_arrays, table_from_arrays, "registration table", use_cache)
+        comparison_to_arrays, comparison_from_arrays, "registration table", use_cache)
 
 
-def summary(table):
+def method_summary(table):
     """One line per motion level and method: median and worst lesion Dice, median HD95,
     lesion error and TRE, pancreas Dice, pairs folded, median seconds."""
     grouped = table.groupby(["motion", "method"], sort=False)

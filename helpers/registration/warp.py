@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from .inputs import RegistrationInputError, check_image, check_mask
+from .inputs import RegistrationInputError, check_image, check_registration_mask
 
 
 def check_transform(transform, reference: sitk.Image) -> None:
@@ -33,7 +33,7 @@ def warp_mask(mask: sitk.Image, transform: sitk.Transform, reference: sitk.Image
     SimpleITK's nearest-neighbour resampling instead, for comparison. Returns uint8 (or the
     mask's own integer type when labels exceed 255).
     """
-    mask = check_mask(mask, "mask", allow_empty=allow_empty)
+    mask = check_registration_mask(mask, "mask", allow_empty=allow_empty)
     reference = check_image(reference, "reference", scalar=False)
     check_transform(transform, reference)
     if interpolation not in ("linear", "nearest"):

@@ -16,7 +16,7 @@ Public API
 ``make_cohort(n, seed, ...)``, ``named_cohort(name, n=None)`` -> list[VirtualCase]
     Many patients, with a progress bar and a deterministic on-disk cache; a named cohort is
     one of :mod:`helpers.cohorts`, checked to share no patient with any other.
-``inverse_transform(case)``, ``case_conspicuity(case, scan)``, ``cohort_table(cases)``
+``inverse_transform(case)``, ``case_conspicuity(case, scan)``, ``patient_table(cases)``
     The numerical contrast -> plain transform; a lesion's CNR; a summary table.
 ``contrast_by_fat(scales, seeds)``
     Each subtype's plain-scan contrast against the gland as the gland's fat changes.
@@ -51,19 +51,19 @@ from .motion import MOTION_LEVELS
 from .patients import (
     case_conspicuity,
     cohort_plan,
-    cohort_table,
     contrast_by_fat,
     inverse_transform,
     make_case,
     make_cohort,
     named_cohort,
+    patient_table,
 )
 from .phases import ENHANCEMENT, PHASES, enhancement_table, measure_noise, simulate_phase
 
 __all__ = ["APPEARANCE", "CASE_VERSION", "CT_SAMPLE", "ENHANCEMENT", "LABEL_SAMPLE", "gland",
            "MOTION_LEVELS", "PHASES", "SUBTYPES", "SUBTYPE_NAMES", "InsertedLesion",
            "LesionDoesNotFitError", "LesionShape", "VirtualCase", "appearance_table",
-           "case_conspicuity", "choose_center", "contrast_by_fat", "cohort_plan", "cohort_table",
+           "case_conspicuity", "choose_center", "contrast_by_fat", "cohort_plan", "patient_table",
            "conspicuity",
            "enhancement_table", "insert_lesion", "inverse_transform", "load_base", "prepare_base",
            "make_case", "make_cohort", "measure_noise", "named_cohort", "simulate_phase"]

@@ -180,7 +180,7 @@ def build_record(seed: int, subtype=None, phase="pancreatic", lesion_diameter_mm
     # 1. A different patient: scale and warp the real anatomy.
     pull = (motion.anatomy_pullback(base.native.shape, spacing, base.pancreas_center, r_anat)
             if vary_anatomy else np.zeros((3, *base.native.shape), np.float32))
-    labels = motion.sample(base.labels, np.moveaxis(grid + pull, 0, -1), order=0)
+    labels = motion.sample_at(base.labels, np.moveaxis(grid + pull, 0, -1), order=0)
     anatomy_labels = labels.copy()  # the motion depends on these only, not on the lesion
     # 2. The lesion, grown inside the pancreas (pushing the tissue aside when larger).
     lesion, pull = _grow_lesion(base, grid, labels, pull, subtype, lesion_diameter_mm, r_lesion,
@@ -256,7 +256,7 @@ def _grow_lesion(base, grid, labels, pull, subtype, diameter_mm, rng, look=None,
             push = push * np.float32(look["mass_effect"])
         pull = motion.compose_pullbacks(pull, push)
         box = grids.bounding_box(np.any(push != 0, axis=0))
-        labels[box] = motion.sample(base.labels, np.moveaxis(grid[(slice(None), *box)]
+        labels[box] = motion.sample_at(base.labels, np.moveaxis(grid[(slice(None), *box)]
                                                              + pull[(slice(None), *box)],
                                                              0, -1), order=0)
     _, comps = outline.occupancy(shape, spacing)
@@ -272,11 +272,11 @@ def _plain_scan(base, src, labels, scans, lesion: _Lesion, phase, r_lesion, r_du
     ``(plain, lesion_mask, pancreas_mask)``."""
     spacing = np.asarray(base.reference.GetSpacing())[::-1]
     smooth, enhanced, fat = scans
-    plain = motion.sample(smooth, src)
+    plain = motion.sample_at(smooth, src)
     # Gland voxels from gland voxels only: interpolating a thin gland against the fat around
     # it would add a partial volume the real scan does not have, and lower a normal gland.
     inside = labels == 7
-    plain[inside] = motion.sample(smooth, src[inside], order=0)
+    plain[inside] = motion.sample_at(smooth, src[inside], order=0)
     occ = sum(lesion.comps.values()) if lesion.comps else np.zeros(labels.shape, np.float32)
     lesion_mask = occ >= 0.5
     pancreas = (labels == 7) | lesion_mask
@@ -284,13 +284,13 @@ def _plain_scan(base, src, labels, scans, lesion: _Lesion, phase, r_lesion, r_du
         return plain, lesion_mask, pancreas
     ring = lesions.surrounding_gland(labels == 7, lesion_mask, spacing)
     levels = gland.parenchyma_levels(
-        plain[ring], {phase: motion.sample(enhanced, src[ring])},
-        1 - fat * motion.sample(base.fat.fraction, src[ring]))
+        plain[ring], {phase: motion.sample_at(enhanced, src[ring])},
+        1 - fat * motion.sample_at(base.fat.fraction, src[ring]))
     look = lesion.appearance
     lesion.values = lesions.component_values(lesion.subtype, levels, r_lesion,
                                              None if look is None else look["plain_delta"])
     # Solid parts get the texture of fat-free parenchyma, not of the fat lobules around them.
-    parenchyma = motion.sample(base.smooth + base.fat.change, src[ring])
+    parenchyma = motion.sample_at(base.smooth + base.fat.change, src[ring])
     lesion.texture = lesions.lesion_texture(labels.shape, r_lesion, lesion.comps,
                                             float(parenchyma.std()))
     if look is not None:
@@ -322,10 +322,10 @@ def _contrast_scan(base, breathing, pull, enhanced, pancreas, lesion: _Lesion, p
     ``(contrast, lesion_mask, pancreas_mask)`` on the contrast grid."""
     ref, shape = base.reference, base.native.shape
     where = breathing.inverse_index_map(ref)
-    src_c = where + np.stack([motion.sample(pull[a], where) for a in range(3)], -1)
-    contrast = motion.sample(enhanced, src_c)
+    src_c = where + np.stack([motion.sample_at(pull[a], where) for a in range(3)], -1)
+    contrast = motion.sample_at(enhanced, src_c)
     gland_c = motion.sample_near(pancreas.astype(np.float32), where, pancreas) >= 0.5
-    contrast[gland_c] = motion.sample(enhanced, src_c[gland_c], order=0)  # as on the plain scan
+    contrast[gland_c] = motion.sample_at(enhanced, src_c[gland_c], order=0)  # as on the plain scan
     if lesion.duct is not None and lesion.duct.any():
         duct_c = motion.sample_near(lesion.duct, where, lesion.duct > 0)
         contrast = contrast + duct_c * (np.float32(lesion.duct_hu) - contrast)

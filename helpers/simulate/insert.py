@@ -105,12 +105,12 @@ def _centre_index(ref, center_mm, shape):
 def _push_aside(labels, arrays, push, noise_hu, rng):
     """Labels and every phase image pulled through the mass-effect warp ``push``."""
     src = np.moveaxis(np.indices(labels.shape, dtype=np.float32) + push, 0, -1)
-    labels = motion.sample(labels, src, order=0)
+    labels = motion.sample_at(labels, src, order=0)
     # Linear interpolation averages noise away; add back what it removed (white noise).
     frac = src - np.floor(src)
     kept = np.prod((1 - frac) ** 2 + frac**2, axis=-1)
     restore = np.sqrt(np.clip(1 - kept, 0, 1)) * np.float32(noise_hu)
-    return labels, {p: motion.sample(a, src) + restore * rng.standard_normal(a.shape, np.float32)
+    return labels, {p: motion.sample_at(a, src) + restore * rng.standard_normal(a.shape, np.float32)
                     for p, a in arrays.items()}
 
 

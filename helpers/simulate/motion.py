@@ -71,7 +71,7 @@ def check_motion(motion: str) -> MotionLevel:
     return MOTION_LEVELS[motion]
 
 
-def sample(volume, idx_zyx, order=1):
+def sample_at(volume, idx_zyx, order=1):
     """Sample a volume at continuous indices (..., 3 as z, y, x); edges are extended."""
     idx = np.asarray(idx_zyx, np.float32)
     volume = np.asarray(volume)
@@ -173,7 +173,7 @@ class Breathing:
         y = (pts - c - t) @ m + c  # rigid: q = m (y - c) + c + t, and m is orthonormal
         inv = sitk.GetArrayViewFromImage(self.inverse_field)
         idx = grids.physical_to_index(self.inverse_field, y)
-        return y + np.stack([sample(inv[..., a], idx) for a in range(3)], -1)
+        return y + np.stack([sample_at(inv[..., a], idx) for a in range(3)], -1)
 
 
     def inverse_index_map(self, image: sitk.Image, factor=3, margin=2) -> np.ndarray:
@@ -232,7 +232,7 @@ def make_breathing(image: sitk.Image, labels_zyx, rng, motion="typical", center_
     grid = grids.coarse_grid(image)
     shape = grid.GetSize()[::-1]
     nodes = grids.coarse_nodes(grids.geometry_key(image))
-    weight = sample(moving_weight(labels_zyx, shares=shares), nodes)
+    weight = sample_at(moving_weight(labels_zyx, shares=shares), nodes)
     peak = rng.uniform(*level.hf_mm)
     direction = np.array([rng.uniform(-0.15, 0.15), rng.uniform(-0.35, 0.35),
                           rng.choice([-1.0, 1.0])])
@@ -326,7 +326,7 @@ def _centroids(labels_zyx, structures) -> list:
 
 
 def sample_near(volume, where, support):
-    """``sample(volume, where)``, computed only where ``where`` falls within one voxel
+    """``sample_at(volume, where)``, computed only where ``where`` falls within one voxel
     of the bounding box of ``support`` (zero elsewhere): much faster for small objects."""
     out = np.zeros(where.shape[:-1], np.float32)
     if not support.any():
@@ -337,7 +337,7 @@ def sample_near(volume, where, support):
         component = where[..., axis]
         near &= component >= b.start - 1
         near &= component <= b.stop
-    out[near] = sample(volume, where[near])
+    out[near] = sample_at(volume, where[near])
     return out
 
 

@@ -231,7 +231,7 @@ def make_cohort(n: int, seed: int, *, subtypes=SUBTYPES, healthy_fraction: float
     return [case_from_record(r) for r in records]
 
 
-def cohort_table(cases):
+def patient_table(cases):
     """One row per case: seed, subtype, nominal diameter and the diameter of a sphere of the
     mask's volume (lobes and dents make it smaller), noise, the gland's fat scale, lesion
     voxels and how far the landmarks moved between the scans (mm)."""
