@@ -40,6 +40,7 @@ import time
 import warnings
 import zipfile
 import zlib
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -326,3 +327,37 @@ def load_or_build(path: Path, key: str, build, to_arrays=None, from_arrays=None,
                           "PLAINCT_DATA to a writable folder to keep it between runs",
                           stacklevel=2)
     return result
+
+
+class Memo:
+    """What this process built, kept in memory for reuse, by key: at most ``limit`` values,
+    the least recently used dropped first. For what is quicker to rebuild than to store on
+    disk (virtual patients: about 0.25 s each from their seed), but asked for again within
+    one process (a notebook, a benchmark, the warm-up)."""
+
+    def __init__(self, limit: int):
+        self.limit = int(limit)
+        self._values: OrderedDict[str, object] = OrderedDict()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._values
+
+    def get(self, key: str, build=None):
+        """The value kept for ``key`` (now the most recent), else ``build()``, kept."""
+        if key in self._values:
+            self._values.move_to_end(key)
+            return self._values[key]
+        if build is None:
+            raise KeyError(key)
+        return self.put(key, build())
+
+    def put(self, key: str, value):
+        """Keep ``value`` under ``key`` (dropping the oldest past the limit); return it."""
+        self._values[key] = value
+        self._values.move_to_end(key)
+        while len(self._values) > self.limit:
+            self._values.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        self._values.clear()

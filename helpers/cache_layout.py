@@ -2,7 +2,7 @@
 
 Standard library only: ``run.py`` loads this file by its path (``load_by_path``) before any
 environment exists, so that ``python3 run.py clean`` works on a bare Python. Every writer
-(``helpers.cache``, the virtual patients, the pipeline's tables, the network's data) names its
+(``helpers.cache``, the pipeline's tables, notebook 03's table, the network's data) names its
 sub-folder from here, ``run.py clean`` deletes only what is listed here (and the samples' own
 files, from ``helpers/data/registry.py``), and ``python -m helpers.data verify`` reports it.
 """
@@ -19,9 +19,11 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 DATA_VARIABLE = "PLAINCT_DATA"  # set it to keep the cache elsewhere (a shared drive, a copy)
 
 # The project's own sub-folders of the cache, one per writer.
-VIRTUAL_PATIENTS = "virtual_patients"  # helpers.simulate.patients: plain/contrast pairs
+# Virtual and foreign patients are no longer written (rebuilt from their seed in about 0.25 s);
+# their folders stay listed so that `run.py clean` removes what earlier versions stored.
+VIRTUAL_PATIENTS = "virtual_patients"  # helpers.simulate.patients, until issue 31
 PIPELINE = "pipeline"  # helpers.pipeline.training_cache and helpers.registration.study: tables
-FOREIGN = "foreign"  # helpers.simulate.foreign: the second simulator's patients
+FOREIGN = "foreign"  # helpers.simulate.foreign, until issue 31
 DEEP = "deep"  # helpers.pipeline.unet_cache: the network's crops and weights
 OWN_SUBFOLDERS = (VIRTUAL_PATIENTS, PIPELINE, FOREIGN, DEEP)
 

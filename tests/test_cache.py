@@ -231,3 +231,17 @@ def test_the_array_cache_cleans_up_its_stale_temporary_files(tmp_path):
     cache.load_or_build(tmp_path / "thing.npz", "k", lambda: {"x": np.ones(2)})
     assert {p.name for p in tmp_path.iterdir()} == {"thing.npz", fresh.name}
     assert cache.clean_stale_parts(tmp_path, max_age_s=0.0) == [fresh]
+
+
+def test_the_memo_keeps_the_most_recent_values_up_to_its_limit():
+    memo = cache.Memo(2)
+    built = []
+    for key in ("a", "b", "a", "c", "b"):
+        memo.get(key, lambda key=key: built.append(key) or key.upper())
+    # "a" was used again before "c" came, so "b" was the oldest and went; "b" is rebuilt
+    assert built == ["a", "b", "c", "b"] and "a" not in memo and "c" in memo
+    assert memo.get("c") == "C"
+    with pytest.raises(KeyError):
+        memo.get("a")
+    memo.clear()
+    assert "c" not in memo

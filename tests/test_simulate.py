@@ -168,54 +168,48 @@ def test_bad_arguments_give_clear_errors(kwargs, message):
         simulate.make_case(**kwargs)
 
 
-def test_cohort_is_deterministic_balanced_and_cached(tmp_path, monkeypatch):
+def test_cohort_is_deterministic_balanced_and_kept_in_memory_not_on_disk(tmp_path,
+                                                                         monkeypatch):
     monkeypatch.setenv("PLAINCT_DATA", str(tmp_path))
+    patients.KEPT.clear()
     plan = simulate.cohort_plan(10, 3)
     assert plan == simulate.cohort_plan(10, 3)
     kinds = [s for _, s in plan]
     assert kinds.count(None) == 5 and {k for k in kinds if k} <= set(simulate.SUBTYPES)
     first = simulate.make_cohort(4, 3, progress=False, motion="none")
-    files = sorted(patients.cache_folder().glob("*.npz"))
-    assert len(files) == 4 and str(patients.cache_folder()).startswith(str(tmp_path))
-    with np.load(files[0], allow_pickle=False) as stored:  # plain arrays, no pickles
-        assert stored["plain"].dtype == np.int16
+    assert not any(tmp_path.iterdir())  # rebuilt from the seed where needed, never stored
     table = simulate.patient_table(first)
     assert len(table) == 4 and (table.motion_max_mm == 0).all()  # motion="none"
     lesioned = table[table.subtype != "healthy"]
     assert (lesioned.sphere_equiv_mm <= lesioned.diameter_mm).all()
     assert (table[table.subtype == "healthy"].lesion_voxels == 0).all()
     second = simulate.make_cohort(4, 3, progress=False, motion="none")
+    assert all(a is b for a, b in zip(first, second, strict=True))  # kept, not rebuilt
     fresh = simulate.make_case(first[2].seed, first[2].subtype, motion="none", gland_fat=None)
-    for a, b in zip(first, second, strict=True):
-        np.testing.assert_array_equal(arr(a.contrast), arr(b.contrast))
     np.testing.assert_array_equal(arr(first[2].contrast), arr(fresh.contrast))
     np.testing.assert_array_equal(first[2].landmarks_contrast, fresh.landmarks_contrast)
 
 
-def test_parallel_and_cached_single_cases_match_the_serial_build(tmp_path, monkeypatch):
+def test_parallel_and_kept_single_cases_match_the_serial_build(tmp_path, monkeypatch):
     monkeypatch.setenv("PLAINCT_DATA", str(tmp_path))
     serial = simulate.make_cohort(2, 11, progress=False, cache=False, motion="none")
     parallel = simulate.make_cohort(2, 11, progress=False, cache=False, motion="none", n_jobs=2)
     for a, b in zip(serial, parallel, strict=True):
         np.testing.assert_array_equal(arr(a.plain), arr(b.plain))
+        np.testing.assert_array_equal(arr(a.lesion_contrast), arr(b.lesion_contrast))
     first = simulate.make_case(3, "cyst", cache=True)
-    again = simulate.make_case(3, "cyst", cache=True)  # read back from the npz file
-    assert len(list(patients.cache_folder().glob("*.npz"))) == 1
-    np.testing.assert_array_equal(arr(first.lesion_contrast), arr(again.lesion_contrast))
-    np.testing.assert_array_equal(first.landmarks_contrast, again.landmarks_contrast)
+    assert simulate.make_case(3, "cyst", cache=True) is first  # the kept case
+    assert simulate.make_case(3, "cyst") is not first  # cache=False (the default) builds anew
+    assert not any(tmp_path.iterdir())
 
 
-def test_a_damaged_cache_file_is_rebuilt_with_a_warning(tmp_path, monkeypatch):
-    monkeypatch.setenv("PLAINCT_DATA", str(tmp_path))
-    good = simulate.make_case(4, cache=True, motion="none")
-    (path,) = patients.cache_folder().glob("*.npz")
-    path.write_bytes(b"not a zip file")
-    with pytest.warns(UserWarning, match="ignoring the (damaged )?cached case"):
-        rebuilt = simulate.make_case(4, cache=True, motion="none")
-    np.testing.assert_array_equal(arr(good.plain), arr(rebuilt.plain))
-    with np.load(path, allow_pickle=False) as stored:  # and the file was written again
-        assert "plain" in stored.files
-
+def test_a_kept_case_is_not_reused_once_the_simulator_changes(monkeypatch):
+    """The key hashes the simulator's version: a new version never returns an old case."""
+    first = simulate.make_case(5, cache=True, motion="none")
+    monkeypatch.setattr(patients, "CASE_VERSION", patients.CASE_VERSION + "-changed")
+    again = simulate.make_case(5, cache=True, motion="none")
+    assert again is not first
+    np.testing.assert_array_equal(arr(first.plain), arr(again.plain))  # same recipe here
 
 
 # build_record's output for cases that cover its paths (healthy; PDAC with the dilated duct and

@@ -1,6 +1,8 @@
-"""Build every slow cache of notebooks 03-07 ahead of time (``python -m helpers.pipeline.warmup
-warm``): virtual patients, notebook 03's registration table and the training data of the
-pipelines the notebooks refit. Not for clinical use.
+"""Build every slow cache of notebooks 03-08 ahead of time (``python -m helpers.pipeline.warmup
+warm``): notebook 03's registration table, the training data of the pipelines the notebooks
+refit, notebook 07's reading and notebook 08's network. Virtual patients are not stored (they
+are rebuilt from their seed where needed), so they are no step of their own. Not for clinical
+use.
 """
 
 from __future__ import annotations
@@ -8,15 +10,13 @@ from __future__ import annotations
 import argparse
 import time
 
-from .. import cache, cohorts
+from .. import cache
 from ..registration import study
-from ..simulate import foreign, named_cohort
 from . import reader_model, reader_study
 from .chain import Pipeline
 from .default import DEFAULT_STAGE3_OUTLINES, DEFAULT_TRAINING_PANCREAS, make_pipeline
-from .stage1 import N_LABELLED
 from .stage2 import unet
-from .training_cache import COHORT_JOBS, NOTEBOOK_HELD_OUT, cached_training_table
+from .training_cache import cached_training_table
 from .unet_cache import warm_unet
 
 # The pipelines notebooks 05-07 refit (05: the four label sources / images; 07: the default);
@@ -28,27 +28,12 @@ NOTEBOOK_PIPELINES = ({"label_source": "registered"}, {"label_source": "exact"},
 # Notebook 05 section 8 compares the labels of the training cohort's patients under hard
 # breathing motion (the plain scan is the same at every motion level, so "exact" needs none).
 HARD_MOTION_LABELS = ("registered", "copied")
-FOREIGN_PATIENTS = 24  # notebook 05 (notebook 07 uses the first 6)
-NEVER_SEEN_PATIENTS = 10  # notebook 07
 
 
 def warmup_steps(progress: bool) -> list[tuple[str, object]]:
-    """``(name, build)`` for every cache notebooks 03-07 read, in the order they are built."""
+    """``(name, build)`` for every cache notebooks 03-08 read, in the order they are built."""
     steps = [("notebook 03's registration table (10 patients x 2 motion levels)",
-              lambda: study.method_comparison(progress=progress)),
-             (f"stage 1's patients ({N_LABELLED} labelled, 8 test, 1 validation)", lambda: [
-                 named_cohort(f"stage1 {role}", n, progress=progress)
-                 for role, n in (("labelled", N_LABELLED), ("test", 8), ("validation", 1))])]
-    steps += [(f"{name} lesion patients ({cohorts.cohort(name).n})",
-               lambda name=name: named_cohort(name, progress=progress, n_jobs=COHORT_JOBS))
-              for name in ("stage3 training", "stage3 held-out")]
-    steps += [(f"held-out patients ({NOTEBOOK_HELD_OUT})",
-               lambda: named_cohort("held-out", NOTEBOOK_HELD_OUT, progress=progress,
-                                    n_jobs=COHORT_JOBS)),
-              (f"never-seen patients ({NEVER_SEEN_PATIENTS})",
-               lambda: named_cohort("never seen", NEVER_SEEN_PATIENTS, progress=progress)),
-              (f"foreign patients ({FOREIGN_PATIENTS})",
-               lambda: foreign.foreign_cohort(FOREIGN_PATIENTS, progress=progress))]
+              lambda: study.method_comparison(progress=progress))]
     for settings in NOTEBOOK_PIPELINES:
         name = ", ".join(f"{k} {v}" for k, v in settings.items())
         steps.append((f"pipeline ({name}): training table and out-of-fold maps",
@@ -68,9 +53,9 @@ def warmup_steps(progress: bool) -> list[tuple[str, object]]:
 
 
 def warm_caches(progress: bool = False, report=print) -> list[tuple[str, float]]:
-    """Build (or check) every cache notebooks 03-07 read: notebook 03's registration table,
-    the virtual patients of every cohort they load, the training data (table and out-of-fold
-    maps) of every pipeline they refit, and the hard-motion labels of notebook 05. Reports
+    """Build (or check) every cache notebooks 03-08 read: notebook 03's registration table,
+    the training data (table and out-of-fold maps) of every pipeline they refit, notebook
+    07's reading, notebook 08's network and the hard-motion labels of notebook 05. Reports
     each step and its seconds through ``report`` (with ``progress``: a progress bar, with the
     time left, inside every slow step) and returns ``[(step, seconds), ...]``. Slow only the
     first time (``benchmarks/first_run.py`` prints the time of every step from an empty cache);

@@ -14,7 +14,7 @@ Public API
     One virtual patient: a plain scan and a contrast scan (moved by breathing), masks on
     each grid, the true plain -> contrast transform and corresponding landmarks.
 ``make_cohort(n, seed, ...)``, ``named_cohort(name, n=None)`` -> list[VirtualCase]
-    Many patients, with a progress bar and a deterministic on-disk cache; a named cohort is
+    Many patients, built on both cores and kept in memory for reuse; a named cohort is
     one of :mod:`helpers.cohorts`, checked to share no patient with any other.
 ``inverse_transform(case)``, ``case_conspicuity(case, scan)``, ``patient_table(cases)``
     The numerical contrast -> plain transform; a lesion's CNR; a summary table.

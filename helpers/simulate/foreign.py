@@ -35,6 +35,8 @@ clinical use.
 from __future__ import annotations
 
 import functools
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,10 +45,11 @@ from scipy import ndimage as ndi
 from scipy.spatial.transform import Rotation
 from tqdm.auto import tqdm
 
-from .. import cache, cache_layout, cohorts
+from .. import cache, cohorts
 from ..data import load_ct, load_labels
 
-FOREIGN_VERSION = "foreign-v3"  # change with anything below: old cached patients are ignored
+JOBS = min(2, os.cpu_count() or 1)  # processes that build a cohort
+FOREIGN_VERSION = "foreign-v3"  # change with anything below: old kept patients are not reused
 PANCREAS = 7
 DIAMETER_MM = (12.0, 30.0)
 # The gland as parenchyma plus fat (own round values; fat about -50 to -100 HU on CT).
@@ -133,8 +136,8 @@ def _image(array, like, pixel=sitk.sitkFloat32):
 
 
 def build_foreign(seed: int, subtype: str | None) -> dict:
-    """The arrays of foreign patient ``seed`` (``subtype`` None: healthy): what the cache
-    stores."""
+    """The arrays of foreign patient ``seed`` (``subtype`` None: healthy), from which
+    :func:`case_from_arrays` makes the case."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 8808]))
     ct, labels = _base()
     affine = _random_affine(ct, rng)
@@ -209,18 +212,26 @@ def case_from_arrays(arrays: dict) -> ForeignCase:
         gland_fat=float(arrays["gland_fat"]))
 
 
-def foreign_path(seed: int, subtype: str | None):
-    """``(key, path)`` of foreign patient ``seed``'s cache file."""
-    key = cache.settings_key({"version": FOREIGN_VERSION, "seed": int(seed), "subtype": subtype})
-    return key, cache.cache_dir() / cache_layout.FOREIGN / f"{key}.npz"
+# Foreign patients kept in memory per process, as virtual patients are (never on disk).
+KEPT = cache.Memo(64)
+
+
+def foreign_key(seed: int, subtype: str | None) -> str:
+    """Foreign patient ``seed``'s key: its seed, subtype and this simulator's version."""
+    return cache.settings_key({"version": FOREIGN_VERSION, "seed": int(seed), "subtype": subtype})
 
 
 def foreign_case(seed: int, subtype: str | None, use_cache: bool = True) -> ForeignCase:
-    """Foreign patient ``seed`` with a lesion of ``subtype`` (None: healthy), cached on disk."""
-    key, path = foreign_path(seed, subtype)
-    return case_from_arrays(cache.load_or_build(path, key, lambda: build_foreign(seed, subtype),
-                                                what="cached foreign patient",
-                                                use_cache=use_cache))
+    """Foreign patient ``seed`` with a lesion of ``subtype`` (None: healthy), kept in memory
+    for the next call unless ``use_cache=False``."""
+    if not use_cache:
+        return case_from_arrays(build_foreign(seed, subtype))
+    return KEPT.get(foreign_key(seed, subtype),
+                    lambda: case_from_arrays(build_foreign(seed, subtype)))
+
+
+def _build_job(seed_and_subtype):
+    return build_foreign(*seed_and_subtype)
 
 
 # Lesion subtypes in turn: PDAC and cysts twice as often (the detection target is about them).
@@ -238,10 +249,18 @@ def foreign_plan(n: int | None = None, name: str = FOREIGN_COHORT):
 def foreign_cohort(n: int | None = None, progress: bool = False,
                    name: str = FOREIGN_COHORT) -> list[ForeignCase]:
     """The first ``n`` patients of the cohort ``name`` ("foreign", or "foreign validation"
-    for choosing designs), checked to share no patient with any other cohort, cached."""
+    for choosing designs), checked to share no patient with any other cohort, kept in memory;
+    the missing ones are built on both cores."""
     cohorts.check_disjoint(sizes={name: n or 0})
     plan = foreign_plan(n, name)
-    building = any(not foreign_path(*p)[1].is_file() for p in plan)
-    shown = progress or (building and cache.show_build_progress())
+    missing = [p for p in plan if foreign_key(*p) not in KEPT]
+    shown = progress or (bool(missing) and cache.show_build_progress())
+    if len(missing) > 1 and JOBS > 1:
+        _base()  # loaded once here; forked workers inherit it
+        with ProcessPoolExecutor(max_workers=JOBS) as pool:
+            built = pool.map(_build_job, missing, chunksize=2)
+            for p, arrays in tqdm(zip(missing, built, strict=True), total=len(missing),
+                                  desc="foreign patients", disable=not shown):
+                KEPT.put(foreign_key(*p), case_from_arrays(arrays))
     return [foreign_case(seed, subtype) for seed, subtype in
-            tqdm(plan, desc="foreign patients", disable=not shown)]
+            tqdm(plan, desc="foreign patients", disable=not (shown and JOBS == 1))]
