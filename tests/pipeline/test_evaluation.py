@@ -1,5 +1,7 @@
 """The pipeline's evaluation (helpers.pipeline.evaluation): measure and patient_row refuse
-masks on another grid, label maps and probability maps, and say what an empty mask means."""
+masks on another grid, label maps and probability maps, and say what an empty mask means;
+each case's outcome and the Wilson interval (the patient row on a toy patient:
+test_detection_figures.py)."""
 
 from __future__ import annotations
 
@@ -61,3 +63,25 @@ def test_patient_row_refuses_a_truth_lesion_on_another_grid(toy_pipeline, toy_pd
                        match="truth_lesion is not on the result's lesion mask's grid: origin"):
         evaluation.patient_row("p", result, moved, "PDAC")
     assert evaluation.patient_row("p", result, toy_pdac.lesion_plain, "PDAC")["truth"] == "PDAC"
+
+
+# ------------------------------------------------------------------------- notebook 07's counts
+def test_outcome_names_every_case():
+    assert evaluation.outcome(True, True, True) == "true positive"
+    assert evaluation.outcome(True, True, False) == "found elsewhere"
+    assert evaluation.outcome(True, False, False) == "missed"
+    assert evaluation.outcome(False, True, False) == "false alarm"
+    assert evaluation.outcome(False, False, False) == "true negative"
+    flags = [(True, True, True), (True, True, False), (True, False, False), (False, True, False),
+             (False, False, False)]
+    assert set(evaluation.OUTCOMES) == {evaluation.outcome(*f) for f in flags}
+
+
+def test_wilson_interval():
+    low, high = evaluation.wilson_interval(4, 4)
+    assert high == 1.0 and 0.4 < low < 0.6  # 4 of 4 is compatible with about 50 %
+    low, high = evaluation.wilson_interval(0, 5)
+    assert low == 0.0 and 0.4 < high < 0.5
+    assert evaluation.wilson_interval(50, 100) == pytest.approx((0.404, 0.596), abs=1e-3)
+    with pytest.raises(ValueError):
+        evaluation.wilson_interval(3, 2)
