@@ -17,7 +17,7 @@ from toy_cases import (  # noqa: F401 (small_voxel_model: an autouse fixture)
 )
 
 from helpers import checks, pipeline
-from helpers.pipeline import grid, stage2, stage3
+from helpers.pipeline import grid, stage2, stage3, stage_inputs
 
 
 def test_mask_on_another_grid_is_refused(toy_pipeline):
@@ -198,3 +198,13 @@ def test_masks_that_are_not_binary_masks_of_this_scan(toy_pipeline, toy_pdac):
     with pytest.raises(pipeline.EmptyLesionError, match="lesion mask is empty"):
         pipeline.classify_subtype(toy_pdac.plain, empty, toy_pipeline.classifier,
                                   toy_pdac.pancreas_plain)
+
+
+def test_the_gland_reference_is_the_median_inside_the_mask():
+    hu = np.array([[0.0, 10.0, 20.0, 90.0, 1000.0]])
+    gland = np.array([[1, 1, 1, 1, 0]])
+    assert stage_inputs.gland_reference(hu, gland) == 15.0  # the outside voxel is left out
+    hu[0, 3] = 500.0  # a bright lesion in a minority of the gland: the median barely moves
+    assert stage_inputs.gland_reference(hu, gland) == 15.0
+    with pytest.raises(pipeline.EmptyPancreasError, match="pancreas mask is empty"):
+        stage_inputs.gland_reference(hu, np.zeros_like(gland))
