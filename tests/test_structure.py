@@ -1,4 +1,5 @@
-"""The package's shape: one-way imports between layers, no cycle, no hidden imports, small modules.
+"""The package's shape: one-way imports between layers, no cycle, no hidden imports, small modules,
+and a test file for every module.
 
 Read from the source with ``ast`` (nothing is imported), against ``helpers.LAYERS``.
 """
@@ -6,15 +7,31 @@ Read from the source with ``ast`` (nothing is imported), against ``helpers.LAYER
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import helpers
 
 PACKAGE = Path(helpers.__file__).resolve().parent
+ROOT = PACKAGE.parent
+TESTS = Path(__file__).resolve().parent
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 # Imports a function may make itself: slow or optional, and needed only by that function.
 LATE_IMPORTS = {"ipywidgets", "torch", "monai", "safetensors"}
+# The modules whose tests live in a file named after none of them (see named_test_files): the
+# file tests them together with the module it is named after.
+TEST_HOMES = {
+    "helpers.cache_layout": "tests/test_run.py",  # with run.py's clean
+    "helpers.course": "tests/test_environment.py",  # notebook 00's course map
+    "helpers.exercises.inputs": "tests/test_exercises_nb04.py",  # through the checkers
+    "helpers.pipeline.grid": "tests/pipeline/test_stage1.py",  # the working grid of stage 1
+    "helpers.pipeline.reader_compare": "tests/pipeline/test_reader_study.py",
+    "helpers.pipeline.reader_figures": "tests/pipeline/test_reader_study.py",
+    "helpers.pipeline.reader_model": "tests/pipeline/test_reader_study.py",
+    "helpers.pipeline.reader_widget": "tests/pipeline/test_reader_study.py",
+    "helpers.pipeline.unet_cache": "tests/pipeline/test_unet.py",
+}
 
 
 def modules() -> dict[str, Path]:
@@ -188,3 +205,43 @@ def test_names_other_code_relies_on_stay_where_they_were():
         for name in names:
             assert callable(getattr(module, name)), f"{module.__name__}.{name}"
     assert (PACKAGE / "data" / "__main__.py").is_file()  # python -m helpers.data verify
+
+
+def named_test_files(module: str) -> list[Path]:
+    """The test files named after ``module`` (``helpers.a.b.c``): ``tests/test_a_b_c.py``, or
+    ``test_<name>.py`` where the name is the module's or that of a package holding it, in
+    ``tests/`` or in the folder of ``tests/`` that mirrors a package above it: for
+    ``helpers.pipeline.stage2.unet``, ``tests/pipeline/test_stage2.py`` (the stage folder's
+    tests), ``tests/pipeline/test_unet.py``, ``tests/test_pipeline_stage2_unet.py``..."""
+    parts = module.split(".")[1:]
+    names = {TESTS / f"test_{'_'.join(parts)}.py"}
+    for depth in range(len(parts)):
+        names |= {TESTS.joinpath(*parts[:depth]) / f"test_{part}.py" for part in parts[depth:]}
+    return sorted(names)
+
+
+def plain_modules() -> list[str]:
+    return [name for name, path in modules().items()
+            if path.name not in ("__init__.py", "__main__.py")]
+
+
+def test_every_module_has_its_test_file():
+    """Tests mirror the package (issue 30): each module's tests are found by its name, or
+    through TEST_HOMES."""
+    missing = [name for name in plain_modules() if name not in TEST_HOMES
+               and not any(path.is_file() for path in named_test_files(name))]
+    assert not missing, ("modules with no test file named after them (tests/test_<module>.py, "
+                         f"tests/<package>/test_<module>.py or TEST_HOMES): {missing}")
+
+
+def test_every_test_home_exists_and_names_its_module():
+    """TEST_HOMES cannot go stale: each file is there and names its module, and no module
+    listed has a test file named after it (then the entry is not needed)."""
+    for module, home in TEST_HOMES.items():
+        assert module in plain_modules(), f"TEST_HOMES names {module}: no such module"
+        path = ROOT / home
+        assert path.is_file(), f"TEST_HOMES: {home} (for {module}) does not exist"
+        short = module.rsplit(".", 1)[1]
+        assert re.search(rf"\b{short}\b", path.read_text()), f"{home} never names {short}"
+        named = [str(p.relative_to(ROOT)) for p in named_test_files(module) if p.is_file()]
+        assert not named, f"{module} has {named}: drop it from TEST_HOMES"

@@ -5,7 +5,9 @@ for a lesion case, a ball inside it that is brighter (cyst-like, +35 HU) or dark
 (PDAC-like, -35 HU) than the gland. Plain and contrast scans are the same here.
 
 Also the small helpers the bad-input tests (issue 20) of several modules share: an input's
-fingerprint before and after a refused call, and a scan turned into a typical wrong input.
+fingerprint before and after a refused call, and a scan turned into a typical wrong input; and
+what the pipeline's cached training files hold (the tests of tests/pipeline/ that use the
+toy_cache fixture of tests/pipeline/conftest.py).
 """
 
 from __future__ import annotations
@@ -120,3 +122,21 @@ def aged(path: Path, seconds: float) -> Path:
     for p in [path, *path.rglob("*")] if path.is_dir() else [path]:
         os.utime(p, (then, then))
     return path
+
+
+# ---------------------------------------------------- the pipeline's cached training files
+
+def stored_names(path):
+    with np.load(path, allow_pickle=False) as stored:  # no object arrays in it
+        return set(stored.files)
+
+
+def kinds(folder) -> list[str]:
+    """What each cached file in ``folder`` holds, sorted: "table" (a training table), "maps"
+    (out-of-fold maps), "rows" (stage 3's rows in stage 2's outlines), "masks" (stage 1's)."""
+    found = []
+    for path in folder.glob("*.npz"):
+        names = stored_names(path)
+        found.append("table" if "y" in names else "maps" if "values" in names else
+                     "masks" if "masks" in names else "rows")
+    return sorted(found)

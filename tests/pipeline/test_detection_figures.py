@@ -1,4 +1,5 @@
-"""Notebook 07's helpers: outcomes, rows, intervals, and the patient figure."""
+"""Notebook 07's patient figure (helpers.pipeline.detection_figures), and the patient row
+it shows (helpers.pipeline.evaluation.patient_row, on the same toy patient)."""
 
 from __future__ import annotations
 
@@ -14,27 +15,6 @@ from helpers.pipeline import evaluation
 from helpers.pipeline.chain import PipelineResult
 
 matplotlib.use("Agg")
-
-
-def test_outcome_names_every_case():
-    assert evaluation.outcome(True, True, True) == "true positive"
-    assert evaluation.outcome(True, True, False) == "found elsewhere"
-    assert evaluation.outcome(True, False, False) == "missed"
-    assert evaluation.outcome(False, True, False) == "false alarm"
-    assert evaluation.outcome(False, False, False) == "true negative"
-    flags = [(True, True, True), (True, True, False), (True, False, False), (False, True, False),
-             (False, False, False)]
-    assert set(evaluation.OUTCOMES) == {evaluation.outcome(*f) for f in flags}
-
-
-def test_wilson_interval():
-    low, high = evaluation.wilson_interval(4, 4)
-    assert high == 1.0 and 0.4 < low < 0.6  # 4 of 4 is compatible with about 50 %
-    low, high = evaluation.wilson_interval(0, 5)
-    assert low == 0.0 and 0.4 < high < 0.5
-    assert evaluation.wilson_interval(50, 100) == pytest.approx((0.404, 0.596), abs=1e-3)
-    with pytest.raises(ValueError):
-        evaluation.wilson_interval(3, 2)
 
 
 def _image(array):

@@ -231,7 +231,7 @@ def test_notebook_05_computes_the_number_of_voxel_features_instead_of_typing_it(
     import re
     from pathlib import Path
 
-    text = (Path(__file__).parents[1] / "notebooks" / "05_stage2_lesion_detection.ipynb"
+    text = (Path(__file__).parents[2] / "notebooks" / "05_stage2_lesion_detection.ipynb"
             ).read_text()
     assert not re.findall(r"\d+ hand-made features", text)
     assert "hand-made voxel features" in text  # printed with the computed count

@@ -1,13 +1,15 @@
-"""Stage 3 (helpers.pipeline.stage3): lesion features and the subtype classifier, on toy lesions."""
+"""Stage 3 (helpers.pipeline.stage3): lesion features, the rows of the lesions stage 2 outlines
+and the subtype classifier, on toy lesions."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from toy_cases import toy_case
+from toy_cases import small_voxel_model, toy_case, toy_cohort  # noqa: F401 (autouse fixture)
 
-from helpers.pipeline import stage3
+from helpers import pipeline
+from helpers.pipeline import stage2, stage3
 from helpers.simulate import SUBTYPES
 
 
@@ -68,25 +70,18 @@ def test_lesion_cohorts_are_lesion_only_and_balanced():
         assert None not in subtypes and {subtypes.count(s) for s in SUBTYPES} == {spec.n // 4}
 
 
-def test_stage3_figures_draw_labelled_axes():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import pandas as pd
-
-    from helpers.pipeline import evaluation
-    from helpers.pipeline import subtype_figures as stage3_figures
-
-    true = np.repeat(SUBTYPES, 3)
-    confusion, _ = evaluation.subtype_report(true, true[::-1])
-    fig = stage3_figures.plot_confusions({"plain": confusion})
-    assert fig.axes[0].get_xlabel() == "predicted subtype"
-    assert fig.axes[0].get_ylabel() == "true subtype"
-    table = pd.DataFrame({"subtype": np.tile(true, 2), "image": ["plain"] * 12 + ["contrast"] * 12,
-                          "median HU - gland": np.arange(24.0)})
-    axes = stage3_figures.plot_feature_by_subtype(table, "median HU - gland")
-    assert [a.get_title() for a in axes] == list(stage3_figures.SCANS.values())
-    assert axes[0].get_ylabel() == "median HU - gland (HU)"
-    importances = pd.Series(np.linspace(0, 1, 13), stage3.lesion_feature_names())
-    ax = stage3_figures.plot_importances({"plain CT": importances})
-    assert ax.get_xlabel().startswith("importance")
+def test_outline_rows_come_only_from_outlines_that_touch_the_lesion():
+    fitted = pipeline.Pipeline(label_source="exact").fit(toy_cohort(9))
+    items = [stage2.labels.case_arrays(case, "exact") for case in toy_cohort(9, start=100)]
+    subtypes = [c.subtype or "" for c in toy_cohort(9, start=100)]
+    threshold = fitted.detector.voxel_threshold
+    maps = [fitted.detector.probability_map(hu, gland) if subtype else None
+            for (hu, gland, _), subtype in zip(items, subtypes, strict=True)]
+    x, y = stage3.rows.detected_lesion_rows(items, subtypes, maps, threshold)
+    assert x.shape == (len(y), len(stage3.lesion_feature_names())) and "" not in set(y)
+    assert 0 < len(y) <= sum(map(bool, subtypes))
+    # a label moved away from what stage 2 outlined, or no label at all: no row
+    moved = [(hu, gland, np.roll(label, 12, axis=2)) for hu, gland, label in items]
+    empty = [(hu, gland, np.zeros_like(label)) for hu, gland, label in items]
+    for labels in (moved, empty):
+        assert len(stage3.rows.detected_lesion_rows(labels, subtypes, maps, threshold)[1]) == 0

@@ -22,7 +22,7 @@ from scipy import ndimage
 from helpers.pipeline import unet_cache
 from helpers.pipeline.stage2 import unet, unet_training
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "08_unet_stage2.ipynb"
 needs_torch = pytest.mark.skipif(not unet.available(), reason="PyTorch/MONAI not installed "
                                  f"(optional extra): {unet.INSTALL_COMMAND}")
