@@ -138,5 +138,5 @@ def kinds(folder) -> list[str]:
     for path in folder.glob("*.npz"):
         names = stored_names(path)
         found.append("table" if "y" in names else "maps" if "values" in names else
-                     "masks" if "masks" in names else "rows")
+                     "masks" if "bits" in names else "rows")
     return sorted(found)
