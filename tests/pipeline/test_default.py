@@ -4,6 +4,7 @@ lesions, stage 2's outlines), and its call on finer grids."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from toy_cases import (  # noqa: F401 (small_voxel_model: an autouse fixture)
     arr,
     kinds,
@@ -52,6 +53,7 @@ def test_stage3_can_also_learn_from_stage2s_outlines(toy_cache):
 
 
 # ------------------------------------------------------------------------- finer grids
+@pytest.mark.slow  # the default pipeline, fitted in this process from its cached data
 def test_a_healthy_scan_is_called_healthy_at_3_1_5_and_0_75_mm():
     """The same held-out healthy patient given on finer in-plane grids (same anatomy,
     resampled): the call does not change (benchmarks/resolution.py measures a cohort)."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import SimpleITK as sitk
 from toy_cases import kinds, small_voxel_model  # noqa: F401 (small_voxel_model: autouse)
 
 from helpers.pipeline import chain, warmup
 
 
+@pytest.mark.slow  # every step, on toy cohorts
 def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
     folder, built = toy_cache
     monkeypatch.setattr(warmup.unet, "available", lambda: False)  # the network: its own test
