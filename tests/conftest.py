@@ -4,6 +4,7 @@ samples and the toy pipeline several modules test against."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,14 @@ def pytest_terminal_summary(terminalreporter):
     if report.exists():
         terminalreporter.section("notebook run times and peak kernel memory")
         terminalreporter.write(report.read_text())
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Close every matplotlib figure a test left open (only where pyplot was imported)."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
 
 
 @pytest.fixture

@@ -10,13 +10,6 @@ import SimpleITK as sitk
 from helpers import data, display
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 # --- Windowing ---------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from helpers import data, display
 from helpers.display import viewer
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 SHOWN = [1, 5, 6, 7]  # spleen, liver, stomach, pancreas
 
@@ -30,12 +29,6 @@ def ct_and_labels():
 def view(ct_and_labels):
     ct, labels, names = ct_and_labels
     return viewer.SliceViewer(ct, labels, names, label_ids=SHOWN)
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def expected_hu(ct: sitk.Image, state: dict) -> float:

@@ -12,13 +12,6 @@ from helpers import display
 from helpers.pipeline import outline_figures as of
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def test_outlines_are_drawn_with_a_legend_entry_per_mask_and_zoom_to_the_point():

@@ -23,18 +23,11 @@ from helpers.pipeline import stage2
 from helpers.pipeline.chain import Pipeline, PipelineResult
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def cases(ct_sm):
     return rs.reading_cases()
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def fake_model_reading(cases, seed: int = 0) -> rm.ModelReading:

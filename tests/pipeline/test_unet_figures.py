@@ -5,18 +5,10 @@ from __future__ import annotations
 
 import matplotlib
 import numpy as np
-import pytest
 
 from helpers.pipeline.stage2 import unet_figures as uf
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def test_the_radiological_view_flips_both_in_plane_axes():
