@@ -230,7 +230,7 @@ def foreign_case(seed: int, subtype: str | None, use_cache: bool = True) -> Fore
                     lambda: case_from_arrays(build_foreign(seed, subtype)))
 
 
-def _build_job(seed_and_subtype):
+def _foreign_job(seed_and_subtype):
     return build_foreign(*seed_and_subtype)
 
 
@@ -258,7 +258,7 @@ def foreign_cohort(n: int | None = None, progress: bool = False,
     if len(missing) > 1 and JOBS > 1:
         _base()  # loaded once here; forked workers inherit it
         with ProcessPoolExecutor(max_workers=JOBS) as pool:
-            built = pool.map(_build_job, missing, chunksize=2)
+            built = pool.map(_foreign_job, missing, chunksize=2)
             for p, arrays in tqdm(zip(missing, built, strict=True), total=len(missing),
                                   desc="foreign patients", disable=not shown):
                 KEPT.put(foreign_key(*p), case_from_arrays(arrays))
