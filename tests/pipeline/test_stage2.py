@@ -1,4 +1,4 @@
-"""Stage 2 (helpers.pipeline.features, .stage2) and the evaluation helpers (.evaluation).
+"""Stage 2 (helpers.pipeline.stage2: features, labels, table, boosted) and evaluation helpers.
 
 Tiny synthetic scans (tests/toy_cases.py) keep these fast; quality is measured by
 benchmarks/pipeline.py, not here.

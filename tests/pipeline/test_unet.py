@@ -1,4 +1,4 @@
-"""The neural-network stage 2 (helpers.pipeline.unet, notebook 08).
+"""The neural-network stage 2 (helpers.pipeline.stage2.unet, notebook 08).
 
 Tests that need PyTorch and MONAI are skipped, with the install command as the reason, when
 the optional extra (requirements-deep.txt) is not installed; the tests of the crops, of the
