@@ -10,6 +10,8 @@ of fighting over them.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 from concurrent.futures import ProcessPoolExecutor
 
@@ -45,3 +47,14 @@ def map_ordered(func, items, n_jobs: int = JOBS, desc: str | None = None,
     finally:
         bar.close()
     return results
+
+
+def release_memory() -> None:
+    """Hand memory this process has freed back to the system (glibc's ``malloc_trim``; a
+    no-op elsewhere). Many freed SimpleITK images leave the freed memory in the allocator,
+    where it still counts against a notebook's 2 GB budget."""
+    name = ctypes.util.find_library("c")
+    if name and "libc" in name:
+        trim = getattr(ctypes.CDLL(name), "malloc_trim", None)
+        if trim is not None:
+            trim(0)

@@ -29,7 +29,7 @@ import numpy as np
 import SimpleITK as sitk
 import sklearn
 
-from .. import cache, cache_layout, cohorts
+from .. import cache, cache_layout, cohorts, workers
 from ..checks import check_choice
 from ..simulate import CASE_VERSION, named_cohort
 from .chain import Pipeline
@@ -87,18 +87,19 @@ def pipeline_settings(pipeline: Pipeline) -> dict:
 
 # ------------------------------------------------------------------------- the patients
 def training_patients(progress: bool = False, motion: str = "typical",
-                      extra_lesions: bool = True):
+                      extra_lesions: bool = True, keep: bool = True):
     """Everyone stages 2 and 3 learn from: the training cohort, then (``extra_lesions``) the
     lesion-only patients of "stage3 training" (both cached on disk, checked to share no
     patient with any other cohort). Measured on validation patients, the extra lesions raised
     stage 2's AUC most where lesions look unlike the simulator's usual ones
     (benchmarks/foreign.py). ``motion="hard"``: the same patients (same anatomy and lesions)
-    with larger breathing motion between their plain and contrast scans."""
+    with larger breathing motion between their plain and contrast scans. ``keep=False``: do
+    not keep them in memory for the next call (:data:`helpers.simulate.patients.KEPT`)."""
     check_choice(motion, MOTION_LEVELS, "motion")
-    cases = (named_cohort(TRAINING, progress=progress, n_jobs=COHORT_JOBS)
+    cases = (named_cohort(TRAINING, progress=progress, n_jobs=COHORT_JOBS, cache=keep)
              if motion == "typical" else _unkept_cohort(motion, progress))
     return cases + (named_cohort(EXTRA_LESIONS, motion=motion, progress=progress,
-                                 n_jobs=COHORT_JOBS) if extra_lesions else [])
+                                 n_jobs=COHORT_JOBS, cache=keep) if extra_lesions else [])
 
 
 @functools.lru_cache(maxsize=1)
@@ -160,7 +161,9 @@ def voxel_features_of(pipeline: Pipeline, seeds, motion: str = "typical",
     ``seeds``) for ``pipeline``'s image and training pancreas, in a training table's row
     order, recomputed from the cached patients."""
     key = features_key(pipeline, seeds, motion)
-    cases = training_patients(progress, key[3], extra_lesions)
+    # Not kept: once their features are computed (and kept below) a notebook needs the 128
+    # patients no more, and keeping them took notebook 08 past its 2 GB memory budget.
+    cases = training_patients(progress, key[3], extra_lesions, keep=False)
     if [int(c.seed) for c in cases] != list(key[-1]):
         raise ValueError("the training table is not of the training patients")
     masks = cached_stage1_masks(pipeline, cases, progress) or [None] * len(cases)
@@ -170,7 +173,10 @@ def voxel_features_of(pipeline: Pipeline, seeds, motion: str = "typical",
         x, roi = features.voxel_features(features.resampling_augment(hu, case.seed), pancreas)
         xs.append(x)
         coords.append(np.argwhere(roi).astype(np.int16))
-    return remember_features(key, np.concatenate(xs), np.concatenate(coords))
+    del cases, masks
+    found = remember_features(key, np.concatenate(xs), np.concatenate(coords))
+    workers.release_memory()
+    return found
 
 
 def remember_features(key: tuple, x: np.ndarray, coords: np.ndarray):
