@@ -34,10 +34,9 @@ from .lesions import SUBTYPES, check_subtype, conspicuity
 from .motion import Breathing, invert_field
 
 APPEARANCES = ("standard", "random")
-# Cases kept in memory per process (about 5.5 MB each): the 128 patients stages 2 and 3 learn
-# from fit, so refitting another pipeline rebuilds none of them; a test cohort asked for later
-# pushes the oldest out. More would pass notebook 08's 2 GB memory budget (a limit of 240 kept
-# its held-out patients too and peaked at 2046 MB).
+# Cases kept in memory per process (about 5.5 MB each), least recently used out first. The
+# training patients whose features a notebook recomputes are not kept (training_cache builds
+# them with cache=False): kept, they took notebook 08 past its 2 GB memory budget.
 KEPT = cache.Memo(128)
 # Cohorts are built in this many processes (each case is the same whichever builds it).
 COHORT_JOBS = min(2, os.cpu_count() or 1)
