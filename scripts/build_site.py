@@ -81,7 +81,11 @@ WIDGETS_SETUP_JS = """\
 (function () {
   var base = new URL("html-manager/", document.currentScript.src).href;
   window.__jupyter_widgets_assets_path__ = base;
-  var paths = {"@jupyter-widgets/html-manager/dist": base.slice(0, -1)};
+  // Every @jupyter-widgets module (base, controls, ...) is defined inside embed-amd.js, but
+  // each derives its font URLs from its own module path: map them all here, or a page in a
+  // sub-folder (solutions/) asks for fonts under its own folder and gets 404s.
+  var paths = {"@jupyter-widgets": base.slice(0, -1),
+               "@jupyter-widgets/html-manager/dist": base.slice(0, -1)};
   if (window.requirejs) {
     window.requirejs.config({paths: paths});
   } else {

@@ -44,7 +44,11 @@ def start_lab(folder: Path, port: int) -> subprocess.Popen:
     server = subprocess.Popen(
         [str(jupyter), "lab", "--no-browser", "--allow-root", f"--port={port}",
          "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0",
-         "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={folder}"],
+         "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={folder}",
+         # No "Would you like to get notified about official Jupyter news?" pop-up: in CI it
+         # once covered the "Run" menu, so no cell ran. No update check either (no internet).
+         "--LabApp.news_url=None",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env=dict(os.environ, MPLBACKEND="module://matplotlib_inline.backend_inline"))
     for _ in range(120):
@@ -76,6 +80,9 @@ def drive(page, port: int, checks: dict[str, bool], shots: Path) -> None:
     page.goto(f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}")
     indicator = ".jp-Notebook-ExecutionIndicator"
     page.wait_for_selector(f"{indicator}[data-status='idle']", timeout=90000)
+    news = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data')"
+                         ".textContent).news")
+    checks["JupyterLab's news pop-up is turned off"] = bool(news and news.get("disabled"))
     # Right after the kernel reports idle, "Run All" is sometimes silently dropped (seen here
     # several times): run it again until the kernel turns busy.
     for attempt in range(3):
