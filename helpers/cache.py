@@ -342,6 +342,9 @@ class Memo:
     def __contains__(self, key: str) -> bool:
         return key in self._values
 
+    def __len__(self) -> int:
+        return len(self._values)
+
     def get(self, key: str, build=None):
         """The value kept for ``key`` (now the most recent), else ``build()``, kept."""
         if key in self._values:

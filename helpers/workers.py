@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 from concurrent.futures import ProcessPoolExecutor
 
@@ -49,12 +50,22 @@ def map_ordered(func, items, n_jobs: int = JOBS, desc: str | None = None,
     return results
 
 
-def release_memory() -> None:
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, looked up once per process (``find_library`` runs a
+    subprocess on Linux); None without glibc (macOS, Windows, musl)."""
+    name = ctypes.util.find_library("c")
+    if not name or "libc" not in name:
+        return None
+    return getattr(ctypes.CDLL(name), "malloc_trim", None)
+
+
+def release_memory() -> bool:
     """Hand memory this process has freed back to the system (glibc's ``malloc_trim``; a
     no-op elsewhere). Many freed SimpleITK images leave the freed memory in the allocator,
-    where it still counts against a notebook's 2 GB budget."""
-    name = ctypes.util.find_library("c")
-    if name and "libc" in name:
-        trim = getattr(ctypes.CDLL(name), "malloc_trim", None)
-        if trim is not None:
-            trim(0)
+    where it still counts against a notebook's 2 GB budget. True when it could."""
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True

@@ -10,6 +10,7 @@ import pytest
 import SimpleITK as sitk
 
 from helpers import simulate
+from helpers.data.registry import SAMPLES
 from helpers.simulate import case as case_module
 from helpers.simulate import patients
 
@@ -192,6 +193,7 @@ def test_cohort_is_deterministic_balanced_and_kept_in_memory_not_on_disk(tmp_pat
 
 def test_parallel_and_kept_single_cases_match_the_serial_build(tmp_path, monkeypatch):
     monkeypatch.setenv("PLAINCT_DATA", str(tmp_path))
+    patients.KEPT.clear()  # both builds below must build, not reuse kept cases
     serial = simulate.make_cohort(2, 11, progress=False, cache=False, motion="none")
     parallel = simulate.make_cohort(2, 11, progress=False, cache=False, motion="none", n_jobs=2)
     for a, b in zip(serial, parallel, strict=True):
@@ -200,7 +202,18 @@ def test_parallel_and_kept_single_cases_match_the_serial_build(tmp_path, monkeyp
     first = simulate.make_case(3, "cyst", cache=True)
     assert simulate.make_case(3, "cyst", cache=True) is first  # the kept case
     assert simulate.make_case(3, "cyst") is not first  # cache=False (the default) builds anew
-    assert not any(tmp_path.iterdir())
+    samples = {f.path for sample in SAMPLES.values() for f in sample.files}
+    written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    assert written <= samples  # at most the real scan the simulator starts from: no patient
+
+
+def test_an_unkept_cohort_reuses_kept_cases_and_keeps_no_new_one():
+    patients.KEPT.clear()
+    kept = simulate.make_cohort(2, 21, progress=False, motion="none")
+    again = simulate.make_cohort(2, 21, progress=False, motion="none", cache=False)
+    assert all(a is b for a, b in zip(kept, again, strict=True))  # reused, not rebuilt
+    simulate.make_cohort(1, 22, progress=False, motion="none", cache=False)
+    assert len(patients.KEPT) == 2  # the new case was not kept
 
 
 def test_a_kept_case_is_not_reused_once_the_simulator_changes(monkeypatch):

@@ -7,8 +7,10 @@ milliseconds, so the whole file runs in a few seconds.
 
 from __future__ import annotations
 
+import ctypes.util
 import functools
 import os
+import platform
 import time
 
 import numpy as np
@@ -99,3 +101,20 @@ def test_the_progress_bar_counts_every_item_and_only_when_asked(n_jobs, capsys):
                         progress=True)
     err = capsys.readouterr().err
     assert "registering" in err and f"{ENOUGH}/{ENOUGH}" in err
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_release_memory_looks_libc_up_once_per_process(monkeypatch):
+    workers._malloc_trim.cache_clear()
+    assert workers.release_memory() is True
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: pytest.fail("looked up again"))
+    assert workers.release_memory() is True
+
+
+def test_release_memory_is_a_no_op_without_glibc(monkeypatch):
+    workers._malloc_trim.cache_clear()
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)  # as on macOS/musl
+    try:
+        assert workers.release_memory() is False
+    finally:
+        workers._malloc_trim.cache_clear()  # the next caller looks the real libc up

@@ -187,8 +187,9 @@ def make_cohort(n: int, seed: int, *, subtypes=SUBTYPES, healthy_fraction: float
     """Build ``n`` virtual patients, deterministically from ``seed`` (see :func:`cohort_plan`).
 
     Other arguments are passed to :func:`make_case`; ``gland_fat`` is drawn per patient
-    unless given. With ``cache`` every case is kept in memory (:data:`KEPT`, keyed by all its
-    parameters), so a second call in this process is fast. ``n_jobs`` > 1 builds the missing
+    unless given. Cases already kept in memory (:data:`KEPT`, keyed by all their parameters)
+    are reused; with ``cache`` the others are kept too, so a second call in this process is
+    fast (``cache=False``: nothing new is kept). ``n_jobs`` > 1 builds the missing
     cases in that many processes. Shows a progress bar if ``progress``.
     """
     plan = cohort_plan(n, seed, subtypes, healthy_fraction)
@@ -201,7 +202,7 @@ def make_cohort(n: int, seed: int, *, subtypes=SUBTYPES, healthy_fraction: float
                          motion_level=motion, noise_hu=None, vary_anatomy=bool(vary_anatomy),
                          **_appearance_param(appearance), gland_fat=_fat_param(gland_fat)))
     keys = [case_key(params) for params in jobs]
-    cases = [KEPT.get(key) if cache and key in KEPT else None for key in keys]
+    cases = [KEPT.get(key) if key in KEPT else None for key in keys]
     to_build = [i for i, case in enumerate(cases) if case is None]
     bar = tqdm(total=n, initial=n - len(to_build), desc="virtual patients",
                disable=not (progress or (to_build and show_build_progress())))
