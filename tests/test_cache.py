@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import errno
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from toy_cases import HOUR, aged
 
 from helpers import cache
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_settings_key_hashes_every_setting_and_ignores_their_order():
@@ -245,3 +250,32 @@ def test_the_memo_keeps_the_most_recent_values_up_to_its_limit():
         memo.get("a")
     memo.clear()
     assert "c" not in memo
+
+
+WRITER = """
+import sys
+import numpy as np
+from helpers import cache
+arrays = {"a": np.random.default_rng(0).standard_normal(1_500_000)}  # 12 MB: a slow write
+for _ in range(4):
+    cache.write_arrays(sys.argv[1], "k", arrays)
+"""
+
+
+def test_two_processes_writing_one_entry_never_let_a_reader_see_a_partial_file(tmp_path):
+    """Two writers store the same entry over and over while this process reads it as often
+    as it can: every read finds the whole file (the writes go to a temporary file renamed
+    into place), and no temporary file is left."""
+    path = tmp_path / "entry.npz"
+    expected = np.random.default_rng(0).standard_normal(1_500_000)
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT)
+               for _ in range(2)]
+    reads = 0
+    while any(w.poll() is None for w in writers):
+        if path.exists():
+            np.testing.assert_array_equal(cache.read_arrays(path, "k")["a"], expected)
+            reads += 1
+    assert [w.returncode for w in writers] == [0, 0]
+    np.testing.assert_array_equal(cache.read_arrays(path, "k")["a"], expected)
+    assert reads >= 1  # the reader did overlap the writers
+    assert [p.name for p in tmp_path.iterdir()] == ["entry.npz"]  # no .part left behind
