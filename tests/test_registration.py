@@ -177,6 +177,14 @@ def test_non_overlapping_images_explain_and_centre_alignment_fixes_it(scan):
     assert np.allclose(transform.TransformPoint(centre), np.add(centre, (0, 0, 1000)), atol=1)
 
 
+def test_one_coarse_affine_level_still_recovers_the_shift(scan):
+    """``shrink=(4,)``, what stage 1 uses for the training patients' masks: one level at a
+    quarter of the resolution instead of half, then full."""
+    ct, _ = scan
+    transform = registration.register(ct, shifted(ct), "affine", shrink=(4,))
+    assert error_at_centre(transform, ct) < 1.0  # mm, a third of a voxel (0.2 with (2, 1))
+
+
 def vector_image(image):
     return sitk.Compose(image, image, image)
 
@@ -189,6 +197,8 @@ def vector_image(image):
     (lambda ct, m: registration.register(ct[:, :, 5], ct), "3-D"),
     (lambda ct, m: registration.register(ct * 0, ct), "constant"),
     (lambda ct, m: registration.register(ct, ct, samples=0), "samples must be positive"),
+    (lambda ct, m: registration.register(ct, ct, shrink=()), "shrink must be a non-empty"),
+    (lambda ct, m: registration.register(ct, ct, shrink=(2, 0)), r"got \(2, 0\)"),
     (lambda ct, m: registration.register(ct, ct, region=m * 0), "empty"),
     (lambda ct, m: registration.register(ct, ct, region=sitk.Expand(m, [2, 2, 2])),
      "neither image's grid"),

@@ -29,7 +29,7 @@ from .. import workers
 from ..checks import check_choice
 from .contrast_check import check_plain_ct
 from .grid import as_image, to_input_grid, to_working
-from .stage1 import default_atlases, segment_pancreas
+from .stage1 import TRAINING_MASK_OPTIONS, default_atlases, segment_pancreas
 from .stage2 import boosted
 from .stage2.labels import IMAGES, LABEL_SOURCES
 from .stage2.table import TrainingData, training_data
@@ -68,7 +68,7 @@ class PipelineResult:
 
 
 def _stage1_mask(plain, method):
-    return segment_pancreas(plain, method)
+    return segment_pancreas(plain, method, **TRAINING_MASK_OPTIONS[method])
 
 
 @dataclass

@@ -33,7 +33,7 @@ from .. import cache, cache_layout, cohorts, workers
 from ..checks import check_choice
 from ..simulate import CASE_VERSION, named_cohort
 from .chain import Pipeline
-from .stage1 import stage1_settings
+from .stage1 import training_mask_settings
 from .stage2 import boosted, features
 from .stage2.labels import REGISTER_OPTIONS, label_mask, scan_arrays
 from .stage2.table import TrainingData
@@ -81,7 +81,7 @@ def pipeline_settings(pipeline: Pipeline) -> dict:
                 "training_pancreas": pipeline.training_pancreas,
                 "stage1_method": pipeline.stage1_method}
     if pipeline.uses_stage1_masks:
-        settings["stage1"] = stage1_settings(pipeline.stage1_method)
+        settings["stage1"] = training_mask_settings(pipeline.stage1_method)
     return settings
 
 
@@ -225,7 +225,7 @@ def cached_stage1_masks(pipeline: Pipeline, cases, progress: bool = False):
         return None
     key = table_key({"stage 1 masks": [int(c.seed) for c in cases], "stored as": "bits",
                      "subtypes": [c.subtype or "" for c in cases],
-                     "stage1": stage1_settings(pipeline.stage1_method)})
+                     "stage1": training_mask_settings(pipeline.stage1_method)})
 
     def build():  # one bit per voxel: the masks of 160 patients in about 0.2 MB
         masks = pipeline.training_pancreas_masks(cases, cache.show_build_progress(progress))

@@ -126,7 +126,7 @@ def _execute(method, fixed, moving, stage: str) -> None:
 
 
 def _linear_stage(fixed, moving, kind, initial, samples, bins, iterations, seed, mask,
-                  recorder):
+                  recorder, shrink=SHRINK):
     tx = sitk.Euler3DTransform() if kind == "rigid" else sitk.AffineTransform(3)
     if isinstance(initial, str) and initial == "geometry":
         tx = sitk.CenteredTransformInitializer(
@@ -134,7 +134,7 @@ def _linear_stage(fixed, moving, kind, initial, samples, bins, iterations, seed,
     else:
         tx.SetCenter(fixed.TransformContinuousIndexToPhysicalPoint(
             [(n - 1) / 2 for n in fixed.GetSize()]))
-    method = _method(fixed, samples, bins, SHRINK, seed, mask)
+    method = _method(fixed, samples, bins, shrink, seed, mask)
     method.SetOptimizerAsRegularStepGradientDescent(
         learningRate=1.0, minStep=1e-3, numberOfIterations=iterations, relaxationFactor=0.5)
     method.SetOptimizerScalesFromPhysicalShift()
@@ -220,7 +220,7 @@ def register(fixed: sitk.Image, moving: sitk.Image, kind: str = "bspline", *,
              grid_spacing_mm: float = 40.0, samples: int | None = None,
              iterations: int | None = None, bins: int = 48, clamp_hu=CLAMP_HU, seed: int = 1,
              prealign: bool = True, exclude: sitk.Image | None = None,
-             recorder: RegistrationRecorder | None = None) -> sitk.Transform:
+             recorder: RegistrationRecorder | None = None, shrink=SHRINK) -> sitk.Transform:
     """Find T mapping a physical point of ``fixed`` to the same anatomy in ``moving``.
 
     ``fixed`` is the plain scan, ``moving`` the contrast scan (any grids, in HU; integer
@@ -248,9 +248,10 @@ def register(fixed: sitk.Image, moving: sitk.Image, kind: str = "bspline", *,
     enhancing lesion match an iso-attenuating one ("cost-function masking"). Rigid and
     affine stages use the whole region: a few parameters cannot be pulled off by a lesion.
     ``recorder`` collects the metric per iteration. Without ``region`` a B-spline covers the
-    whole image: slower.
+    whole image: slower. ``shrink``: the rigid/affine stage's levels (default (2, 1): half
+    resolution, then full; (4,): one coarse level, about twice as fast).
     """
-    _check_settings(kind, initial, samples, grid_spacing_mm, bins, iterations, margin_mm)
+    _check_settings(kind, initial, samples, grid_spacing_mm, bins, iterations, margin_mm, shrink)
     fixed, moving, region = _checked_images(fixed, moving, kind, region, clamp_hu)
     start = _start(initial, fixed, moving)
     check_overlap(fixed, moving, start)
@@ -265,7 +266,7 @@ def register(fixed: sitk.Image, moving: sitk.Image, kind: str = "bspline", *,
             linear_fixed = crop_to_region(fixed, region, margin_mm)
         transform = _linear_stage(linear_fixed, moving, "affine" if kind == "bspline" else kind,
                                   initial, samples or 6000, bins, iterations or 100, seed,
-                                  body, recorder)
+                                  body, recorder, shrink)
     if kind != "bspline":
         return transform
     box = fixed if region is None else crop_to_region(fixed, region, margin_mm, margin_mm / 2)
@@ -276,8 +277,13 @@ def register(fixed: sitk.Image, moving: sitk.Image, kind: str = "bspline", *,
     return sitk.CompositeTransform([transform, deformation])
 
 
-def _check_settings(kind, initial, samples, grid_spacing_mm, bins, iterations, margin_mm):
+def _check_settings(kind, initial, samples, grid_spacing_mm, bins, iterations, margin_mm,
+                    shrink=SHRINK):
     """Refuse unknown choices and non-positive numbers before any work is done."""
+    if not (isinstance(shrink, tuple | list) and shrink
+            and all(isinstance(f, int) and f >= 1 for f in shrink)):
+        raise RegistrationInputError(f"shrink must be a non-empty tuple of whole numbers >= 1 "
+                                     f"(one per level, coarse first, e.g. (2, 1)), got {shrink!r}")
     if kind not in KINDS:
         raise RegistrationInputError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     if not (isinstance(initial, sitk.Transform) or initial in INITIALISERS):

@@ -43,13 +43,13 @@ def test_predict_without_a_mask_runs_stage_1(toy_pipeline, monkeypatch):
     case = toy_case(57, "cyst")
     calls = []
 
-    def stage_1(scan, method="atlas"):
-        calls.append(method)
+    def stage_1(scan, method="atlas", **options):
+        calls.append((method, options))
         return case.pancreas_plain
 
     monkeypatch.setattr(chain, "segment_pancreas", stage_1)
     result = toy_pipeline.predict(case.plain)
-    assert calls == ["atlas"] and result.found
+    assert calls == [("atlas", {})] and result.found  # at full resolution, not the training's
     np.testing.assert_array_equal(arr(result.pancreas), arr(case.pancreas_plain))
 
 

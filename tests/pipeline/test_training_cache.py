@@ -15,7 +15,7 @@ from toy_cases import (  # noqa: F401 (small_voxel_model: an autouse fixture)
 )
 
 from helpers import pipeline
-from helpers.pipeline import chain, default, training_cache
+from helpers.pipeline import chain, default, stage1, training_cache
 
 
 def test_cache_holds_arrays_only_and_refits_identically(toy_cache):
@@ -104,8 +104,9 @@ def test_stage1_masks_are_computed_once_for_every_table_that_needs_them(toy_cach
     folder, built = toy_cache
     calls = []
 
-    def stage_1(scan, method="atlas"):
+    def stage_1(scan, method="atlas", **options):
         calls.append(method)
+        assert options == stage1.TRAINING_MASK_OPTIONS["atlas"]  # the coarser registration
         return sitk.Cast(scan > -1000, sitk.sitkUInt8)  # a stand-in: not the reference mask
 
     monkeypatch.setattr(chain, "segment_pancreas", stage_1)
@@ -115,3 +116,21 @@ def test_stage1_masks_are_computed_once_for_every_table_that_needs_them(toy_cach
     assert len(calls) == 15 and len(table.y) > len(reference.y)  # a larger region of interest
     training_cache.cached_training_table(unfit, motion="hard")  # another table, the same masks
     assert len(calls) == 15 and len(list(folder.glob("*.npz"))) == 4
+
+
+def test_the_training_masks_registration_options_are_part_of_every_key_built_on_them(
+        monkeypatch):
+    """Masks found with another registration are other masks: the stage-1 masks' key and the
+    key of every table trained on them change with the options; a table on reference masks
+    keeps its key."""
+    on_stage1 = pipeline.Pipeline(training_pancreas="stage1")
+    on_reference = pipeline.Pipeline()
+    before = [training_cache.table_key(training_cache.training_key(p, "typical", True))
+              for p in (on_stage1, on_reference)]
+    assert stage1.training_mask_settings("atlas")["training registration"] == \
+        stage1.TRAINING_MASK_OPTIONS["atlas"]
+    monkeypatch.setitem(stage1.TRAINING_MASK_OPTIONS, "atlas", {"shrink": (2, 1)})
+    after = [training_cache.table_key(training_cache.training_key(p, "typical", True))
+             for p in (on_stage1, on_reference)]
+    assert after[0] != before[0] and after[1] == before[1]
+    assert "training registration" not in stage1.training_mask_settings("classifier")

@@ -24,7 +24,8 @@ def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
     monkeypatch.setattr(warmup.reader_model, "model_reading",
                         lambda cases, progress=False: read.append(cases))
     monkeypatch.setattr(chain, "segment_pancreas",
-                        lambda scan, method="atlas": sitk.Cast(scan > -1000, sitk.sitkUInt8))
+                        lambda scan, method="atlas", **options: sitk.Cast(scan > -1000,
+                                                                          sitk.sitkUInt8))
     studies = []
     monkeypatch.setattr(warmup.study, "method_comparison",
                         lambda **settings: studies.append(settings))
@@ -71,7 +72,8 @@ def cohort(name, n=None, *, motion="typical", progress=False, n_jobs=1, cache=Tr
     return [c for c in toy_cohort(9, start=100) if c.subtype]
 
 training_cache.named_cohort = cohort
-chain.segment_pancreas = lambda scan, method="atlas": sitk.Cast(scan > -1000, sitk.sitkUInt8)
+chain.segment_pancreas = lambda scan, method="atlas", **options: sitk.Cast(scan > -1000,
+                                                                          sitk.sitkUInt8)
 stage2.boosted.VOXEL_MODEL["max_iter"] = 20
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")

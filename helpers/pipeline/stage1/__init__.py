@@ -17,6 +17,7 @@ from .segment import (
     MIN_ATLAS_SIMILARITY,
     N_LABELLED,
     THRESHOLDS,
+    TRAINING_MASK_OPTIONS,
     PancreasNotFoundError,
     Stage1Result,
     check_coverage,
@@ -30,10 +31,12 @@ from .segment import (
     run_stage1,
     segment_pancreas,
     stage1_settings,
+    training_mask_settings,
 )
 
 __all__ = ["DEFAULT_METHOD", "METHODS", "MIN_ATLAS_SIMILARITY", "MIN_COVERAGE_MM",
            "N_LABELLED", "NotCTError", "PLAUSIBLE_ML", "PancreasNotFoundError", "Stage1Result",
-           "THRESHOLDS", "check_coverage", "check_ct_like", "check_result", "clean_mask",
-           "default_atlases", "default_classifier", "reframe", "reframe_case", "run_stage1",
-           "segment_pancreas", "stage1_settings"]
+           "THRESHOLDS", "TRAINING_MASK_OPTIONS", "check_coverage", "check_ct_like",
+           "check_result", "clean_mask", "default_atlases", "default_classifier", "reframe",
+           "reframe_case", "run_stage1", "segment_pancreas", "stage1_settings",
+           "training_mask_settings"]

@@ -136,6 +136,21 @@ def clean_mask(score: np.ndarray, hu: np.ndarray, threshold: float = 0.5,
 
 
 
+# Stage 1 on the training patients, whose masks stages 2 and 3 learn from: the atlases'
+# affine registrations run one coarse level (a quarter of the resolution) instead of two
+# (half, then full). On 12 training patients this took 1.3 instead of 2.4 CPU seconds per
+# patient, and the masks matched the full registration's (Dice median 0.986, minimum 0.971;
+# each lesion as much inside them). At prediction, stage 1 registers at full resolution.
+TRAINING_MASK_OPTIONS = {"atlas": {"shrink": (4,)}, "classifier": {}}
+
+
+def training_mask_settings(method: str = DEFAULT_METHOD) -> dict:
+    """:func:`stage1_settings` of the training patients' masks: with their registration
+    options (:data:`TRAINING_MASK_OPTIONS`), for the cache keys of data built from them."""
+    options = TRAINING_MASK_OPTIONS[method]
+    return stage1_settings(method) | ({"training registration": options} if options else {})
+
+
 def stage1_settings(method: str = DEFAULT_METHOD) -> dict:
     """Everything that decides stage 1's masks, for the cache keys of data built from them."""
     return {"method": method, "threshold": THRESHOLDS[method], "labelled": N_LABELLED,
