@@ -132,9 +132,11 @@ def save_detector(path: Path, key: str, detector: unet.UNetDetector) -> Path:
     metadata = {"key": key, "settings": json.dumps(detector.settings.as_dict()),
                 "operating_threshold": repr(float(detector.operating_threshold)),
                 "history": json.dumps(detector.history),
-                "validation_scores": json.dumps([float(s) for s in detector.validation_scores]),
+                # stored under their old names (the validation patients' scores): files
+                # written before the rename read the same
+                "validation_scores": json.dumps([float(s) for s in detector.threshold_scores]),
                 "validation_abnormal": json.dumps([bool(a) for a in
-                                                   detector.validation_abnormal])}
+                                                   detector.threshold_abnormal])}
     blob = d.safetensors.save(state, metadata=metadata)
     return cache.atomic_write(path, lambda handle: handle.write(blob),
                               lambda tmp: read_detector(tmp, key))
@@ -156,9 +158,9 @@ def read_detector(path: Path, key: str) -> unet.UNetDetector:
     net.load_state_dict(state, strict=True)
     net.eval()
     return unet.UNetDetector(net, settings, float(metadata["operating_threshold"]),
-                             validation_scores=np.asarray(json.loads(
+                             threshold_scores=np.asarray(json.loads(
                                  metadata["validation_scores"])),
-                             validation_abnormal=np.asarray(json.loads(
+                             threshold_abnormal=np.asarray(json.loads(
                                  metadata["validation_abnormal"]), bool),
                              history=json.loads(metadata["history"]))
 

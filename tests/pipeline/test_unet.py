@@ -155,8 +155,8 @@ def tiny_detector():
                                              dataclasses.replace(TINY, epochs=2),
                                              progress=False)
     return unet.UNetDetector(net, dataclasses.replace(TINY, epochs=2), 0.5,
-                             validation_scores=np.array([0.2, 0.7]),
-                             validation_abnormal=np.array([False, True]), history=history)
+                             threshold_scores=np.array([0.2, 0.7]),
+                             threshold_abnormal=np.array([False, True]), history=history)
 
 
 @needs_torch

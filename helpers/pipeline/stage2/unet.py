@@ -244,15 +244,17 @@ class UNetDetector:
     """A trained network as stage 2: the interface of :class:`.boosted.Detector`.
 
     ``operating_threshold`` on the case score was chosen on the **validation** patients
-    (95 % specificity there); ``validation_scores``/``validation_abnormal`` are theirs.
+    (95 % specificity there); ``threshold_scores``/``threshold_abnormal`` (the name every
+    stage-2 detector gives the scores its threshold was set on, :mod:`helpers.pipeline.detectors`)
+    are the validation patients' case scores and truth.
     """
 
     net: object
     settings: UNetSettings
     operating_threshold: float
     voxel_threshold: float = VOXEL_THRESHOLD
-    validation_scores: np.ndarray | None = field(default=None, repr=False)
-    validation_abnormal: np.ndarray | None = field(default=None, repr=False)
+    threshold_scores: np.ndarray | None = field(default=None, repr=False)
+    threshold_abnormal: np.ndarray | None = field(default=None, repr=False)
     history: dict = field(default_factory=dict, repr=False)
 
     def maps(self, hu: np.ndarray, pancreas: np.ndarray):

@@ -144,6 +144,6 @@ def train_detector(train, validation, settings, progress=True) -> unet.UNetDetec
     net, history = fit_network(train, validation, settings, progress=progress)
     scores = crop_scores(net, validation, settings)
     return unet.UNetDetector(net, settings, operating_threshold(scores, validation["abnormal"]),
-                             validation_scores=scores,
-                             validation_abnormal=validation["abnormal"].astype(bool),
+                             threshold_scores=scores,
+                             threshold_abnormal=validation["abnormal"].astype(bool),
                              history=history)
