@@ -22,14 +22,17 @@ layer or those below it, which ``tests/test_structure.py`` checks):
 4. :mod:`.stage3`: the subtype (``classify_subtype``);
 5. :mod:`.chain`: the chained :class:`Pipeline`;
 6. :mod:`.training_cache`: its training data, cached; :mod:`.unet_cache`: the network's;
-7. :mod:`.default`: the default pipeline; :mod:`.evaluation`: Dice, ROC, AUC, per-size
+7. :mod:`.detectors`: stage 2's seam, the interface every stage-2 detector has
+   (``StageTwoDetector``) and the registry of those the default pipeline can use (a new
+   detector: one module in :mod:`.stage2` and one entry there);
+8. :mod:`.default`: the default pipeline; :mod:`.evaluation`: Dice, ROC, AUC, per-size
    sensitivity, one row per patient; :mod:`.screening`: sensitivity and specificity in a
    screened population;
-8. :mod:`.end_to_end`, the figures (:mod:`.outline_figures`, :mod:`.detection_figures`,
+9. :mod:`.end_to_end`, the figures (:mod:`.outline_figures`, :mod:`.detection_figures`,
    :mod:`.subtype_figures`) and notebook 07's reader study (:mod:`.reader_study`,
    :mod:`.reader_model`, :mod:`.reader_compare`, :mod:`.reader_figures`,
    :mod:`.reader_widget`);
-9. :mod:`.warmup`: builds every slow cache ahead of time.
+10. :mod:`.warmup`: builds every slow cache ahead of time.
 
 Not for clinical use.
 """
@@ -60,6 +63,7 @@ LAYERS = (
     ("stage3",),
     ("chain",),
     ("training_cache", "unet_cache"),
+    ("detectors",),
     ("default", "evaluation", "screening"),
     ("end_to_end", "outline_figures", "detection_figures", "subtype_figures", "reader_study",
      "reader_model", "reader_compare", "reader_figures", "reader_widget"),

@@ -86,6 +86,7 @@ class Pipeline:
     seed: int = 0
     stage3_outlines: str = "labels"
     stage1_method: str = "atlas"
+    # any stage-2 detector (helpers.pipeline.detectors.StageTwoDetector); fit: the boosted one
     detector: boosted.Detector | None = None
     classifier: SubtypeClassifier | None = None
     fit_seconds: float = field(default=0.0, repr=False)

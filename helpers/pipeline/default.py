@@ -15,11 +15,9 @@ import functools
 
 import numpy as np
 
-from ..checks import check_choice
+from . import detectors
 from .chain import Pipeline
-from .stage2 import unet
 from .training_cache import cached_detected_rows, cached_out_of_fold_maps, cached_training_table
-from .unet_cache import warm_unet
 
 # The default pipeline's stage 3 also learns from stage 2's outlines of the training lesions:
 # on the validation cohort's lesions as stage 2 outlined them, balanced accuracy 0.66 -> 0.80
@@ -28,9 +26,8 @@ from .unet_cache import warm_unet
 DEFAULT_STAGE3_OUTLINES = "labels+stage2"
 # The default pipeline's stage 2 trains on the masks stage 1 finds, as it is used when chained.
 DEFAULT_TRAINING_PANCREAS = "stage1"
-# Stage 2's choices: gradient boosting over hand-made features (notebook 05), or the small
-# neural network of notebook 08 (needs the optional extra, requirements-deep.txt).
-DETECTORS = ("boosted", "unet")
+# Stage 2's choices (gradient boosting over hand-made features, notebook 05; the small neural
+# network of notebook 08, ...) are the registry of helpers.pipeline.detectors.
 
 
 def make_pipeline(seed: int = 0, progress: bool = False, use_cache: bool = True, *,
@@ -56,36 +53,39 @@ def make_pipeline(seed: int = 0, progress: bool = False, use_cache: bool = True,
     return pipeline.fit_stage3(lesion_x, lesion_y)
 
 
-def default_pipeline(seed: int = 0, detector: str = "boosted") -> Pipeline:
+def default_pipeline(seed: int = 0, detector: str = detectors.DEFAULT) -> Pipeline:
     """The default pipeline: registration-transferred labels, plain CT, stage 1's pancreas
     masks at training as at prediction (a detector trained on reference masks called healthy
     scans abnormal when handed stage 1's: benchmarks/foreign.py), stage 3 also learning every
     training lesion in the outline stage 2 reports for it (what it is handed when chained);
     fitted once per process (see :func:`make_pipeline`).
 
-    ``detector="unet"``: the same stages 1 and 3 with notebook 08's neural network as stage 2
-    (:func:`helpers.pipeline.unet_cache.warm_unet`: trained on the same registered labels,
-    cached); ``predict`` gives the same result fields. Without PyTorch it raises
-    :class:`helpers.pipeline.stage2.unet.DeepExtraMissing`, naming the command that installs it.
-    The network learnt on the **reference** pancreas masks (notebook 08), not on stage 1's:
-    chained behind stage 1 it raises false alarms on healthy never-seen patients (notebook 07's
-    end-to-end table counts them), the failure the boosted detector showed before it was
-    trained on stage 1's masks."""
-    check_choice(detector, DETECTORS, "detector")
-    if detector == "unet":
-        unet.deep()  # fails early, with the install command, when the extra is missing
+    ``detector``: a name of the stage-2 registry (:func:`.detectors.detector_names`; an
+    unknown one is refused with the list). ``"boosted"`` (the default) is the pipeline's own
+    stage 2; any other gives the same stages 1 and 3 with that detector as stage 2
+    (``predict`` gives the same result fields). ``detector="unet"``: notebook 08's neural
+    network (:func:`helpers.pipeline.unet_cache.warm_unet`: trained on the same registered
+    labels, cached); without PyTorch it raises
+    :class:`helpers.pipeline.stage2.unet.DeepExtraMissing`, naming the command that installs it,
+    before anything is fitted. The network learnt on the **reference** pancreas masks
+    (notebook 08), not on stage 1's: chained behind stage 1 it raises false alarms on healthy
+    never-seen patients (notebook 07's end-to-end table counts them), the failure the boosted
+    detector showed before it was trained on stage 1's masks."""
+    detectors.require(detector)  # fails early, naming what to install, when it cannot run
     return fitted_default(int(seed), detector)
 
 
 @functools.lru_cache(maxsize=4)
 def fitted_default(seed: int, detector: str) -> Pipeline:
-    """:func:`default_pipeline`, fitted once per process and per ``(seed, detector)`` (the
-    network's pipeline shares the boosted one's stages 1 and 3)."""
-    if detector == "unet":
-        return dataclasses.replace(fitted_default(seed, "boosted"),
-                                   detector=warm_unet(progress=False))
-    return make_pipeline(seed, training_pancreas=DEFAULT_TRAINING_PANCREAS,
-                         stage3_outlines=DEFAULT_STAGE3_OUTLINES)
+    """:func:`default_pipeline`, fitted once per process and per ``(seed, detector)``. The
+    default detector is fitted with stages 1 and 3 by :func:`make_pipeline`; every other is
+    its registry entry's ``build(seed)`` in place of it (sharing the default's stages 1 and
+    3)."""
+    build = detectors.get(detector).build
+    if build is None:  # the default pipeline's own stage 2 (detectors.DEFAULT)
+        return make_pipeline(seed, training_pancreas=DEFAULT_TRAINING_PANCREAS,
+                             stage3_outlines=DEFAULT_STAGE3_OUTLINES)
+    return dataclasses.replace(fitted_default(seed, detectors.DEFAULT), detector=build(seed))
 
 
 default_pipeline.cache_clear = fitted_default.cache_clear  # refit from scratch (benchmarks)

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import evaluation
+from . import detectors, evaluation
 from .chain import Pipeline
 from .default import default_pipeline
-from .stage2 import unet
 
 
 def end_to_end_row(name: str, model: Pipeline, cases, results=None) -> dict:
@@ -31,16 +30,18 @@ def end_to_end_row(name: str, model: Pipeline, cases, results=None) -> dict:
 
 
 def end_to_end_rows(cases, seed: int = 0, boosted_results=None) -> list[dict]:
-    """:func:`end_to_end_row` for each stage 2 of :data:`DETECTORS` (notebook 07's table);
-    the network's row says how to install PyTorch when it is missing. ``boosted_results``
-    (seed -> result) are the default pipeline's predictions, if already made."""
-    rows = [end_to_end_row("boosted features (default)", default_pipeline(seed), cases,
-                           boosted_results)]
-    if unet.available():
-        rows.append(end_to_end_row("neural network (notebook 08)",
-                                   default_pipeline(seed, "unet"), cases))
-    else:
-        rows.append({"stage 2": "neural network (notebook 08)",
-                     "lesions found in place": f"not run: PyTorch missing "
-                     f"({unet.INSTALL_COMMAND})"})
+    """:func:`end_to_end_row` for each stage-2 detector of the registry
+    (:func:`.detectors.detector_names`, labelled by its entry: notebook 07's table); a detector
+    that cannot run here gets a row saying what to install (the network: PyTorch).
+    ``boosted_results`` (seed -> result) are the default pipeline's predictions, if already
+    made."""
+    rows = []
+    for name in detectors.detector_names():
+        entry = detectors.get(name)
+        if not entry.available():
+            rows.append({"stage 2": entry.label,
+                         "lesions found in place": f"not run: {entry.missing}"})
+            continue
+        reuse = boosted_results if name == detectors.DEFAULT else None
+        rows.append(end_to_end_row(entry.label, default_pipeline(seed, name), cases, reuse))
     return rows

@@ -47,7 +47,7 @@ def model_fingerprint(model) -> dict:
     settings, stage 1's settings, its thresholds, a digest of its training patients'
     out-of-fold scores and scikit-learn's version."""
     detector = model.detector
-    trained = np.ascontiguousarray(np.asarray(detector.training_scores, np.float64))
+    trained = np.ascontiguousarray(np.asarray(detector.threshold_scores, np.float64))
     training = training_cache.training_key(model, "typical", True)
     return {"training": training_cache.table_key(training),
             "stage1": stage1_settings(model.stage1_method),

@@ -109,15 +109,19 @@ def cohort_crops(role: str, settings: unet.UNetSettings = unet.DEFAULT_SETTINGS,
 
 def weights_key(settings: unet.UNetSettings) -> str:
     """SHA-256 of every setting of the network and its training, the library versions, the
-    crop geometry and the keys of the training and validation data."""
+    crop geometry and the keys of the training and validation data; and the device when it is
+    not the CPU (a GPU's weights differ a little: they never replace the CPU's reference)."""
     d = unet.deep()
-    return cache.settings_key({
-        "version": CACHE_VERSION, "settings": settings.as_dict(), "crop": list(unet.CROP_SHAPE),
-        "hu_window": list(unet.HU_WINDOW), "roi margin": unet.ROI_MARGIN_VOX,
-        "voxel threshold": unet.VOXEL_THRESHOLD, "threads": unet.THREADS,
-        "specificity": TARGET_SPECIFICITY, "torch": d.torch.__version__,
-        "training data": crops_key("training", settings),
-        "validation data": crops_key("validation", settings)})
+    key = {"version": CACHE_VERSION, "settings": settings.as_dict(),
+           "crop": list(unet.CROP_SHAPE), "hu_window": list(unet.HU_WINDOW),
+           "roi margin": unet.ROI_MARGIN_VOX, "voxel threshold": unet.VOXEL_THRESHOLD,
+           "threads": unet.THREADS, "specificity": TARGET_SPECIFICITY,
+           "torch": d.torch.__version__, "training data": crops_key("training", settings),
+           "validation data": crops_key("validation", settings)}
+    device = unet.choose_device().type
+    if device != "cpu":  # the CPU's key is the one it always was
+        key["device"] = device
+    return cache.settings_key(key)
 
 
 def weights_path(settings: unet.UNetSettings) -> Path:
@@ -128,13 +132,16 @@ def save_detector(path: Path, key: str, detector: unet.UNetDetector) -> Path:
     """Write a trained detector as safetensors (weights as tensors, the rest as text
     metadata), atomically; checked by reading it back before it takes its name."""
     d = unet.deep()
-    state = {name: t.detach().contiguous() for name, t in detector.net.state_dict().items()}
+    state = {name: t.detach().cpu().contiguous()
+             for name, t in detector.net.state_dict().items()}
     metadata = {"key": key, "settings": json.dumps(detector.settings.as_dict()),
                 "operating_threshold": repr(float(detector.operating_threshold)),
                 "history": json.dumps(detector.history),
-                "validation_scores": json.dumps([float(s) for s in detector.validation_scores]),
+                # stored under their old names (the validation patients' scores): files
+                # written before the rename read the same
+                "validation_scores": json.dumps([float(s) for s in detector.threshold_scores]),
                 "validation_abnormal": json.dumps([bool(a) for a in
-                                                   detector.validation_abnormal])}
+                                                   detector.threshold_abnormal])}
     blob = d.safetensors.save(state, metadata=metadata)
     return cache.atomic_write(path, lambda handle: handle.write(blob),
                               lambda tmp: read_detector(tmp, key))
@@ -154,11 +161,11 @@ def read_detector(path: Path, key: str) -> unet.UNetDetector:
                                     for k, v in raw.items()})
     net = unet.build_network(settings)
     net.load_state_dict(state, strict=True)
-    net.eval()
+    net.to(unet.choose_device()).eval()
     return unet.UNetDetector(net, settings, float(metadata["operating_threshold"]),
-                             validation_scores=np.asarray(json.loads(
+                             threshold_scores=np.asarray(json.loads(
                                  metadata["validation_scores"])),
-                             validation_abnormal=np.asarray(json.loads(
+                             threshold_abnormal=np.asarray(json.loads(
                                  metadata["validation_abnormal"]), bool),
                              history=json.loads(metadata["history"]))
 

@@ -1,6 +1,7 @@
 """Build every slow cache of notebooks 03-08 ahead of time (``python -m helpers.pipeline.warmup
 warm``): notebook 03's registration table, the training data of the pipelines the notebooks
-refit, notebook 07's reading and notebook 08's network. Virtual patients are not stored (they
+refit, notebook 07's reading and notebook 08's network (each stage-2 detector's own step,
+from the registry of :mod:`.detectors`). Virtual patients are not stored (they
 are rebuilt from their seed where needed), so they are no step of their own. Not for clinical
 use.
 """
@@ -12,12 +13,10 @@ import time
 
 from .. import cache
 from ..registration import study
-from . import reader_model, reader_study
+from . import detectors, reader_model, reader_study
 from .chain import Pipeline
 from .default import DEFAULT_STAGE3_OUTLINES, DEFAULT_TRAINING_PANCREAS, make_pipeline
-from .stage2 import unet
 from .training_cache import cached_training_table
-from .unet_cache import warm_unet
 
 # The pipelines notebooks 05-07 refit (05: the four label sources / images; 07: the default);
 # warming one caches its training table and its out-of-fold maps.
@@ -41,9 +40,11 @@ def warmup_steps(progress: bool) -> list[tuple[str, object]]:
     steps.append(("notebook 07's reader study: its patients and the model's reading",
                   lambda: reader_model.model_reading(reader_study.reading_cases(progress),
                                                      progress=progress)))
-    if unet.available():  # the optional deep-learning extra (requirements-deep.txt)
-        steps.append(("notebook 08's network (trained once: about 3 minutes on 2 cores)",
-                      lambda: warm_unet(progress=progress)))
+    for name in detectors.detector_names():  # each stage-2 detector's own cache, if any
+        entry = detectors.get(name)
+        if entry.warmup and entry.available():  # the network: only with its optional extra
+            step, build = entry.warmup
+            steps.append((step, lambda build=build: build(progress)))
     for source in HARD_MOTION_LABELS:
         steps.append((f"{source} labels under hard motion (training cohort)",
                       lambda source=source: cached_training_table(

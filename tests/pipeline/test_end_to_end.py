@@ -7,6 +7,7 @@ from toy_cases import arr, small_voxel_model, toy_case  # noqa: F401 (small_voxe
 
 from helpers import pipeline
 from helpers.pipeline import end_to_end
+from helpers.pipeline.stage2 import unet
 
 
 def test_end_to_end_rows_count_hits_and_false_alarms_and_name_the_missing_extra(
@@ -15,7 +16,7 @@ def test_end_to_end_rows_count_hits_and_false_alarms_and_name_the_missing_extra(
     predictions = {c.seed: toy_pipeline.predict(c.plain, c.pancreas_plain) for c in cases}
     monkeypatch.setattr(end_to_end, "default_pipeline", lambda seed=0, detector="boosted": (
         toy_pipeline))
-    monkeypatch.setattr(end_to_end.unet, "available", lambda: False)
+    monkeypatch.setattr(unet, "available", lambda: False)
     lesions = [c for c in cases if c.subtype]
     hits = sum(bool((arr(predictions[c.seed].lesion) & arr(c.lesion_plain)).any())
                for c in lesions)

@@ -195,7 +195,7 @@ class CountingPipeline(Pipeline):
 def test_the_models_reading_is_cached_and_read_again_for_another_model(cases, tmp_path,
                                                                       monkeypatch):
     monkeypatch.setenv("PLAINCT_DATA", str(tmp_path))
-    detector = stage2.boosted.Detector(None, 0.5, 0.5, training_scores=np.linspace(0, 1, 5))
+    detector = stage2.boosted.Detector(None, 0.5, 0.5, threshold_scores=np.linspace(0, 1, 5))
     model = CountingPipeline(detector=detector,
                              classifier=SimpleNamespace(training_counts={"PDAC": 3}))
     first = rm.model_reading(cases[:3], model)

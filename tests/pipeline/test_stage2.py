@@ -188,8 +188,8 @@ def test_subtype_report_and_size_sensitivity():
 
 
 def test_detector_keeps_its_out_of_fold_training_scores(detector):
-    assert detector.training_scores.shape == detector.training_abnormal.shape == (12,)
-    healthy = detector.training_scores[~detector.training_abnormal]
+    assert detector.threshold_scores.shape == detector.threshold_abnormal.shape == (12,)
+    healthy = detector.threshold_scores[~detector.threshold_abnormal]
     assert detector.operating_threshold > healthy.max() - 1e-9 or healthy.size >= 20
 
 

@@ -155,8 +155,8 @@ def tiny_detector():
                                              dataclasses.replace(TINY, epochs=2),
                                              progress=False)
     return unet.UNetDetector(net, dataclasses.replace(TINY, epochs=2), 0.5,
-                             validation_scores=np.array([0.2, 0.7]),
-                             validation_abnormal=np.array([False, True]), history=history)
+                             threshold_scores=np.array([0.2, 0.7]),
+                             threshold_abnormal=np.array([False, True]), history=history)
 
 
 @needs_torch
@@ -227,3 +227,58 @@ def test_default_pipeline_with_the_network_gives_the_same_result_fields():
     assert 0.0 <= result.score <= 1.0 and result.probability is not None
     assert result.lesion.GetSize() == case.plain.GetSize()
     assert bool(result.subtype_probs) == result.found
+
+
+# ------------------------------------------------------------------------- the device
+@needs_torch
+def test_plainct_device_forces_the_cpu(monkeypatch):
+    torch = unet.deep().torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # even with a GPU
+    for value in ("cpu", " CPU "):
+        monkeypatch.setenv("PLAINCT_DEVICE", value)
+        assert unet.choose_device() == torch.device("cpu")
+
+
+@needs_torch
+def test_an_unknown_or_unusable_device_is_refused_saying_what_to_do(monkeypatch):
+    torch = unet.deep().torch
+    monkeypatch.setenv("PLAINCT_DEVICE", "tpu")
+    with pytest.raises(unet.DeviceError, match=r"'tpu' is not a device: set it to one of "
+                                               r"cpu, cuda, mps, or unset it"):
+        unet.choose_device()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("PLAINCT_DEVICE", "cuda")
+    with pytest.raises(unet.DeviceError, match="cannot use a cuda device.*PLAINCT_DEVICE=cpu"):
+        unet.choose_device()
+    assert isinstance(unet.DeviceError("x"), ValueError)
+
+
+@needs_torch
+def test_the_device_is_cuda_then_mps_then_the_cpu(monkeypatch):
+    torch = unet.deep().torch
+    monkeypatch.delenv("PLAINCT_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert unet.choose_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert unet.choose_device().type == "mps"  # chosen only: nothing runs on it here
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert unet.choose_device().type == "cuda"
+
+
+@needs_torch
+def test_on_the_cpu_nothing_moves_and_the_weights_key_is_the_cpus(monkeypatch):
+    """The CPU's numbers are the reference: tensors stay the same objects, and the cached
+    weights' key only changes (adding the device) when training would run on a GPU."""
+    torch = unet.deep().torch
+    net = unet.build_network(TINY)
+    x = torch.zeros(1, 2, *unet.CROP_SHAPE)
+    assert unet.device_of(net).type == "cpu" and unet.on_device(net, x)[0] is x
+    monkeypatch.setenv("PLAINCT_DEVICE", "cpu")
+    cpu_key = unet_cache.weights_key(TINY)
+    monkeypatch.delenv("PLAINCT_DEVICE")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert unet_cache.weights_key(TINY) == cpu_key
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert unet_cache.weights_key(TINY) != cpu_key

@@ -13,12 +13,13 @@ from toy_cases import kinds, small_voxel_model  # noqa: F401 (small_voxel_model:
 
 from helpers import cache
 from helpers.pipeline import chain, warmup
+from helpers.pipeline.stage2 import unet
 
 
 @pytest.mark.slow  # every step, on toy cohorts
 def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
     folder, built = toy_cache
-    monkeypatch.setattr(warmup.unet, "available", lambda: False)  # the network: its own test
+    monkeypatch.setattr(unet, "available", lambda: False)  # the network: its own test
     monkeypatch.setattr(warmup.reader_study, "reading_cases", lambda progress=False: [])
     read = []
     monkeypatch.setattr(warmup.reader_model, "model_reading",
@@ -50,7 +51,7 @@ def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
 def test_the_warm_up_trains_the_network_only_where_the_extra_is_installed(monkeypatch):
     named = {}
     for installed in (False, True):
-        monkeypatch.setattr(warmup.unet, "available", lambda installed=installed: installed)
+        monkeypatch.setattr(unet, "available", lambda installed=installed: installed)
         named[installed] = [name for name, _ in warmup.warmup_steps(progress=False)]
     network = [name for name in named[True] if "network" in name]
     assert len(network) == 1 and "notebook 08" in network[0]

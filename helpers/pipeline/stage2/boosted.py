@@ -169,9 +169,11 @@ class Detector:
     operating_threshold: float
     voxel_threshold: float
     names: list[str] = field(default_factory=features.feature_names)
-    # The training patients' out-of-fold case scores and truth (the thresholds came from them).
-    training_scores: np.ndarray | None = field(default=None, repr=False)
-    training_abnormal: np.ndarray | None = field(default=None, repr=False)
+    # The scores the operating threshold was set on (the name every stage-2 detector uses,
+    # helpers.pipeline.detectors): here the training patients' out-of-fold case scores, and
+    # their truth (lesion label or not).
+    threshold_scores: np.ndarray | None = field(default=None, repr=False)
+    threshold_abnormal: np.ndarray | None = field(default=None, repr=False)
 
     def probability_map(self, hu: np.ndarray, pancreas: np.ndarray) -> np.ndarray:
         """P(lesion) per voxel (0 outside the region of interest around the pancreas)."""
@@ -196,8 +198,8 @@ def fit_detector(data: TrainingData, seed: int = 0, folds: int = 3, maps=None) -
     maps = out_of_fold_maps(data, seed, folds) if maps is None else maps
     operating, voxel = choose_thresholds(data, maps)
     return Detector(fit_voxel_model(data.x, data.y, seed), operating, voxel,
-                    training_scores=np.array([case_score(m) for m in maps]),
-                    training_abnormal=data.abnormal)
+                    threshold_scores=np.array([case_score(m) for m in maps]),
+                    threshold_abnormal=data.abnormal)
 
 
 def permutation_importances(detector: Detector, data: TrainingData, seed: int = 0,

@@ -12,7 +12,10 @@ CPU in minutes:
   lesion logit per voxel, plus a head on its **bottleneck** (max-pool, linear) giving one
   normal/abnormal logit per patient; :func:`forward` returns both;
 * **detector** (:class:`UNetDetector`): the same interface as :class:`.boosted.Detector`
-  (``probability_map``, ``detect``), so a :class:`helpers.pipeline.Pipeline` can use either.
+  (``probability_map``, ``detect``: :class:`helpers.pipeline.detectors.StageTwoDetector`), so
+  a :class:`helpers.pipeline.Pipeline` can use either;
+* **device** (:func:`choose_device`): CUDA, else MPS, else the CPU (the reference numbers);
+  the environment variable ``PLAINCT_DEVICE`` (cpu, cuda, mps) forces one.
 
 PyTorch, MONAI and safetensors are an **optional extra** (``requirements-deep.txt``): they are
 imported on first use by :func:`deep`, which says which command installs them when they are
@@ -23,6 +26,7 @@ missing. Nothing else in :mod:`helpers` needs them. The training loop is in
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import asdict, dataclass, field
 from types import SimpleNamespace
 
@@ -42,10 +46,16 @@ ROI_MARGIN_VOX = 2  # the probability map is kept this close to the pancreas (as
 VOXEL_THRESHOLD = 0.5  # a voxel is "lesion" when the network's P(lesion) reaches this
 THREADS = 1  # fixed: the same weights each run; on a busy 2-core machine one thread was steadier
 # (measured per epoch: 3.1-3.5 s with one, 2.0-2.3 s with two but 16-27 s for the first two)
+DEVICE_VARIABLE = "PLAINCT_DEVICE"  # set to cpu, cuda or mps to force the device
+DEVICES = ("cuda", "mps", "cpu")  # the order choose_device tries them in
 
 
 class DeepExtraMissing(ImportError):
     """PyTorch, MONAI or safetensors is not installed; the message says how to install them."""
+
+
+class DeviceError(ValueError):
+    """``PLAINCT_DEVICE`` names no device, or one PyTorch cannot use here."""
 
 
 def install_message(missing: str | None = None) -> str:
@@ -84,6 +94,50 @@ def available() -> bool:
     except DeepExtraMissing:
         return False
     return True
+
+
+# ------------------------------------------------------------------------- the device
+def device_works(kind: str) -> bool:
+    """Whether PyTorch can use ``kind`` ("cuda": an NVIDIA GPU, "mps": Apple's GPU) here."""
+    torch = deep().torch
+    if kind == "cuda":
+        return bool(torch.cuda.is_available())
+    if kind == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return bool(mps is not None and mps.is_available())
+    return kind == "cpu"
+
+
+def choose_device():
+    """The ``torch.device`` the network trains and predicts on: the first that works of CUDA,
+    MPS and the CPU, or the one the environment variable ``PLAINCT_DEVICE`` (cpu, cuda, mps)
+    forces. Raises :class:`DeviceError`, saying what to do, for any other value or a device
+    PyTorch cannot use here. The CPU gives the reference numbers (the cached weights, CI)."""
+    torch = deep().torch
+    forced = os.environ.get(DEVICE_VARIABLE, "").strip().lower()
+    if not forced:
+        return torch.device(next(kind for kind in DEVICES if device_works(kind)))
+    if forced not in DEVICES:
+        raise DeviceError(f"{DEVICE_VARIABLE}={forced!r} is not a device: set it to one of "
+                          f"{', '.join(sorted(DEVICES))}, or unset it to use the first that "
+                          "works of cuda, mps and cpu")
+    if not device_works(forced):
+        raise DeviceError(f"{DEVICE_VARIABLE}={forced} but PyTorch {torch.__version__} cannot "
+                          f"use a {forced} device here (no such GPU, or a PyTorch built without "
+                          f"it): set {DEVICE_VARIABLE}=cpu, or unset it to use the first that "
+                          "works")
+    return torch.device(forced)
+
+
+def device_of(net):
+    """The device a network's weights are on."""
+    return next(net.parameters()).device
+
+
+def on_device(net, *tensors):
+    """``tensors`` moved to ``net``'s device (on the CPU: the same tensors)."""
+    device = device_of(net)
+    return tuple(t.to(device) for t in tensors)
 
 
 # ------------------------------------------------------------------------- settings
@@ -202,25 +256,36 @@ def parameter_count(net) -> int:
     return int(sum(p.numel() for p in net.parameters() if p.requires_grad))
 
 
-def set_deterministic(threads: int = THREADS) -> None:
-    """Deterministic algorithms and a fixed thread count (same seed, same weights)."""
+def set_deterministic(threads: int = THREADS, device=None) -> None:
+    """Deterministic algorithms and a fixed thread count (same seed, same weights). On a GPU
+    (``device``, default :func:`choose_device`) PyTorch has no deterministic version of some
+    operations this network uses (max-pooling's backward pass): they warn instead of failing,
+    and the weights may differ a little between runs and from the CPU's."""
     torch = deep().torch
-    torch.use_deterministic_algorithms(True)
+    device = choose_device() if device is None else torch.device(device)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    else:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
+        torch.use_deterministic_algorithms(True, warn_only=True)
     torch.set_num_threads(threads)
 
 
 def predict_crops(net, inputs, batch_size: int = 8):
     """``(P(lesion) per voxel [N, Z, Y, X], P(abnormal) per patient [N])`` as NumPy arrays for
-    input crops ``[N, 2, Z, Y, X]`` (evaluation mode, no gradients)."""
+    input crops ``[N, 2, Z, Y, X]`` (evaluation mode, no gradients; run on the device the
+    network is on)."""
     torch = deep().torch
     net.eval()
+    device = device_of(net)
     maps, heads = [], []
     with torch.no_grad():
         for start in range(0, len(inputs), batch_size):
-            x = torch.as_tensor(np.asarray(inputs[start:start + batch_size], np.float32))
+            x = torch.as_tensor(np.asarray(inputs[start:start + batch_size], np.float32),
+                                device=device)
             segmentation, logits = forward(net, x)
-            maps.append(torch.sigmoid(segmentation[:, 0]).numpy())
-            heads.append(torch.sigmoid(logits).numpy())
+            maps.append(torch.sigmoid(segmentation[:, 0]).cpu().numpy())
+            heads.append(torch.sigmoid(logits).cpu().numpy())
     return np.concatenate(maps), np.concatenate(heads)
 
 
@@ -244,15 +309,17 @@ class UNetDetector:
     """A trained network as stage 2: the interface of :class:`.boosted.Detector`.
 
     ``operating_threshold`` on the case score was chosen on the **validation** patients
-    (95 % specificity there); ``validation_scores``/``validation_abnormal`` are theirs.
+    (95 % specificity there); ``threshold_scores``/``threshold_abnormal`` (the name every
+    stage-2 detector gives the scores its threshold was set on, :mod:`helpers.pipeline.detectors`)
+    are the validation patients' case scores and truth.
     """
 
     net: object
     settings: UNetSettings
     operating_threshold: float
     voxel_threshold: float = VOXEL_THRESHOLD
-    validation_scores: np.ndarray | None = field(default=None, repr=False)
-    validation_abnormal: np.ndarray | None = field(default=None, repr=False)
+    threshold_scores: np.ndarray | None = field(default=None, repr=False)
+    threshold_abnormal: np.ndarray | None = field(default=None, repr=False)
     history: dict = field(default_factory=dict, repr=False)
 
     def maps(self, hu: np.ndarray, pancreas: np.ndarray):

@@ -7,7 +7,8 @@
 * :func:`fit_network`: AdamW for ``settings.epochs`` epochs, keeping the weights of the epoch
   with the best **validation** AUC (the epoch is a choice: the validation patients make it);
 * :func:`train_detector`: the trained detector (deterministic: seeded, deterministic
-  algorithms, :data:`.unet.THREADS` threads; about two minutes on two cores) with its
+  algorithms, :data:`.unet.THREADS` threads; about two minutes on two cores; on a GPU, if
+  there is one: :func:`.unet.choose_device`) with its
   operating threshold chosen on the validation patients; cached by
   :func:`helpers.pipeline.unet_cache.warm_unet`.
 
@@ -66,8 +67,10 @@ def losses():
 
 
 def batch_loss(net, x, y, abnormal, class_weight):
-    """The multi-task loss of one batch: segmentation + ``class_weight`` x classification."""
+    """The multi-task loss of one batch: segmentation + ``class_weight`` x classification
+    (the batch first moved to the device the network is on)."""
     segmentation_loss, classification_loss = losses()
+    x, y, abnormal = unet.on_device(net, x, y, abnormal)
     segmentation, logits = unet.forward(net, x)
     return segmentation_loss(segmentation, y) + class_weight * classification_loss(logits,
                                                                                   abnormal)
@@ -109,16 +112,19 @@ def fit_network(train, validation, settings, epochs=None, progress=True):
     """Train a new network on the ``train`` crops for ``epochs`` (default
     ``settings.epochs``); after each epoch measure the loss on ``validation`` and its AUC,
     and keep the weights of the epoch with the best validation AUC. Returns
-    ``(net, history)``; deterministic for ``settings.seed``."""
+    ``(net, history)``; deterministic for ``settings.seed`` on the CPU. Trains on
+    :func:`.unet.choose_device` (its name is on the progress bar)."""
     torch = unet.deep().torch
-    unet.set_deterministic()
-    net = unet.build_network(settings)
+    device = unet.choose_device()
+    unet.set_deterministic(device=device)
+    net = unet.build_network(settings).to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=settings.learning_rate,
                                   weight_decay=settings.weight_decay)
     rng = np.random.default_rng(settings.seed)
     history = {"train_loss": [], "validation_loss": [], "validation_auc": [], "seconds": 0.0}
     best, start = (-1.0, 0, None), time.perf_counter()
-    for epoch in tqdm(range(epochs or settings.epochs), desc="epochs", disable=not progress):
+    for epoch in tqdm(range(epochs or settings.epochs), desc=f"epochs on {device.type}",
+                      disable=not progress):
         history["train_loss"].append(train_epoch(net, optimiser, train, settings, rng))
         history["validation_loss"].append(validation_loss(net, validation, settings))
         auc = roc_auc_score(validation["abnormal"], crop_scores(net, validation, settings))
@@ -144,6 +150,6 @@ def train_detector(train, validation, settings, progress=True) -> unet.UNetDetec
     net, history = fit_network(train, validation, settings, progress=progress)
     scores = crop_scores(net, validation, settings)
     return unet.UNetDetector(net, settings, operating_threshold(scores, validation["abnormal"]),
-                             validation_scores=scores,
-                             validation_abnormal=validation["abnormal"].astype(bool),
+                             threshold_scores=scores,
+                             threshold_abnormal=validation["abnormal"].astype(bool),
                              history=history)
