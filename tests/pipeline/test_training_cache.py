@@ -134,3 +134,15 @@ def test_the_training_masks_registration_options_are_part_of_every_key_built_on_
              for p in (on_stage1, on_reference)]
     assert after[0] != before[0] and after[1] == before[1]
     assert "training registration" not in stage1.training_mask_settings("classifier")
+
+
+def test_a_stored_table_is_not_read_once_the_simulator_changes(toy_cache, monkeypatch):
+    """Its key hashes the simulator's version: a new version builds (and stores) anew."""
+    folder, built = toy_cache
+    exact = pipeline.Pipeline(label_source="exact")
+    training_cache.cached_training_table(exact)
+    training_cache.cached_training_table(exact)
+    assert len(built.tables) == 1  # the second call read the stored table
+    monkeypatch.setattr(training_cache, "CASE_VERSION", training_cache.CASE_VERSION + "-new")
+    training_cache.cached_training_table(exact)
+    assert len(built.tables) == 2 and kinds(folder) == ["table", "table"]
