@@ -144,9 +144,10 @@ def test_the_cache_key_changes_with_every_setting():
     keys = {unet_cache.weights_key(base)}
     for change in (dict(epochs=41), dict(seed=1), dict(channels=(8, 16, 64)),
                    dict(learning_rate=1e-3), dict(class_weight=0.25), dict(score="head"),
-                   dict(label_source="exact"), dict(shift_vox=1)):
+                   dict(label_source="exact"), dict(shift_vox=1),
+                   dict(training_pancreas="reference")):
         keys.add(unet_cache.weights_key(dataclasses.replace(base, **change)))
-    assert len(keys) == 9
+    assert len(keys) == 10
     assert unet_cache.weights_key(base) == unet_cache.weights_key(unet.UNetSettings())
 
 

@@ -160,6 +160,9 @@ class UNetSettings:
     score: str = "head+map"  # case score: "head", "map" (peak of the map) or their mean
     seed: int = 0
     label_source: str = "registered"
+    # the pancreas masks training crops are centred on: "stage1" (what the network is given
+    # behind stage 1, as the boosted detector of the default pipeline) or "reference"
+    training_pancreas: str = "stage1"
 
     def as_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
