@@ -29,6 +29,7 @@ import functools
 import json
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import SimpleITK as sitk
@@ -130,23 +131,39 @@ def validation_stage1_masks(cases, progress: bool = False, use_cache: bool = Tru
 
 
 def crop_arrays(items, margin: int) -> dict:
-    """Crops of ``(hu, pancreas, label)`` triples: ``x`` ``[N, 2, Z, Y, X]`` (float32),
-    ``y`` ``[N, 1, Z, Y, X]`` (uint8), ``abnormal`` ``[N]``, each box
-    :data:`.stage2.unet.CROP_SHAPE` plus ``margin`` voxels on every side."""
+    """Crops of ``(hu, pancreas, label)`` triples, each box :data:`.stage2.unet.CROP_SHAPE`
+    plus ``margin`` voxels on every side, centred on the pancreas mask: ``hu``
+    ``[N, 1, Z, Y, X]`` (float32, raw HU: the MONAI transforms window them; -1000 outside
+    the scan), ``pancreas`` and ``y`` (the lesion label) ``[N, 1, Z, Y, X]`` (uint8) and
+    ``abnormal`` ``[N]``."""
     shape = tuple(s + 2 * margin for s in unet.CROP_SHAPE)
-    xs, ys = [], []
+    hus, glands, ys = [], [], []
     for hu, gland, label in items:
         centre = unet.crop_centre(gland)
-        xs.append(unet.crop_input(hu, gland, centre, shape))
+        hus.append(unet.crop(hu.astype(np.float32), centre, shape, -1000.0)[None])
+        glands.append(unet.crop(gland.astype(np.uint8), centre, shape, 0)[None])
         ys.append(unet.crop(label.astype(np.uint8), centre, shape, 0)[None])
     y = np.stack(ys)
-    return {"x": np.stack(xs), "y": y, "abnormal": y.reshape(len(y), -1).any(1)}
+    return {"hu": np.stack(hus), "pancreas": np.stack(glands), "y": y,
+            "abnormal": y.reshape(len(y), -1).any(1)}
 
 
 def stage1_pipeline() -> Pipeline:
     """The pipeline whose cached stage-1 masks of the training patients the network's training
     crops are centred on: the default pipeline's (:func:`.training_cache.cached_stage1_masks`)."""
     return Pipeline(training_pancreas="stage1", stage1_method=DEFAULT_METHOD)
+
+
+def training_labels(pipeline: Pipeline, progress: bool = False) -> SimpleNamespace:
+    """The label arrays of ``pipeline``'s cached training table (what :func:`label_mask`
+    reads), without recomputing its voxel features; the table is built when not cached."""
+    key = training_cache.table_key(training_cache.training_key(pipeline, "typical", True))
+    stored = cache.load_or_build(
+        training_cache.cache_folder() / f"{key}.npz", key,
+        lambda: training_cache.cached_training_table(pipeline, progress),
+        training_cache.table_to_arrays, training_cache.labels_from_arrays,
+        "cached training table")
+    return SimpleNamespace(**{name: stored[name] for name in training_cache.LABEL_FIELDS})
 
 
 def role_items(role: str, settings: unet.UNetSettings, progress: bool = False):
@@ -156,7 +173,7 @@ def role_items(role: str, settings: unet.UNetSettings, progress: bool = False):
     stage1 = settings.training_pancreas == "stage1"
     if role == "training":
         cases = training_cache.training_patients(progress)
-        table = training_cache.cached_training_table(label_pipeline(settings), progress)[0]
+        table = training_labels(label_pipeline(settings), progress)
         if [c.seed for c in cases] != table.seeds.tolist():
             raise ValueError("the training table is not of the training patients")
         images = training_cache.cached_stage1_masks(stage1_pipeline(), cases, progress) \
@@ -191,7 +208,7 @@ def build_crops(role: str, settings: unet.UNetSettings, progress: bool = False) 
 def cohort_crops(role: str, settings: unet.UNetSettings = unet.DEFAULT_SETTINGS,
                  progress: bool = False, use_cache: bool = True) -> dict:
     """The cached crops of ``role`` (see :func:`build_crops`); a dict of arrays ``x``, ``y``,
-    ``abnormal``, ``seeds``, ``diameters_mm``."""
+    ``abnormal``, ``seeds``, ``diameters_mm`` (:func:`crop_arrays`)."""
     key = cache.settings_key(crops_key(role, settings))
     return cache.load_or_build(cache_folder() / f"crops-{key}.npz", key,
                                lambda: build_crops(role, settings, progress),

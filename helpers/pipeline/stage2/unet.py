@@ -76,15 +76,18 @@ def deep() -> SimpleNamespace:
     install command, when one of them is missing."""
     try:
         import torch  # optional extra (requirements-deep.txt), imported only when used
-        from monai import losses  # optional extra
+        from monai import data, losses, metrics, transforms  # optional extra
         from monai.networks.nets import UNet  # optional extra
+        from monai.utils import set_determinism  # optional extra
         from safetensors import SafetensorError  # optional extra
         from safetensors import torch as safetensors_torch  # optional extra
     except ImportError as exc:
         raise DeepExtraMissing(install_message(exc.name)) from exc
     torch.set_num_threads(THREADS)  # predicting one crop: 0.07 s on one thread, 0.76 s on two
-    return SimpleNamespace(torch=torch, nn=torch.nn, UNet=UNet, losses=losses,
-                           safetensors=safetensors_torch, SafetensorError=SafetensorError)
+    return SimpleNamespace(torch=torch, nn=torch.nn, UNet=UNet, losses=losses, data=data,
+                           metrics=metrics, transforms=transforms,
+                           set_determinism=set_determinism, safetensors=safetensors_torch,
+                           SafetensorError=SafetensorError)
 
 
 def available() -> bool:
@@ -156,7 +159,10 @@ class UNetSettings:
     learning_rate: float = 5e-3
     weight_decay: float = 1e-4
     class_weight: float = 1.0  # weight of the classification loss beside the Dice + CE loss
-    shift_vox: int = 2  # random shift of the crop while training (augmentation)
+    shift_vox: int = 4  # stored margin: the training crop moves this far (RandCropByPosNegLabeld)
+    rotate_rad: float = 0.1  # RandAffined: axial rotation up to this (about 6 degrees)
+    scale: float = 0.05  # RandAffined: scaled by up to 5 %
+    hu_shift: float = 0.1  # RandShiftIntensityd on the -1..1 scale: up to 20 HU
     score: str = "head+map"  # case score: "head", "map" (peak of the map) or their mean
     seed: int = 0
     label_source: str = "registered"
