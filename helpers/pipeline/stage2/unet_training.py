@@ -67,9 +67,11 @@ def hu_window():
 
 
 def to_network():
-    """The two input channels stacked as ``image`` (HU, pancreas), as plain tensors."""
+    """The two input channels stacked as ``image`` (HU, pancreas; the separate copies
+    dropped, to save memory), as plain tensors."""
     t = unet.deep().transforms
     return [t.ConcatItemsd(keys=("hu", "pancreas"), name="image"),
+            t.DeleteItemsd(keys=("hu", "pancreas")),
             t.EnsureTyped(keys=("image", "label"), track_meta=False)]
 
 
