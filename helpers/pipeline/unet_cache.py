@@ -3,12 +3,17 @@ trained network.
 
 * **Crops** (:func:`cohort_crops`): for every patient of a cohort, the input box of
   :func:`.stage2.unet.crop_input` (a little larger, so that training can shift it), its
-  lesion label and whether the patient is abnormal. The **training** patients are stage 2's own
-  (:func:`.training_cache.training_patients`) with the labels of the cached training table: lesion
-  masks drawn on the contrast scan and carried over by registration, as in notebook 05. The
-  **validation** patients (cohort "validation") carry the simulator's exact masks; they choose
-  the epoch and the operating threshold, and are never tested on. Stored as plain arrays by
-  :func:`helpers.cache.load_or_build` under ``<data cache>/deep/``.
+  lesion label and whether the patient is abnormal. The box is centred on, and its second
+  channel is, the pancreas mask the network will be given: **stage 1's** mask
+  (``UNetSettings.training_pancreas="stage1"``, the default, as for the boosted detector of
+  the default pipeline), or the reference mask ("reference"). The **training** patients are
+  stage 2's own (:func:`.training_cache.training_patients`; stage 1's masks:
+  :func:`.training_cache.cached_stage1_masks`) with the labels of the cached training table:
+  lesion masks drawn on the contrast scan and carried over by registration, as in notebook 05.
+  The **validation** patients (cohort "validation") carry the simulator's exact masks, and
+  stage 1's masks made as at prediction (:func:`validation_stage1_masks`, cached as bits); they
+  choose the epoch and the operating threshold, and are never tested on. Stored as plain
+  arrays by :func:`helpers.cache.load_or_build` under ``<data cache>/deep/``.
 * **Weights** (:func:`load_or_train`): a ``.safetensors`` file (tensors and text metadata
   only: reading it can never run code, unlike a pickle) under
   ``<data cache>/deep/<key>.safetensors``, where ``key`` (:func:`weights_key`) is a SHA-256
@@ -24,19 +29,29 @@ import functools
 import json
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import SimpleITK as sitk
 
-from .. import cache, cache_layout
-from ..simulate import named_cohort
+from .. import cache, cache_layout, workers
+from ..simulate import CASE_VERSION, named_cohort
 from . import training_cache
 from .chain import Pipeline
+from .stage1 import (
+    DEFAULT_METHOD,
+    PancreasNotFoundError,
+    default_atlases,
+    segment_pancreas,
+    stage1_settings,
+    training_mask_settings,
+)
 from .stage2 import unet
 from .stage2.boosted import TARGET_SPECIFICITY
-from .stage2.labels import case_arrays, label_mask, scan_arrays
+from .stage2.labels import label_mask, scan_arrays
 from .stage2.unet_training import train_detector
 
-CACHE_VERSION = "unet-v1"  # change when crops, labels or training change: old files ignored
+CACHE_VERSION = "unet-v2"  # change when crops, labels or training change: old files ignored
 FOLDER = cache_layout.DEEP
 
 
@@ -51,46 +66,139 @@ def label_pipeline(settings: unet.UNetSettings) -> Pipeline:
     return Pipeline(label_source=settings.label_source)
 
 
+def mask_settings(role: str, settings: unet.UNetSettings) -> dict:
+    """What decides the pancreas masks the crops of ``role`` are centred on: the reference
+    masks, or stage 1's with its settings (the training patients' masks come from a coarser
+    registration: :func:`.stage1.training_mask_settings`; the validation patients' are made
+    as at prediction)."""
+    if settings.training_pancreas == "reference":
+        return {"pancreas": "reference"}
+    return {"pancreas": "stage1", "stage1": training_mask_settings(DEFAULT_METHOD)
+            if role == "training" else stage1_settings(DEFAULT_METHOD)}
+
+
 def crops_key(role: str, settings: unet.UNetSettings) -> dict:
-    """What decides a cohort's crops: the patients, their labels and the crop geometry."""
+    """What decides a cohort's crops: the patients, their labels, their pancreas masks and the
+    crop geometry."""
     if role == "training":
         patients = training_cache.training_key(label_pipeline(settings), "typical", True)
     else:
         patients = {"cohort": training_cache.cohort_settings("validation"), "labels": "exact"}
     return {"version": CACHE_VERSION, "role": role, "patients": patients,
+            "masks": mask_settings(role, settings),
             "crop": list(unet.CROP_SHAPE), "margin": settings.shift_vox,
             "hu_window": list(unet.HU_WINDOW), "training table": training_cache.table_key(
                 training_cache.training_key(label_pipeline(settings), "typical", True))}
 
 
+def stage1_mask_or_none(plain: sitk.Image) -> np.ndarray | None:
+    """Stage 1's pancreas mask of a plain scan as a bool array (default settings, as at
+    prediction), or None when stage 1 finds no pancreas (:class:`.stage1.PancreasNotFoundError`:
+    at prediction that patient gets no lesion and a score of 0)."""
+    try:
+        return sitk.GetArrayFromImage(segment_pancreas(plain, DEFAULT_METHOD)) > 0
+    except PancreasNotFoundError:
+        return None
+
+
+def validation_stage1_masks(cases, progress: bool = False, use_cache: bool = True) -> list:
+    """Stage 1's masks of the validation patients ``cases`` (:func:`stage1_mask_or_none`:
+    None where stage 1 found none), cached once under ``<data cache>/deep/`` as one bit per
+    voxel, keyed by the patients and stage 1's settings."""
+    shapes = np.array([sitk.GetArrayViewFromImage(c.plain).shape for c in cases], np.int32)
+    key = cache.settings_key({"version": CACHE_VERSION, "stage 1 masks": [int(c.seed)
+                              for c in cases], "cases": CASE_VERSION, "stored as": "bits",
+                              "stage1": stage1_settings(DEFAULT_METHOD)})
+
+    def build():
+        default_atlases()  # assembled once here, so that the workers inherit them
+        masks = workers.map_ordered(stage1_mask_or_none, [c.plain for c in cases],
+                                    desc="stage 1 masks", progress=cache.show_build_progress(
+                                        progress))
+        found = np.array([m is not None for m in masks])
+        bits = [(m if m is not None else np.zeros(s, bool)).ravel()
+                for m, s in zip(masks, shapes, strict=True)]
+        return {"bits": np.packbits(np.concatenate(bits)), "shapes": shapes, "found": found}
+
+    stored = cache.load_or_build(cache_folder() / f"stage1-{key}.npz", key, build,
+                                 what="cached stage 1 masks", use_cache=use_cache)
+    if not np.array_equal(stored["shapes"], shapes):
+        raise ValueError("the cached stage 1 masks are not of these patients")
+    sizes = np.prod(shapes, axis=1)
+    bits = np.unpackbits(stored["bits"], count=int(sizes.sum())).astype(bool)
+    return [part.reshape(shape) if found else None for part, shape, found in
+            zip(np.split(bits, np.cumsum(sizes)[:-1]), shapes, stored["found"], strict=True)]
+
+
 def crop_arrays(items, margin: int) -> dict:
-    """Crops of ``(hu, pancreas, label)`` triples: ``x`` ``[N, 2, Z, Y, X]`` (float32),
-    ``y`` ``[N, 1, Z, Y, X]`` (uint8), ``abnormal`` ``[N]``, each box
-    :data:`.stage2.unet.CROP_SHAPE` plus ``margin`` voxels on every side."""
+    """Crops of ``(hu, pancreas, label)`` triples, each box :data:`.stage2.unet.CROP_SHAPE`
+    plus ``margin`` voxels on every side, centred on the pancreas mask: ``hu``
+    ``[N, 1, Z, Y, X]`` (float32, raw HU: the MONAI transforms window them; -1000 outside
+    the scan), ``pancreas`` and ``y`` (the lesion label) ``[N, 1, Z, Y, X]`` (uint8) and
+    ``abnormal`` ``[N]``."""
     shape = tuple(s + 2 * margin for s in unet.CROP_SHAPE)
-    xs, ys = [], []
+    hus, glands, ys = [], [], []
     for hu, gland, label in items:
         centre = unet.crop_centre(gland)
-        xs.append(unet.crop_input(hu, gland, centre, shape))
+        hus.append(unet.crop(hu.astype(np.float32), centre, shape, -1000.0)[None])
+        glands.append(unet.crop(gland.astype(np.uint8), centre, shape, 0)[None])
         ys.append(unet.crop(label.astype(np.uint8), centre, shape, 0)[None])
     y = np.stack(ys)
-    return {"x": np.stack(xs), "y": y, "abnormal": y.reshape(len(y), -1).any(1)}
+    return {"hu": np.stack(hus), "pancreas": np.stack(glands), "y": y,
+            "abnormal": y.reshape(len(y), -1).any(1)}
+
+
+def stage1_pipeline() -> Pipeline:
+    """The pipeline whose cached stage-1 masks of the training patients the network's training
+    crops are centred on: the default pipeline's (:func:`.training_cache.cached_stage1_masks`)."""
+    return Pipeline(training_pancreas="stage1", stage1_method=DEFAULT_METHOD)
+
+
+def training_labels(pipeline: Pipeline, progress: bool = False) -> SimpleNamespace:
+    """The label arrays of ``pipeline``'s cached training table (what :func:`label_mask`
+    reads), without recomputing its voxel features; the table is built when not cached."""
+    key = training_cache.table_key(training_cache.training_key(pipeline, "typical", True))
+    stored = cache.load_or_build(
+        training_cache.cache_folder() / f"{key}.npz", key,
+        lambda: training_cache.cached_training_table(pipeline, progress),
+        training_cache.table_to_arrays, training_cache.labels_from_arrays,
+        "cached training table")
+    return SimpleNamespace(**{name: stored[name] for name in training_cache.LABEL_FIELDS})
+
+
+def role_items(role: str, settings: unet.UNetSettings, progress: bool = False):
+    """``(cases, items)``: the patients of ``role`` and their ``(hu, pancreas, label)``
+    arrays (the pancreas as :func:`mask_settings` says), lazily; a patient stage 1 finds no
+    pancreas in is left out (it has nothing to crop around)."""
+    stage1 = settings.training_pancreas == "stage1"
+    if role == "training":
+        cases = training_cache.training_patients(progress)
+        table = training_labels(label_pipeline(settings), progress)
+        if [c.seed for c in cases] != table.seeds.tolist():
+            raise ValueError("the training table is not of the training patients")
+        images = training_cache.cached_stage1_masks(stage1_pipeline(), cases, progress) \
+            if stage1 else [None] * len(cases)
+        masks = [None if m is None else sitk.GetArrayFromImage(m) > 0 for m in images]
+        labels = [label_mask(table, n) for n in range(len(cases))]
+    elif role == "validation":
+        cases = named_cohort("validation", progress=progress, n_jobs=training_cache.COHORT_JOBS)
+        masks = validation_stage1_masks(cases, progress) if stage1 else [None] * len(cases)
+        labels = [sitk.GetArrayFromImage(c.lesion_plain) > 0 for c in cases]
+    else:
+        raise ValueError(f"role must be 'training' or 'validation', got {role!r}")
+    keep = [n for n, m in enumerate(masks) if not stage1 or (m is not None and m.any())]
+    return [cases[n] for n in keep], (with_mask(cases[n], masks[n], labels[n]) for n in keep)
+
+
+def with_mask(case, mask: np.ndarray | None, label: np.ndarray):
+    """``(hu, pancreas, label)`` of one patient's plain scan: ``mask``, else the reference."""
+    hu, reference = scan_arrays(case)
+    return hu, reference if mask is None else mask, label
 
 
 def build_crops(role: str, settings: unet.UNetSettings, progress: bool = False) -> dict:
     """The crops of ``role`` ("training" or "validation"), built from the cached patients."""
-    if role == "training":
-        cases = training_cache.training_patients(progress)
-        table = training_cache.cached_training_table(label_pipeline(settings), progress)[0]
-        if [c.seed for c in cases] != table.seeds.tolist():
-            raise ValueError("the training table is not of the training patients")
-        items = ((*scan_arrays(c), label_mask(table, n))
-                 for n, c in enumerate(cases))
-    elif role == "validation":
-        cases = named_cohort("validation", progress=progress, n_jobs=training_cache.COHORT_JOBS)
-        items = (case_arrays(c, "exact") for c in cases)
-    else:
-        raise ValueError(f"role must be 'training' or 'validation', got {role!r}")
+    cases, items = role_items(role, settings, progress)
     arrays = crop_arrays(items, settings.shift_vox)
     arrays["seeds"] = np.asarray([c.seed for c in cases], np.int64)
     arrays["diameters_mm"] = np.asarray([c.lesion_diameter_mm for c in cases], float)
@@ -100,7 +208,7 @@ def build_crops(role: str, settings: unet.UNetSettings, progress: bool = False) 
 def cohort_crops(role: str, settings: unet.UNetSettings = unet.DEFAULT_SETTINGS,
                  progress: bool = False, use_cache: bool = True) -> dict:
     """The cached crops of ``role`` (see :func:`build_crops`); a dict of arrays ``x``, ``y``,
-    ``abnormal``, ``seeds``, ``diameters_mm``."""
+    ``abnormal``, ``seeds``, ``diameters_mm`` (:func:`crop_arrays`)."""
     key = cache.settings_key(crops_key(role, settings))
     return cache.load_or_build(cache_folder() / f"crops-{key}.npz", key,
                                lambda: build_crops(role, settings, progress),

@@ -30,19 +30,20 @@ TINY = unet.UNetSettings(channels=(4, 8, 16), epochs=6, batch_size=4, learning_r
 
 
 def toy_crops(n: int = 12, seed: int = 0) -> dict:
-    """Crops of a toy task: half the patients have a bright 4-voxel cube inside a 'gland'."""
+    """Crops of a toy task (as unet_cache.crop_arrays stores them: raw HU): half the patients
+    have a bright 4-voxel cube inside a 'gland'."""
     rng = np.random.default_rng(seed)
     m = TINY.shift_vox
     shape = tuple(s + 2 * m for s in unet.CROP_SHAPE)
-    x = np.zeros((n, 2, *shape), np.float32)
+    hu = rng.normal(40, 20, (n, 1, *shape)).astype(np.float32)
+    pancreas = np.zeros((n, 1, *shape), np.uint8)
     y = np.zeros((n, 1, *shape), np.uint8)
-    x[:, 0] = rng.normal(0, 0.1, (n, *shape))
-    x[:, 1, 8:20, 10:26, 12:44] = 1.0
+    pancreas[:, 0, 8:20, 10:26, 12:44] = 1
     for i in range(0, n, 2):
         z, r, c = 10 + rng.integers(0, 6), 12 + rng.integers(0, 8), 16 + rng.integers(0, 20)
-        x[i, 0, z:z + 4, r:r + 4, c:c + 4] += 0.8
+        hu[i, 0, z:z + 4, r:r + 4, c:c + 4] += 160.0
         y[i, 0, z:z + 4, r:r + 4, c:c + 4] = 1
-    return {"x": x, "y": y, "abnormal": y.reshape(n, -1).any(1)}
+    return {"hu": hu, "pancreas": pancreas, "y": y, "abnormal": y.reshape(n, -1).any(1)}
 
 
 # ------------------------------------------------------------------------- without torch
@@ -75,8 +76,9 @@ def test_the_notebook_trains_with_the_helpers_code_word_for_word():
             for node in ast.parse(cell.source).body:
                 if isinstance(node, ast.FunctionDef):
                     defined[node.name] = ast.dump(node)
-    names = ("batches", "centre_window", "losses", "batch_loss", "train_epoch",
-             "validation_loss")
+    names = ("hu_window", "to_network", "training_transforms", "validation_transforms",
+             "data_loaders", "validation_loader", "losses", "batch_loss", "train_epoch",
+             "evaluate")
     for name in names:
         source = inspect.getsource(getattr(unet_training, name))
         assert defined.get(name) == ast.dump(ast.parse(source).body[0]), name
@@ -119,12 +121,45 @@ def test_shapes_and_parameter_count():
 
 
 @needs_torch
-def test_a_tiny_network_trains_in_seconds_and_its_loss_falls():
-    crops = toy_crops()
-    net, history = unet_training.fit_network(crops, toy_crops(8, seed=1), TINY, progress=False)
+def test_a_tiny_network_trains_in_seconds_its_loss_falls_and_its_validation_dice_rises():
+    settings = dataclasses.replace(TINY, learning_rate=2e-2)
+    net, history = unet_training.fit_network(toy_crops(), toy_crops(8, seed=1), settings,
+                                             progress=False)
     assert history["train_loss"][-1] < 0.8 * history["train_loss"][0]
+    dice = history["validation_dice"]  # monai.metrics.DiceMetric on the lesion patients
+    assert len(dice) == settings.epochs and dice[-1] > 3 * dice[0] and max(dice) > 0.1
     assert history["seconds"] < 60
-    assert 0 <= history["best_epoch"] < TINY.epochs
+    assert 0 <= history["best_epoch"] < settings.epochs
+
+
+@needs_torch
+def test_the_transforms_keep_the_lesion_in_positive_crops_and_give_the_network_its_shapes():
+    crops = toy_crops(2)  # patient 0 has a lesion, patient 1 none
+    chain = unet_training.training_transforms(unet.DEFAULT_SETTINGS)
+    chain.set_random_state(seed=0)
+    patients = unet_training.patient_dicts(crops)
+    for _ in range(12):
+        for patient, lesion in zip(patients, (True, False), strict=True):
+            (out,) = chain(patient)  # RandCropByPosNegLabeld: a list of one crop
+            assert tuple(out["image"].shape) == (2, *unet.CROP_SHAPE)
+            assert tuple(out["label"].shape) == (1, *unet.CROP_SHAPE)
+            assert set(np.unique(out["image"][1].numpy())) <= {0.0, 1.0}  # nearest: a mask
+            assert set(np.unique(out["label"].numpy())) <= {0.0, 1.0}
+            assert bool(out["label"].sum() > 0) == lesion  # the lesion stays in the crop
+            assert -1.2 <= float(out["image"][0].min()) and float(out["image"][0].max()) <= 1.2
+    assert out["abnormal"] == 0.0 and patients[0]["abnormal"] == 1.0
+
+
+@needs_torch
+def test_the_validation_transforms_give_what_prediction_gives():
+    """The whole-crop prediction (unet.crop_input) sees what the validation patients did."""
+    crops, m = toy_crops(2), unet.DEFAULT_SETTINGS.shift_vox
+    out = unet_training.validation_transforms()(unet_training.patient_dicts(crops)[0])
+    hu, gland = crops["hu"][0, 0], crops["pancreas"][0, 0].astype(bool)
+    centre = tuple(s // 2 for s in hu.shape)
+    expected = unet.crop_input(hu, gland, centre)
+    assert np.allclose(out["image"].numpy(), expected, atol=1e-6)
+    assert np.array_equal(out["label"][0].numpy(), crops["y"][0, 0, m:-m, m:-m, m:-m])
 
 
 @needs_torch
@@ -144,9 +179,10 @@ def test_the_cache_key_changes_with_every_setting():
     keys = {unet_cache.weights_key(base)}
     for change in (dict(epochs=41), dict(seed=1), dict(channels=(8, 16, 64)),
                    dict(learning_rate=1e-3), dict(class_weight=0.25), dict(score="head"),
-                   dict(label_source="exact"), dict(shift_vox=1)):
+                   dict(label_source="exact"), dict(shift_vox=1),
+                   dict(training_pancreas="reference")):
         keys.add(unet_cache.weights_key(dataclasses.replace(base, **change)))
-    assert len(keys) == 9
+    assert len(keys) == 10
     assert unet_cache.weights_key(base) == unet_cache.weights_key(unet.UNetSettings())
 
 
@@ -174,7 +210,9 @@ def test_safetensors_round_trip_gives_identical_predictions_and_never_unpickles(
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(unet.deep().torch, "load", refuse)
     again = unet_cache.read_detector(path, "key-1")
-    x = toy_crops(4, seed=2)["x"][:, :, 2:-2, 2:-2, 2:-2]
+    crops, m = toy_crops(4, seed=2), TINY.shift_vox
+    x = np.concatenate([unet.normalise_hu(crops["hu"]), crops["pancreas"]], axis=1)
+    x = x[:, :, m:-m, m:-m, m:-m]
     for a, b in zip(unet.predict_crops(detector.net, x), unet.predict_crops(again.net, x),
                     strict=True):
         assert np.array_equal(a, b)

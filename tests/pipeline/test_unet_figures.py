@@ -38,3 +38,31 @@ def test_the_learning_curves_mark_the_epoch_that_was_kept():
         labels = [line.get_label() for line in ax.get_lines()]
         assert "kept: epoch 2" in labels
     assert "training (live run above)" in [line.get_label() for line in fig.axes[0].get_lines()]
+
+
+def test_the_learning_curves_show_the_validation_dice_when_measured():
+    history = {"train_loss": [1.0, 0.8], "validation_loss": [1.1, 0.9],
+               "validation_auc": [0.6, 0.7], "validation_dice": [0.0, 0.3], "best_epoch": 1}
+    labels = [line.get_label() for line in uf.show_curves(history).axes[1].get_lines()]
+    assert "lesion Dice (DiceMetric)" in labels and "AUC of the case score" in labels
+
+
+def test_every_transform_that_changes_the_picture_is_shown_once_before_and_after():
+    import pytest
+
+    pytest.importorskip("torch")
+    from helpers.pipeline.stage2 import unet
+
+    shape = tuple(s + 8 for s in unet.CROP_SHAPE)
+    hu = np.full((1, *shape), 40.0, np.float32)
+    gland, label = np.zeros((1, *shape), np.uint8), np.zeros((1, *shape), np.uint8)
+    gland[0, 10:20, 12:28, 14:50] = 1
+    label[0, 14:17, 18:21, 30:33] = 1
+    steps = uf.transform_steps({"hu": hu, "pancreas": gland, "label": label,
+                                "abnormal": np.float32(1)}, unet.DEFAULT_SETTINGS)
+    assert [name for name, _ in steps] == ["stored box", *uf.SHOWN]
+    assert np.asarray(steps[-1][1]["hu"]).shape == (1, *unet.CROP_SHAPE)
+    fig = uf.show_transforms(steps)
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes[:len(steps)]] == \
+        ["stored box", *uf.SHOWN]
+    assert "anterior up" in fig._suptitle.get_text()

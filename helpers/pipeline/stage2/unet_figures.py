@@ -13,6 +13,7 @@ import numpy as np
 from ...display import add_edge_letters
 from ...display.colours import OKABE_ITO, REFERENCE_COLOUR, REFERENCE_STYLE
 from .unet import HU_WINDOW
+from .unet_training import training_transforms
 
 
 def radiological(axial: np.ndarray) -> np.ndarray:
@@ -54,8 +55,9 @@ def show_crop(inputs: np.ndarray, label: np.ndarray, title: str = "", spacing_mm
 
 
 def show_curves(history: dict, live: dict | None = None):
-    """Training and validation loss per epoch (and the validation AUC), with the epoch that
-    was kept; ``live``: the short run of the notebook on top. Returns the figure."""
+    """Training and validation loss per epoch (and the validation AUC and lesion Dice), with
+    the epoch that was kept; ``live``: the short run of the notebook on top. Returns the
+    figure."""
     fig, (ax, right) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
     epochs = np.arange(1, len(history["train_loss"]) + 1)
     ax.plot(epochs, history["train_loss"], label="training patients (full run)")
@@ -72,9 +74,71 @@ def show_curves(history: dict, live: dict | None = None):
         a.set_xlabel("epoch (one pass over the training patients)")
     ax.set_ylabel("loss: Dice + cross-entropy + classification")
     ax.legend(fontsize=8)
-    right.plot(epochs, history["validation_auc"], color=OKABE_ITO["bluish green"])
-    right.set_ylabel("validation AUC (case score)")
-    right.set_ylim(0.4, 1.0)
+    right.plot(epochs, history["validation_auc"], color=OKABE_ITO["bluish green"],
+               label="AUC of the case score")
+    if "validation_dice" in history:  # monai.metrics.DiceMetric, lesion patients
+        right.plot(epochs, history["validation_dice"], color=OKABE_ITO["vermillion"],
+                   ls=":", label="lesion Dice (DiceMetric)")
+    right.set_ylabel("validation patients")
+    right.set_ylim(0.0, 1.0)
     right.legend(fontsize=8, loc="lower right")
     fig.suptitle("Learning curves of the network", fontsize=10)
+    return fig
+
+
+PANCREAS_COLOUR, LESION_COLOUR = OKABE_ITO["bluish green"], REFERENCE_COLOUR
+SHOWN = ("ScaleIntensityRanged", "RandCropByPosNegLabeld", "RandAffined",
+         "RandShiftIntensityd")  # the transforms that change the picture
+
+
+def transform_steps(patient: dict, settings, seed: int = 0) -> list[tuple[str, dict]]:
+    """``[(name, patient dictionary)]``: one patient before the training transforms
+    (:func:`.unet_training.training_transforms`) and after each of :data:`SHOWN`, each random
+    one made to happen (probability 1) with its random state seeded by ``seed``."""
+    steps, current = [("stored box", patient)], dict(patient)
+    for transform in training_transforms(settings).transforms:
+        if hasattr(transform, "prob"):
+            transform.prob = 1.0
+        if hasattr(transform, "set_random_state"):
+            transform.set_random_state(seed=seed)
+        current = transform(current)
+        current = current[0] if isinstance(current, list) else current
+        if type(transform).__name__ in SHOWN:
+            steps.append((type(transform).__name__, current))
+    return steps
+
+
+def show_transforms(steps, spacing_mm: float = 3.0):
+    """Each step of :func:`transform_steps` on the axial slice through the lesion label's
+    centre (radiological view): the HU channel in the soft-tissue window, the pancreas
+    channel's outline and the lesion label's. Returns the figure."""
+    low, high = HU_WINDOW
+    fig, axes = plt.subplots(1, len(steps), figsize=(3.1 * len(steps), 3.0),
+                             layout="constrained")
+    for ax, (name, patient) in zip(axes, steps, strict=True):
+        hu, gland, label = (np.asarray(patient[k])[0] for k in ("hu", "pancreas", "label"))
+        z = int(np.argwhere(label > 0.5)[:, 0].mean()) if label.any() else hu.shape[0] // 2
+        scaled = name != "stored box"  # after the window: -1 .. 1 stands for low .. high HU
+        image = radiological((hu[z] + 1) / 2 * (high - low) + low if scaled else hu[z])
+        extent = (0, image.shape[1] * spacing_mm, image.shape[0] * spacing_mm, 0)
+        shown = ax.imshow(image, cmap="gray", vmin=low, vmax=high, extent=extent)
+        rows, cols = (spacing_mm * (np.arange(n) + 0.5) for n in image.shape)
+        for mask, colour, style in ((gland, PANCREAS_COLOUR, "-"),
+                                    (label, LESION_COLOUR, REFERENCE_STYLE)):
+            if (mask[z] > 0.5).any():
+                ax.contour(cols, rows, radiological(mask[z] > 0.5).astype(float), [0.5],
+                           colors=colour, linestyles=style)
+        ax.set_title(f"{name}\n{hu.shape[0]} x {hu.shape[1]} x {hu.shape[2]} voxels",
+                     fontsize=8)
+        ax.set_xlabel("mm")
+        add_edge_letters(ax, "axial")
+    axes[0].set_ylabel("mm")
+    fig.colorbar(shown, ax=axes[-1], shrink=0.8, label="HU (window of the input)")
+    fig.legend(handles=[plt.Line2D([], [], color=PANCREAS_COLOUR, ls="-",
+                                   label="pancreas channel (stage 1's mask)"),
+                        plt.Line2D([], [], color=LESION_COLOUR, ls=REFERENCE_STYLE,
+                                   label="lesion label")],
+               loc="outside lower center", ncol=2, fontsize=8)
+    fig.suptitle("One training patient through the MONAI transforms (axial, anterior up, "
+                 "the patient's right on the left)", fontsize=10)
     return fig

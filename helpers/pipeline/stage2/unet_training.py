@@ -1,17 +1,29 @@
-"""Training the network of :mod:`.unet` (notebook 08 shows this loop word for word).
+"""Training the network of :mod:`.unet` in MONAI's idiom (notebook 08 shows these functions
+word for word).
 
-* :func:`batches`: shuffled mini-batches, each crop shifted by a few voxels at random;
-* :func:`batch_loss`: MONAI's Dice + cross-entropy loss on the lesion map, plus a weighted
-  binary cross-entropy on the patient's normal/abnormal logit (PANDA's two tasks at once);
-* :func:`train_epoch` and :func:`validation_loss`: one pass over the patients;
+* :func:`patient_dicts`: one dictionary per patient (``hu``, ``pancreas``, ``label``,
+  ``abnormal``) of the cached crops (:func:`helpers.pipeline.unet_cache.cohort_crops`);
+* :func:`training_transforms`: MONAI dictionary transforms (``monai.transforms``): the HU
+  window (``ScaleIntensityRanged``), a crop centred on a lesion or a pancreas voxel at random
+  (``RandCropByPosNegLabeld``), a small rotation and scaling in the axial plane
+  (``RandAffined``; masks with nearest-neighbour interpolation, never flipped left-right: the
+  pancreas is not symmetric) and a random HU shift (``RandShiftIntensityd``: the gland's fat
+  content varies between patients); :func:`validation_transforms`: the window and the
+  centre crop only;
+* :func:`data_loaders`: a ``monai.data.Dataset`` of the training patients (transformed anew
+  each epoch) and a ``CacheDataset`` of the validation patients (transformed once), each with
+  a ``monai.data.DataLoader`` (seeded, no worker processes);
+* :func:`batch_loss`: MONAI's Dice + cross-entropy loss on the lesion map, plus a binary
+  cross-entropy on the patient's normal/abnormal logit (PANDA's two tasks at once);
+* :func:`train_epoch` and :func:`evaluate`: one pass; ``evaluate`` measures the validation
+  loss, the lesion Dice (``monai.metrics.DiceMetric``) and the AUC of the case score;
 * :func:`fit_network`: AdamW for ``settings.epochs`` epochs, keeping the weights of the epoch
-  with the best **validation** AUC (the epoch is a choice: the validation patients make it);
-* :func:`train_detector`: the trained detector (deterministic: seeded, deterministic
-  algorithms, :data:`.unet.THREADS` threads; about two minutes on two cores; on a GPU, if
-  there is one: :func:`.unet.choose_device`) with its
-  operating threshold chosen on the validation patients; cached by
-  :func:`helpers.pipeline.unet_cache.warm_unet`.
+  with the best **validation** AUC; :func:`train_detector`: the detector with its operating
+  threshold chosen on the validation patients (deterministic: ``monai.utils.set_determinism``,
+  deterministic algorithms, :data:`.unet.THREADS` threads; on a GPU if there is one).
 
+Prediction runs on the whole crop (:func:`.unet.predict_crops`): the input is one fixed box
+around the pancreas, the size the network trained on, so no sliding window is needed.
 Not for clinical use.
 """
 
@@ -20,6 +32,7 @@ from __future__ import annotations
 import copy
 import functools
 import time
+import warnings
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -29,32 +42,78 @@ from tqdm.auto import tqdm
 from . import unet
 from .boosted import TARGET_SPECIFICITY
 
-
-def batches(data, batch_size, rng, shift):
-    """Mini-batches ``(x, y, abnormal)`` of the crops in ``data`` in a random order, each
-    batch cut from the stored boxes at a random offset of up to ``shift`` voxels."""
-    torch = unet.deep().torch
-    order = rng.permutation(len(data["x"]))
-    inner = unet.CROP_SHAPE
-    for start in range(0, len(order), batch_size):
-        pick = np.sort(order[start:start + batch_size])
-        dz, dy, dx = rng.integers(0, 2 * shift + 1, 3)
-        window = (slice(None), slice(None), slice(dz, dz + inner[0]),
-                  slice(dy, dy + inner[1]), slice(dx, dx + inner[2]))
-        yield (torch.as_tensor(data["x"][pick][window]),
-               torch.as_tensor(data["y"][pick][window].astype(np.float32)),
-               torch.as_tensor(data["abnormal"][pick].astype(np.float32)))
+KEYS = ("hu", "pancreas", "label")  # the images of a patient's dictionary
+# A healthy patient has no lesion voxel to centre a crop on: RandCropByPosNegLabeld then takes
+# a pancreas voxel, as intended, and warns each time; the warning says nothing new here.
+warnings.filterwarnings("ignore", message="Num foregrounds 0", category=UserWarning)
+NEAR = ndi.generate_binary_structure(3, 1)[None]  # grows each crop of a batch on its own
 
 
-def centre_window(data, shift):
-    """The unshifted crops ``(x, y, abnormal)`` of ``data`` as tensors (for evaluation)."""
-    torch = unet.deep().torch
-    inner = unet.CROP_SHAPE
-    window = (slice(None), slice(None), slice(shift, shift + inner[0]),
-              slice(shift, shift + inner[1]), slice(shift, shift + inner[2]))
-    return (torch.as_tensor(data["x"][window]),
-            torch.as_tensor(data["y"][window].astype(np.float32)),
-            torch.as_tensor(data["abnormal"].astype(np.float32)))
+def patient_dicts(data) -> list[dict]:
+    """One dictionary per patient of the crops ``data``: arrays ``[1, z, y, x]`` (HU, the
+    pancreas mask, the lesion label) and ``abnormal`` (1.0 or 0.0)."""
+    return [{"hu": data["hu"][n], "pancreas": data["pancreas"][n], "label": data["y"][n],
+             "abnormal": np.float32(data["abnormal"][n])} for n in range(len(data["hu"]))]
+
+
+def hu_window():
+    """The HU window :data:`.unet.HU_WINDOW` mapped to -1..1 (fat and bone clipped), and
+    every image as float32."""
+    t = unet.deep().transforms
+    low, high = unet.HU_WINDOW
+    return [t.ScaleIntensityRanged(keys="hu", a_min=low, a_max=high, b_min=-1.0, b_max=1.0,
+                                   clip=True),
+            t.EnsureTyped(keys=KEYS, dtype=np.float32)]
+
+
+def to_network():
+    """The two input channels stacked as ``image`` (HU, pancreas; the separate copies
+    dropped, to save memory), as plain tensors."""
+    t = unet.deep().transforms
+    return [t.ConcatItemsd(keys=("hu", "pancreas"), name="image"),
+            t.DeleteItemsd(keys=("hu", "pancreas")),
+            t.EnsureTyped(keys=("image", "label"), track_meta=False)]
+
+
+def training_transforms(settings):
+    """What each training patient goes through, anew every epoch."""
+    t = unet.deep().transforms
+    return t.Compose([
+        *hu_window(),
+        t.RandCropByPosNegLabeld(keys=KEYS, label_key="label", spatial_size=unet.CROP_SHAPE,
+                                 pos=1, neg=1, num_samples=1, image_key="pancreas",
+                                 image_threshold=0.5),  # negatives: a pancreas voxel
+        t.RandAffined(keys=KEYS, prob=0.5, rotate_range=(settings.rotate_rad, 0, 0),
+                      scale_range=settings.scale, mode=("bilinear", "nearest", "nearest"),
+                      padding_mode="border"),  # axial rotation; masks stay 0/1
+        t.RandShiftIntensityd(keys="hu", offsets=settings.hu_shift, prob=0.5),
+        *to_network()])
+
+
+def validation_transforms():
+    """The validation patients: the window and the centre crop, nothing random."""
+    t = unet.deep().transforms
+    return t.Compose([*hu_window(), t.CenterSpatialCropd(keys=KEYS, roi_size=unet.CROP_SHAPE),
+                      *to_network()])
+
+
+def data_loaders(train, validation, settings):
+    """``(training loader, validation loader)``: shuffled (seeded) training batches,
+    transformed anew each epoch, and :func:`validation_loader`."""
+    d = unet.deep()
+    training = d.data.Dataset(patient_dicts(train), training_transforms(settings))
+    generator = d.torch.Generator().manual_seed(settings.seed)
+    return (d.data.DataLoader(training, batch_size=settings.batch_size, shuffle=True,
+                              num_workers=0, generator=generator),
+            validation_loader(validation, settings))
+
+
+def validation_loader(validation, settings):
+    """The validation patients in order, transformed once and kept (``CacheDataset``)."""
+    d = unet.deep()
+    checking = d.data.CacheDataset(patient_dicts(validation), validation_transforms(),
+                                   num_workers=0, progress=False)
+    return d.data.DataLoader(checking, batch_size=settings.batch_size, num_workers=0)
 
 
 @functools.cache
@@ -66,71 +125,83 @@ def losses():
     return d.losses.DiceCELoss(sigmoid=True, batch=True), d.nn.BCEWithLogitsLoss()
 
 
-def batch_loss(net, x, y, abnormal, class_weight):
-    """The multi-task loss of one batch: segmentation + ``class_weight`` x classification
-    (the batch first moved to the device the network is on)."""
+def batch_loss(net, batch, class_weight):
+    """The multi-task loss of one batch, and the network's outputs: segmentation +
+    ``class_weight`` x classification (the batch first moved to the network's device)."""
     segmentation_loss, classification_loss = losses()
-    x, y, abnormal = unet.on_device(net, x, y, abnormal)
+    x, y, abnormal = unet.on_device(net, batch["image"], batch["label"], batch["abnormal"])
     segmentation, logits = unet.forward(net, x)
-    return segmentation_loss(segmentation, y) + class_weight * classification_loss(logits,
-                                                                                  abnormal)
+    loss = segmentation_loss(segmentation, y) + class_weight * classification_loss(
+        logits, abnormal.float())
+    return loss, segmentation, logits
 
 
-def train_epoch(net, optimiser, data, settings, rng):
-    """One pass over the training crops; returns the mean loss per patient."""
+def train_epoch(net, optimiser, loader, settings):
+    """One pass over the training patients; returns the mean loss per patient."""
     net.train()
-    total = 0.0
-    for x, y, abnormal in batches(data, settings.batch_size, rng, settings.shift_vox):
+    total, count = 0.0, 0
+    for batch in loader:
         optimiser.zero_grad()
-        loss = batch_loss(net, x, y, abnormal, settings.class_weight)
+        loss = batch_loss(net, batch, settings.class_weight)[0]
         loss.backward()
         optimiser.step()
-        total += loss.item() * len(x)
-    return total / len(data["x"])
+        total, count = total + loss.item() * len(batch["image"]), count + len(batch["image"])
+    return total / count
 
 
-def validation_loss(net, data, settings):
-    """The same loss on unshifted crops of other patients, without learning from them."""
-    torch = unet.deep().torch
+def evaluate(net, loader, settings):
+    """On the validation patients, without learning: the loss, the lesion Dice of the lesion
+    patients (``DiceMetric``: a voxel is lesion at :data:`.unet.VOXEL_THRESHOLD`) and each
+    patient's case score (its map kept near the pancreas channel, as on a whole scan)."""
+    d = unet.deep()
     net.eval()
-    x, y, abnormal = centre_window(data, settings.shift_vox)
-    with torch.no_grad():
-        return batch_loss(net, x, y, abnormal, settings.class_weight).item()
+    dice, total, scores, truth = d.metrics.DiceMetric(ignore_empty=True), 0.0, [], []
+    with d.torch.no_grad():
+        for batch in loader:
+            loss, segmentation, logits = batch_loss(net, batch, settings.class_weight)
+            maps = d.torch.sigmoid(segmentation).cpu().numpy()[:, 0]
+            near = ndi.binary_dilation(batch["image"][:, 1].numpy() > 0.5, NEAR,
+                                       iterations=unet.ROI_MARGIN_VOX)
+            found = (maps >= unet.VOXEL_THRESHOLD) & near
+            dice(d.torch.as_tensor(found[:, None]), batch["label"] > 0.5)  # empty: ignored
+            heads = d.torch.sigmoid(logits).cpu().numpy()
+            scores += [unet.combine_score(np.where(m, p, 0.0), h, settings.score)
+                       for p, h, m in zip(maps, heads, near, strict=True)]
+            truth += batch["abnormal"].numpy().astype(bool).tolist()
+            total += loss.item() * len(maps)
+    return {"loss": total / len(scores), "dice": float(dice.aggregate().item()),
+            "scores": np.array(scores), "auc": float(roc_auc_score(truth, scores))}
 
 
 def crop_scores(net, data, settings) -> np.ndarray:
-    """The case score of every patient of ``data`` (its unshifted crop; the map kept within
-    :data:`.unet.ROI_MARGIN_VOX` of the pancreas channel, as on a whole scan)."""
-    x = centre_window(data, settings.shift_vox)[0].numpy()
-    maps, heads = unet.predict_crops(net, x)
-    near = [ndi.binary_dilation(g > 0.5, iterations=unet.ROI_MARGIN_VOX) for g in x[:, 1]]
-    return np.array([unet.combine_score(np.where(m, p, 0.0), h, settings.score)
-                     for p, h, m in zip(maps, heads, near, strict=True)])
+    """The case score of every patient of the crops ``data`` (centre crop)."""
+    return evaluate(net, validation_loader(data, settings), settings)["scores"]
 
 
 def fit_network(train, validation, settings, epochs=None, progress=True):
     """Train a new network on the ``train`` crops for ``epochs`` (default
-    ``settings.epochs``); after each epoch measure the loss on ``validation`` and its AUC,
-    and keep the weights of the epoch with the best validation AUC. Returns
-    ``(net, history)``; deterministic for ``settings.seed`` on the CPU. Trains on
-    :func:`.unet.choose_device` (its name is on the progress bar)."""
-    torch = unet.deep().torch
+    ``settings.epochs``); after each epoch :func:`evaluate` it on ``validation`` and keep the
+    weights of the epoch with the best validation AUC. Returns ``(net, history)``;
+    deterministic for ``settings.seed`` on the CPU (:func:`.unet.choose_device`)."""
+    d = unet.deep()
     device = unet.choose_device()
+    d.set_determinism(seed=settings.seed)
     unet.set_deterministic(device=device)
     net = unet.build_network(settings).to(device)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=settings.learning_rate,
-                                  weight_decay=settings.weight_decay)
-    rng = np.random.default_rng(settings.seed)
-    history = {"train_loss": [], "validation_loss": [], "validation_auc": [], "seconds": 0.0}
+    optimiser = d.torch.optim.AdamW(net.parameters(), lr=settings.learning_rate,
+                                    weight_decay=settings.weight_decay)
+    training, checking = data_loaders(train, validation, settings)
+    history = {"train_loss": [], "validation_loss": [], "validation_auc": [],
+               "validation_dice": [], "seconds": 0.0}
     best, start = (-1.0, 0, None), time.perf_counter()
     for epoch in tqdm(range(epochs or settings.epochs), desc=f"epochs on {device.type}",
                       disable=not progress):
-        history["train_loss"].append(train_epoch(net, optimiser, train, settings, rng))
-        history["validation_loss"].append(validation_loss(net, validation, settings))
-        auc = roc_auc_score(validation["abnormal"], crop_scores(net, validation, settings))
-        history["validation_auc"].append(float(auc))
-        if auc > best[0]:
-            best = (float(auc), epoch, copy.deepcopy(net.state_dict()))
+        history["train_loss"].append(train_epoch(net, optimiser, training, settings))
+        measured = evaluate(net, checking, settings)
+        for name in ("loss", "auc", "dice"):
+            history[f"validation_{name}"].append(measured[name])
+        if measured["auc"] > best[0]:
+            best = (measured["auc"], epoch, copy.deepcopy(net.state_dict()))
     net.load_state_dict(best[2])
     history.update(best_epoch=best[1], seconds=time.perf_counter() - start)
     return net, history

@@ -1,0 +1,103 @@
+"""The network trains on what it will be given: crops centred on stage 1's pancreas masks
+(helpers.pipeline.unet_cache, issue 32 item 2), at toy scale with stage 1 stubbed."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from toy_cases import image, toy_cohort
+
+from helpers.pipeline import unet_cache
+from helpers.pipeline.stage1 import PancreasNotFoundError
+from helpers.pipeline.stage2 import unet
+
+
+def shifted_stage1(plain):
+    """A stand-in for stage 1: the toy case's gland, two voxels off to one side and without its
+    tail (a stage-1 mask is never the reference), and no pancreas in a scan marked by its
+    origin."""
+    if plain.GetOrigin()[0] == 99.0:
+        raise PancreasNotFoundError("no pancreas here")
+    hu = sitk.GetArrayFromImage(plain)
+    gland = np.roll(hu > -40, 2, axis=2)
+    gland[:3] = False
+    gland[:, :, 26:] = False
+    out = image(gland.astype(np.uint8))
+    out.CopyInformation(plain)
+    return out
+
+
+@pytest.fixture
+def stubbed_stage1(tmp_path, monkeypatch):
+    monkeypatch.setattr(unet_cache, "cache_folder", lambda: tmp_path)
+    monkeypatch.setattr(unet_cache, "segment_pancreas", lambda plain, method: shifted_stage1(
+        plain))
+    monkeypatch.setattr(unet_cache, "default_atlases", lambda: None)
+    return tmp_path
+
+
+def test_validation_stage1_masks_are_cached_as_bits_with_none_where_stage1_missed(
+        stubbed_stage1):
+    cases = toy_cohort(5)
+    cases[3].plain.SetOrigin((99.0, 0.0, 0.0))  # stage 1 finds no pancreas in this one
+    masks = unet_cache.validation_stage1_masks(cases)
+    assert masks[3] is None and all(m is not None for n, m in enumerate(masks) if n != 3)
+    assert np.array_equal(masks[0], sitk.GetArrayFromImage(shifted_stage1(cases[0].plain)) > 0)
+    stored = list(stubbed_stage1.glob("stage1-*.npz"))
+    assert len(stored) == 1 and stored[0].stat().st_size < 2000  # one bit per voxel
+    unet_cache.segment_pancreas = None  # read back from the cache: stage 1 is not run again
+    again = unet_cache.validation_stage1_masks(cases)
+    assert all(np.array_equal(a, b) for a, b in zip(masks, again, strict=True) if a is not None)
+
+
+def test_the_crops_key_names_the_mask_source_and_stage1s_settings():
+    stage1, reference = unet.DEFAULT_SETTINGS, dataclasses.replace(unet.DEFAULT_SETTINGS,
+                                                                   training_pancreas="reference")
+    assert stage1.training_pancreas == "stage1"  # the default: what it is given at prediction
+    for role in ("training", "validation"):
+        assert unet_cache.crops_key(role, stage1) != unet_cache.crops_key(role, reference)
+        assert unet_cache.crops_key(role, stage1)["masks"]["pancreas"] == "stage1"
+    # the training patients' masks come from the coarser registration, the validation ones not
+    assert (unet_cache.crops_key("training", stage1)["masks"]
+            != unet_cache.crops_key("validation", stage1)["masks"])
+
+
+def test_the_crops_are_centred_on_stage1s_mask_and_carry_it_as_the_second_channel():
+    case = toy_cohort(2)[1]
+    hu, reference = unet_cache.scan_arrays(case)
+    stage1 = sitk.GetArrayFromImage(shifted_stage1(case.plain)) > 0
+    label = sitk.GetArrayFromImage(case.lesion_plain) > 0
+    crops = unet_cache.crop_arrays([unet_cache.with_mask(case, stage1, label)], margin=2)
+    shape = tuple(s + 4 for s in unet.CROP_SHAPE)
+    expected = unet.crop(stage1.astype(np.uint8), unet.crop_centre(stage1), shape, 0)
+    assert np.array_equal(crops["pancreas"][0, 0], expected)
+    assert not np.array_equal(crops["pancreas"][0, 0], unet.crop(
+        reference.astype(np.uint8), unet.crop_centre(reference), shape, 0))
+    assert crops["y"][0, 0].sum() == label.sum() and crops["abnormal"].tolist() == [True]
+
+
+def stage1_crops(cases) -> dict:
+    """Crops of toy cases centred on the stubbed stage 1's masks, as unet_cache builds them."""
+    items = [unet_cache.with_mask(c, sitk.GetArrayFromImage(shifted_stage1(c.plain)) > 0,
+                                  sitk.GetArrayFromImage(c.lesion_plain) > 0) for c in cases]
+    return unet_cache.crop_arrays(items, unet.DEFAULT_SETTINGS.shift_vox)
+
+
+def test_trained_on_stage1s_masks_the_network_raises_no_false_alarm_on_new_healthy_cases():
+    pytest.importorskip("torch")
+    from helpers.pipeline.stage2 import unet_training
+
+    settings = dataclasses.replace(unet.DEFAULT_SETTINGS, channels=(4, 8, 16), epochs=10,
+                                   batch_size=4, learning_rate=2e-2)
+    detector = unet_training.train_detector(stage1_crops(toy_cohort(24)),
+                                            stage1_crops(toy_cohort(12, start=50)), settings,
+                                            progress=False)
+    healthy = [c for c in toy_cohort(18, start=200) if c.subtype is None]
+    for case in healthy:  # behind (the stand-in for) stage 1, as at prediction
+        hu, _ = unet_cache.scan_arrays(case)
+        gland = sitk.GetArrayFromImage(shifted_stage1(case.plain)) > 0
+        score, lesion, _ = detector.detect(hu, gland)
+        assert not lesion.any(), (case.seed, score, detector.operating_threshold)
