@@ -122,7 +122,9 @@ def test_shapes_and_parameter_count():
 
 @needs_torch
 def test_a_tiny_network_trains_in_seconds_its_loss_falls_and_its_validation_dice_rises():
-    settings = dataclasses.replace(TINY, learning_rate=2e-2)
+    # 14 epochs: with the augmentations the toy Dice only takes off after about 10
+    # (measured: 0.013 at epoch 1, 0.087 at 10, 0.358 at 14; the loss 2.66 -> 1.16)
+    settings = dataclasses.replace(TINY, epochs=14)
     net, history = unet_training.fit_network(toy_crops(), toy_crops(8, seed=1), settings,
                                              progress=False)
     assert history["train_loss"][-1] < 0.8 * history["train_loss"][0]
