@@ -32,9 +32,10 @@ from helpers.pipeline.default import (
     DEFAULT_TRAINING_PANCREAS,
     make_pipeline,
 )
-from helpers.pipeline.stage1 import PancreasNotFoundError, segment_pancreas
+from helpers.pipeline.stage1 import segment_pancreas
 from helpers.pipeline.stage1.segment import default_atlases
 from helpers.pipeline.training_cache import training_patients
+from helpers.pipeline.unet_cache import stage1_mask_or_none
 from helpers.simulate.foreign import foreign_cohort
 from helpers.simulate.patients import named_cohort
 
@@ -74,13 +75,6 @@ def variant_rows(cases) -> None:
               f"{np.median(coverage) if coverage else float('nan'):+.3f}", flush=True)
 
 
-def mask_or_none(plain):
-    try:
-        return as_array(segment_pancreas(plain))
-    except PancreasNotFoundError:
-        return None
-
-
 def scores(model, cases, masks) -> np.ndarray:
     """The pipeline's case scores with the given stage-1 masks (0 where stage 1 failed)."""
     out = []
@@ -110,7 +104,7 @@ def auc_rows(variant: dict) -> None:
     for name in COHORTS:
         cases = foreign_cohort(64, name=name) if name.startswith("foreign") else named_cohort(name)
         default_atlases()  # assembled here, inherited by the workers
-        masks = workers.map_ordered(mask_or_none, [c.plain for c in cases])
+        masks = workers.map_ordered(stage1_mask_or_none, [c.plain for c in cases])
         truth = np.array([c.subtype is not None for c in cases])
         for label, model in models.items():
             s = scores(model, cases, masks)
