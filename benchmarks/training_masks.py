@@ -34,8 +34,8 @@ from helpers.pipeline.default import (
 )
 from helpers.pipeline.stage1 import segment_pancreas
 from helpers.pipeline.stage1.segment import default_atlases
+from helpers.pipeline.stage1_cache import stage1_mask_or_none
 from helpers.pipeline.training_cache import training_patients
-from helpers.pipeline.unet_cache import stage1_mask_or_none
 from helpers.simulate.foreign import foreign_cohort
 from helpers.simulate.patients import named_cohort
 

@@ -21,7 +21,9 @@ layer or those below it, which ``tests/test_structure.py`` checks):
    the small neural network of notebook 08;
 4. :mod:`.stage3`: the subtype (``classify_subtype``);
 5. :mod:`.chain`: the chained :class:`Pipeline`;
-6. :mod:`.training_cache`: its training data, cached; :mod:`.unet_cache`: the network's;
+6. :mod:`.stage1_cache`: stage 1's masks of whole cohorts, cached as bits;
+   :mod:`.training_cache`: the pipeline's training data, cached; :mod:`.unet_cache`: the
+   network's;
 7. :mod:`.detectors`: stage 2's seam, the interface every stage-2 detector has
    (``StageTwoDetector``) and the registry of those the default pipeline can use (a new
    detector: one module in :mod:`.stage2` and one entry there);
@@ -62,7 +64,7 @@ LAYERS = (
     ("stage2",),
     ("stage3",),
     ("chain",),
-    ("training_cache", "unet_cache"),
+    ("stage1_cache", "training_cache", "unet_cache"),
     ("detectors",),
     ("default", "evaluation", "screening"),
     ("end_to_end", "outline_figures", "detection_figures", "subtype_figures", "reader_study",

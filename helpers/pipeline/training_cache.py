@@ -34,6 +34,7 @@ from ..checks import check_choice
 from ..simulate import CASE_VERSION, named_cohort
 from .chain import Pipeline
 from .stage1 import training_mask_settings
+from .stage1_cache import as_image, pack_masks, unpack_masks
 from .stage2 import boosted, features
 from .stage2.labels import REGISTER_OPTIONS, label_mask, scan_arrays
 from .stage2.table import TrainingData
@@ -230,20 +231,12 @@ def cached_stage1_masks(pipeline: Pipeline, cases, progress: bool = False):
     def build():  # one bit per voxel: the masks of 160 patients in about 0.2 MB
         masks = pipeline.training_pancreas_masks(cases, cache.show_build_progress(progress))
         arrays = [sitk.GetArrayFromImage(m) > 0 for m in masks]
-        return {"bits": np.packbits(np.concatenate([a.ravel() for a in arrays])),
-                "shapes": np.array([a.shape for a in arrays], np.int32)}
+        return pack_masks(arrays, [a.shape for a in arrays])
 
     stored = cache.load_or_build(cache_folder() / f"{key}.npz", key, build,
                                  what="cached stage 1 masks")
-    sizes = np.prod(stored["shapes"], axis=1)
-    bits = np.unpackbits(stored["bits"], count=int(sizes.sum())).astype(np.uint8)
-    out = []
-    for case, array, shape in zip(cases, np.split(bits, np.cumsum(sizes)[:-1]),
-                                  stored["shapes"], strict=True):
-        mask = sitk.GetImageFromArray(array.reshape(shape))
-        mask.CopyInformation(case.plain)
-        out.append(mask)
-    return out
+    return [as_image(mask, case.plain) for case, mask in
+            zip(cases, unpack_masks(stored), strict=True)]
 
 
 def cached_training_table(pipeline: Pipeline, progress: bool = False, use_cache: bool = True,
@@ -268,6 +261,19 @@ def cached_training_table(pipeline: Pipeline, progress: bool = False, use_cache:
                                  labels_from_arrays, "cached training table", use_cache)
     return built[0] if built else with_features(stored, pipeline, motion, extra_lesions,
                                                 progress)
+
+
+def cached_training_labels(pipeline: Pipeline, progress: bool = False) -> dict:
+    """The label arrays (:data:`LABEL_FIELDS`) of ``pipeline``'s cached training table
+    (typical motion, with the extra lesions), read without recomputing its voxel features;
+    when it is not cached yet, :func:`cached_training_table` builds and stores it."""
+    key = table_key(training_key(pipeline, "typical", True))
+    try:
+        stored = labels_from_arrays(cache.read_arrays(cache_folder() / f"{key}.npz", key))
+    except (*cache.UNREADABLE, cache.DamagedCacheFile, cache.OtherSettingsError):
+        table = cached_training_table(pipeline, progress)[0]  # also sets a damaged file aside
+        return {name: getattr(table, name) for name in LABEL_FIELDS}
+    return {name: stored[name] for name in LABEL_FIELDS}
 
 
 def detector_settings(seed: int) -> dict:

@@ -11,9 +11,9 @@ trained network.
   :func:`.training_cache.cached_stage1_masks`) with the labels of the cached training table:
   lesion masks drawn on the contrast scan and carried over by registration, as in notebook 05.
   The **validation** patients (cohort "validation") carry the simulator's exact masks, and
-  stage 1's masks made as at prediction (:func:`validation_stage1_masks`, cached as bits); they
-  choose the epoch and the operating threshold, and are never tested on. Stored as plain
-  arrays by :func:`helpers.cache.load_or_build` under ``<data cache>/deep/``.
+  stage 1's masks made as at prediction (:func:`.stage1_cache.prediction_masks`, cached as
+  bits); they choose the epoch and the operating threshold, and are never tested on. Stored
+  as plain arrays by :func:`helpers.cache.load_or_build` under ``<data cache>/deep/``.
 * **Weights** (:func:`load_or_train`): a ``.safetensors`` file (tensors and text metadata
   only: reading it can never run code, unlike a pickle) under
   ``<data cache>/deep/<key>.safetensors``, where ``key`` (:func:`weights_key`) is a SHA-256
@@ -34,18 +34,12 @@ from types import SimpleNamespace
 import numpy as np
 import SimpleITK as sitk
 
-from .. import cache, cache_layout, workers
-from ..simulate import CASE_VERSION, named_cohort
+from .. import cache, cache_layout
+from ..simulate import named_cohort
 from . import training_cache
 from .chain import Pipeline
-from .stage1 import (
-    DEFAULT_METHOD,
-    PancreasNotFoundError,
-    default_atlases,
-    segment_pancreas,
-    stage1_settings,
-    training_mask_settings,
-)
+from .stage1 import DEFAULT_METHOD, stage1_settings, training_mask_settings
+from .stage1_cache import prediction_masks
 from .stage2 import unet
 from .stage2.boosted import TARGET_SPECIFICITY
 from .stage2.labels import label_mask, scan_arrays
@@ -91,45 +85,6 @@ def crops_key(role: str, settings: unet.UNetSettings) -> dict:
                 training_cache.training_key(label_pipeline(settings), "typical", True))}
 
 
-def stage1_mask_or_none(plain: sitk.Image) -> np.ndarray | None:
-    """Stage 1's pancreas mask of a plain scan as a bool array (default settings, as at
-    prediction), or None when stage 1 finds no pancreas (:class:`.stage1.PancreasNotFoundError`:
-    at prediction that patient gets no lesion and a score of 0)."""
-    try:
-        return sitk.GetArrayFromImage(segment_pancreas(plain, DEFAULT_METHOD)) > 0
-    except PancreasNotFoundError:
-        return None
-
-
-def validation_stage1_masks(cases, progress: bool = False, use_cache: bool = True) -> list:
-    """Stage 1's masks of the validation patients ``cases`` (:func:`stage1_mask_or_none`:
-    None where stage 1 found none), cached once under ``<data cache>/deep/`` as one bit per
-    voxel, keyed by the patients and stage 1's settings."""
-    shapes = np.array([sitk.GetArrayViewFromImage(c.plain).shape for c in cases], np.int32)
-    key = cache.settings_key({"version": CACHE_VERSION, "stage 1 masks": [int(c.seed)
-                              for c in cases], "cases": CASE_VERSION, "stored as": "bits",
-                              "stage1": stage1_settings(DEFAULT_METHOD)})
-
-    def build():
-        default_atlases()  # assembled once here, so that the workers inherit them
-        masks = workers.map_ordered(stage1_mask_or_none, [c.plain for c in cases],
-                                    desc="stage 1 masks", progress=cache.show_build_progress(
-                                        progress))
-        found = np.array([m is not None for m in masks])
-        bits = [(m if m is not None else np.zeros(s, bool)).ravel()
-                for m, s in zip(masks, shapes, strict=True)]
-        return {"bits": np.packbits(np.concatenate(bits)), "shapes": shapes, "found": found}
-
-    stored = cache.load_or_build(cache_folder() / f"stage1-{key}.npz", key, build,
-                                 what="cached stage 1 masks", use_cache=use_cache)
-    if not np.array_equal(stored["shapes"], shapes):
-        raise ValueError("the cached stage 1 masks are not of these patients")
-    sizes = np.prod(shapes, axis=1)
-    bits = np.unpackbits(stored["bits"], count=int(sizes.sum())).astype(bool)
-    return [part.reshape(shape) if found else None for part, shape, found in
-            zip(np.split(bits, np.cumsum(sizes)[:-1]), shapes, stored["found"], strict=True)]
-
-
 def crop_arrays(items, margin: int) -> dict:
     """Crops of ``(hu, pancreas, label)`` triples, each box :data:`.stage2.unet.CROP_SHAPE`
     plus ``margin`` voxels on every side, centred on the pancreas mask: ``hu``
@@ -154,18 +109,6 @@ def stage1_pipeline() -> Pipeline:
     return Pipeline(training_pancreas="stage1", stage1_method=DEFAULT_METHOD)
 
 
-def training_labels(pipeline: Pipeline, progress: bool = False) -> SimpleNamespace:
-    """The label arrays of ``pipeline``'s cached training table (what :func:`label_mask`
-    reads), without recomputing its voxel features; the table is built when not cached."""
-    key = training_cache.table_key(training_cache.training_key(pipeline, "typical", True))
-    stored = cache.load_or_build(
-        training_cache.cache_folder() / f"{key}.npz", key,
-        lambda: training_cache.cached_training_table(pipeline, progress),
-        training_cache.table_to_arrays, training_cache.labels_from_arrays,
-        "cached training table")
-    return SimpleNamespace(**{name: stored[name] for name in training_cache.LABEL_FIELDS})
-
-
 def role_items(role: str, settings: unet.UNetSettings, progress: bool = False):
     """``(cases, items)``: the patients of ``role`` and their ``(hu, pancreas, label)``
     arrays (the pancreas as :func:`mask_settings` says), lazily; a patient stage 1 finds no
@@ -173,7 +116,8 @@ def role_items(role: str, settings: unet.UNetSettings, progress: bool = False):
     stage1 = settings.training_pancreas == "stage1"
     if role == "training":
         cases = training_cache.training_patients(progress)
-        table = training_labels(label_pipeline(settings), progress)
+        table = SimpleNamespace(**training_cache.cached_training_labels(
+            label_pipeline(settings), progress))
         if [c.seed for c in cases] != table.seeds.tolist():
             raise ValueError("the training table is not of the training patients")
         images = training_cache.cached_stage1_masks(stage1_pipeline(), cases, progress) \
@@ -182,7 +126,7 @@ def role_items(role: str, settings: unet.UNetSettings, progress: bool = False):
         labels = [label_mask(table, n) for n in range(len(cases))]
     elif role == "validation":
         cases = named_cohort("validation", progress=progress, n_jobs=training_cache.COHORT_JOBS)
-        masks = validation_stage1_masks(cases, progress) if stage1 else [None] * len(cases)
+        masks = prediction_masks(cases, progress) if stage1 else [None] * len(cases)
         labels = [sitk.GetArrayFromImage(c.lesion_plain) > 0 for c in cases]
     else:
         raise ValueError(f"role must be 'training' or 'validation', got {role!r}")

@@ -146,3 +146,19 @@ def test_a_stored_table_is_not_read_once_the_simulator_changes(toy_cache, monkey
     monkeypatch.setattr(training_cache, "CASE_VERSION", training_cache.CASE_VERSION + "-new")
     training_cache.cached_training_table(exact)
     assert len(built.tables) == 2 and kinds(folder) == ["table", "table"]
+
+
+def test_training_labels_are_read_without_features_and_built_once_when_missing(toy_cache,
+                                                                               monkeypatch):
+    folder, built = toy_cache
+    unfit = pipeline.Pipeline(label_source="exact")
+    labels = training_cache.cached_training_labels(unfit)  # not cached yet: the table is built
+    assert len(built.tables) == 1 and set(labels) == set(training_cache.LABEL_FIELDS)
+    table = training_cache.cached_training_table(unfit)[0]
+    np.testing.assert_array_equal(labels["y"], table.y)
+    np.testing.assert_array_equal(labels["coords"], table.coords)
+    monkeypatch.setattr(training_cache, "voxel_features_of", None)  # features: never needed
+    again = training_cache.cached_training_labels(unfit)
+    assert len(built.tables) == 1  # read back from the one stored file
+    for name in training_cache.LABEL_FIELDS:
+        np.testing.assert_array_equal(again[name], labels[name])

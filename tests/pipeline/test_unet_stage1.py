@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pytest
 import SimpleITK as sitk
 from toy_cases import image, toy_cohort
 
@@ -28,29 +27,6 @@ def shifted_stage1(plain):
     out = image(gland.astype(np.uint8))
     out.CopyInformation(plain)
     return out
-
-
-@pytest.fixture
-def stubbed_stage1(tmp_path, monkeypatch):
-    monkeypatch.setattr(unet_cache, "cache_folder", lambda: tmp_path)
-    monkeypatch.setattr(unet_cache, "segment_pancreas", lambda plain, method: shifted_stage1(
-        plain))
-    monkeypatch.setattr(unet_cache, "default_atlases", lambda: None)
-    return tmp_path
-
-
-def test_validation_stage1_masks_are_cached_as_bits_with_none_where_stage1_missed(
-        stubbed_stage1):
-    cases = toy_cohort(5)
-    cases[3].plain.SetOrigin((99.0, 0.0, 0.0))  # stage 1 finds no pancreas in this one
-    masks = unet_cache.validation_stage1_masks(cases)
-    assert masks[3] is None and all(m is not None for n, m in enumerate(masks) if n != 3)
-    assert np.array_equal(masks[0], sitk.GetArrayFromImage(shifted_stage1(cases[0].plain)) > 0)
-    stored = list(stubbed_stage1.glob("stage1-*.npz"))
-    assert len(stored) == 1 and stored[0].stat().st_size < 2000  # one bit per voxel
-    unet_cache.segment_pancreas = None  # read back from the cache: stage 1 is not run again
-    again = unet_cache.validation_stage1_masks(cases)
-    assert all(np.array_equal(a, b) for a, b in zip(masks, again, strict=True) if a is not None)
 
 
 def test_the_crops_key_names_the_mask_source_and_stage1s_settings():
