@@ -30,10 +30,11 @@ layer or those below it, which ``tests/test_structure.py`` checks):
 8. :mod:`.default`: the default pipeline; :mod:`.evaluation`: Dice, ROC, AUC, per-size
    sensitivity, one row per patient; :mod:`.screening`: sensitivity and specificity in a
    screened population;
-9. :mod:`.end_to_end`, the figures (:mod:`.outline_figures`, :mod:`.detection_figures`,
-   :mod:`.subtype_figures`) and notebook 07's reader study (:mod:`.reader_study`,
-   :mod:`.reader_model`, :mod:`.reader_compare`, :mod:`.reader_figures`,
-   :mod:`.reader_widget`);
+9. :mod:`.end_to_end` (notebook 07's table), :mod:`.contest` (notebook 08's: each stage 2
+   behind stage 1 on three cohorts), the figures (:mod:`.outline_figures`,
+   :mod:`.detection_figures`, :mod:`.subtype_figures`) and notebook 07's reader study
+   (:mod:`.reader_study`, :mod:`.reader_model`, :mod:`.reader_compare`,
+   :mod:`.reader_figures`, :mod:`.reader_widget`);
 10. :mod:`.warmup`: builds every slow cache ahead of time.
 
 Not for clinical use.
@@ -67,8 +68,8 @@ LAYERS = (
     ("stage1_cache", "training_cache", "unet_cache"),
     ("detectors",),
     ("default", "evaluation", "screening"),
-    ("end_to_end", "outline_figures", "detection_figures", "subtype_figures", "reader_study",
-     "reader_model", "reader_compare", "reader_figures", "reader_widget"),
+    ("end_to_end", "contest", "outline_figures", "detection_figures", "subtype_figures",
+     "reader_study", "reader_model", "reader_compare", "reader_figures", "reader_widget"),
     ("warmup",),
 )
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..checks import check_choice
 from .stage2 import unet
-from .unet_cache import warm_unet
+from .unet_cache import warm_unet, weights_key
 
 
 @runtime_checkable
@@ -77,7 +77,10 @@ class DetectorEntry:
     ``available()``: whether it can run here; ``missing``: what to say when it cannot (with the
     install command); ``require()`` (optional): raises the detector's own error, naming the
     install command, when it cannot run (else :class:`DetectorUnavailable` with ``missing``);
-    ``warmup`` (optional): ``(step name, build(progress))``, the warm-up's step that caches it.
+    ``warmup`` (optional): ``(step name, build(progress))``, the warm-up's step that caches it;
+    ``fingerprint`` (optional): ``fingerprint(seed)``, a dict naming everything that decides
+    the fitted detector, so that results computed with it can be cached
+    (:mod:`.contest`; without it they are computed anew each time).
     """
 
     label: str
@@ -86,6 +89,7 @@ class DetectorEntry:
     missing: str = ""
     require: Callable[[], object] | None = None
     warmup: tuple[str, Callable[[bool], object]] | None = None
+    fingerprint: Callable[[int], dict] | None = None
 
 
 # ------------------------------------------------------------------------- the network's entry
@@ -110,6 +114,11 @@ def warm_network(progress: bool) -> StageTwoDetector:
     return warm_unet(progress=progress)
 
 
+def network_fingerprint(seed: int) -> dict:
+    """What decides the network :func:`network_detector` gives (its weights' cache key)."""
+    return {"weights": weights_key(unet.DEFAULT_SETTINGS)}
+
+
 DEFAULT = "boosted"
 BUILT_IN = {
     DEFAULT: DetectorEntry("boosted features (default)", build=None),
@@ -117,7 +126,7 @@ BUILT_IN = {
         "neural network (notebook 08)", build=network_detector, available=network_available,
         missing=f"PyTorch missing ({unet.INSTALL_COMMAND})", require=network_required,
         warmup=("notebook 08's network (trained once: about 3 minutes on 2 cores)",
-                warm_network)),
+                warm_network), fingerprint=network_fingerprint),
 }
 _registry: dict[str, DetectorEntry] = dict(BUILT_IN)
 

@@ -1,9 +1,9 @@
 """Build every slow cache of notebooks 03-08 ahead of time (``python -m helpers.pipeline.warmup
 warm``): notebook 03's registration table, the training data of the pipelines the notebooks
-refit, notebook 07's reading and notebook 08's network (each stage-2 detector's own step,
-from the registry of :mod:`.detectors`). Virtual patients are not stored (they
-are rebuilt from their seed where needed), so they are no step of their own. Not for clinical
-use.
+refit, notebook 07's reading, notebook 08's network (each stage-2 detector's own step,
+from the registry of :mod:`.detectors`) and notebook 08's contest (:mod:`.contest`). Virtual
+patients are not stored (they are rebuilt from their seed where needed), so they are no step
+of their own. Not for clinical use.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 
 from .. import cache
 from ..registration import study
-from . import detectors, reader_model, reader_study
+from . import contest, detectors, reader_model, reader_study
 from .chain import Pipeline
 from .default import DEFAULT_STAGE3_OUTLINES, DEFAULT_TRAINING_PANCREAS, make_pipeline
 from .training_cache import cached_training_table
@@ -45,6 +45,10 @@ def warmup_steps(progress: bool) -> list[tuple[str, object]]:
         if entry.warmup and entry.available():  # the network: only with its optional extra
             step, build = entry.warmup
             steps.append((step, lambda build=build: build(progress)))
+    if sum(detectors.get(n).available() for n in detectors.detector_names()) > 1:
+        steps.append(("notebook 08's contest: each stage 2 behind stage 1 on "
+                      f"{', '.join(contest.COHORTS)} patients",
+                      lambda: contest.warm_contest(progress)))
     for source in HARD_MOTION_LABELS:
         steps.append((f"{source} labels under hard motion (training cohort)",
                       lambda source=source: cached_training_table(
@@ -56,11 +60,11 @@ def warmup_steps(progress: bool) -> list[tuple[str, object]]:
 def warm_caches(progress: bool = False, report=print) -> list[tuple[str, float]]:
     """Build (or check) every cache notebooks 03-08 read: notebook 03's registration table,
     the training data (table and out-of-fold maps) of every pipeline they refit, notebook
-    07's reading, notebook 08's network and the hard-motion labels of notebook 05. Reports
-    each step and its seconds through ``report`` (with ``progress``: a progress bar, with the
-    time left, inside every slow step) and returns ``[(step, seconds), ...]``. Slow only the
-    first time (``benchmarks/first_run.py`` prints the time of every step from an empty cache);
-    afterwards seconds. Run it as ``python -m helpers.pipeline.warmup warm``.
+    07's reading, notebook 08's network and contest, and the hard-motion labels of notebook
+    05. Reports each step and its seconds through ``report`` (with ``progress``: a progress
+    bar, with the time left, inside every slow step) and returns ``[(step, seconds), ...]``.
+    Slow only the first time (``benchmarks/first_run.py`` prints the time of every step from
+    an empty cache); afterwards seconds. Run it as ``python -m helpers.pipeline.warmup warm``.
     """
     done = []
     report(f"warming the caches in {cache.cache_dir()}")
