@@ -216,6 +216,19 @@ def test_an_unkept_cohort_reuses_kept_cases_and_keeps_no_new_one():
     assert len(patients.KEPT) == 2  # the new case was not kept
 
 
+def test_a_cohort_builds_only_the_seeds_asked_for_as_the_whole_cohort_has_them():
+    patients.KEPT.clear()
+    plan = simulate.cohort_plan(3, 23)
+    wanted = [plan[2][0], plan[0][0]]
+    some = simulate.make_cohort(3, 23, progress=False, motion="none", cache=False, seeds=wanted)
+    assert [c.seed for c in some] == [plan[0][0], plan[2][0]]  # in cohort order
+    assert [c.subtype for c in some] == [plan[0][1], plan[2][1]]
+    whole = simulate.make_cohort(3, 23, progress=False, motion="none", cache=False)
+    np.testing.assert_array_equal(arr(some[1].plain), arr(whole[2].plain))
+    with pytest.raises(ValueError, match="no patient of this cohort has the seed"):
+        simulate.make_cohort(3, 23, progress=False, motion="none", seeds=[12345])
+
+
 def test_a_kept_case_is_not_reused_once_the_simulator_changes(monkeypatch):
     """The key hashes the simulator's version: a new version never returns an old case."""
     first = simulate.make_case(5, cache=True, motion="none")

@@ -50,11 +50,14 @@ class GivenMasks:
         return self.model.predict(scan, mask)
 
 
-def cohort_cases(cohort: str, progress: bool = False) -> list:
-    """The patients of ``cohort`` (one of :data:`COHORTS`)."""
+def cohort_cases(cohort: str, progress: bool = False, seeds=None) -> list:
+    """The patients of ``cohort`` (one of :data:`COHORTS`); ``seeds``: only those (a virtual
+    cohort builds no other; the foreign cohort is built whole)."""
     if cohort == "foreign":
-        return foreign.foreign_cohort(progress=progress)
-    return named_cohort(cohort, progress=progress, n_jobs=training_cache.COHORT_JOBS)
+        cases = foreign.foreign_cohort(progress=progress)
+        return cases if seeds is None else [c for c in cases if c.seed in set(seeds)]
+    return named_cohort(cohort, progress=progress, n_jobs=training_cache.COHORT_JOBS,
+                        seeds=seeds)
 
 
 def behind_stage1(model: Pipeline, cases, masks) -> pd.DataFrame:

@@ -67,10 +67,10 @@ def default_pipeline(seed: int = 0, detector: str = detectors.DEFAULT) -> Pipeli
     network (:func:`helpers.pipeline.unet_cache.warm_unet`: trained on the same registered
     labels, cached); without PyTorch it raises
     :class:`helpers.pipeline.stage2.unet.DeepExtraMissing`, naming the command that installs it,
-    before anything is fitted. The network learnt on the **reference** pancreas masks
-    (notebook 08), not on stage 1's: chained behind stage 1 it raises false alarms on healthy
-    never-seen patients (notebook 07's end-to-end table counts them), the failure the boosted
-    detector showed before it was trained on stage 1's masks."""
+    before anything is fitted. Like the boosted detector, the network learnt inside stage 1's
+    masks of its training patients (``UNetSettings.training_pancreas``), the masks it is
+    given when chained; notebook 07's end-to-end table and notebook 08's contest
+    (:mod:`.contest`) count the false alarms of each behind stage 1."""
     detectors.require(detector)  # fails early, naming what to install, when it cannot run
     return fitted_default(int(seed), detector)
 

@@ -46,6 +46,8 @@ from .stage2.labels import label_mask, scan_arrays
 from .stage2.unet_training import train_detector
 
 CACHE_VERSION = "unet-v2"  # change when crops, labels or training change: old files ignored
+# change when only the training changes (the crops stay): old weights are ignored
+TRAINING_VERSION = "best epoch by AUC, then Dice"
 FOLDER = cache_layout.DEEP
 
 
@@ -164,7 +166,8 @@ def weights_key(settings: unet.UNetSettings) -> str:
     crop geometry and the keys of the training and validation data; and the device when it is
     not the CPU (a GPU's weights differ a little: they never replace the CPU's reference)."""
     d = unet.deep()
-    key = {"version": CACHE_VERSION, "settings": settings.as_dict(),
+    key = {"version": CACHE_VERSION, "training": TRAINING_VERSION,
+           "settings": settings.as_dict(),
            "crop": list(unet.CROP_SHAPE), "hu_window": list(unet.HU_WINDOW),
            "roi margin": unet.ROI_MARGIN_VOX, "voxel threshold": unet.VOXEL_THRESHOLD,
            "threads": unet.THREADS, "specificity": TARGET_SPECIFICITY,

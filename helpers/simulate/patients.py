@@ -183,16 +183,25 @@ def make_cohort(n: int, seed: int, *, subtypes=SUBTYPES, healthy_fraction: float
                 lesion_diameter_mm: float | None = None, vary_anatomy: bool = True,
                 appearance: str = "standard", gland_fat: float | None = None,
                 cache: bool = True, progress: bool = True,
-                n_jobs: int = 1) -> list[VirtualCase]:
+                n_jobs: int = 1, seeds=None) -> list[VirtualCase]:
     """Build ``n`` virtual patients, deterministically from ``seed`` (see :func:`cohort_plan`).
 
     Other arguments are passed to :func:`make_case`; ``gland_fat`` is drawn per patient
     unless given. Cases already kept in memory (:data:`KEPT`, keyed by all their parameters)
     are reused; with ``cache`` the others are kept too, so a second call in this process is
     fast (``cache=False``: nothing new is kept). ``n_jobs`` > 1 builds the missing
-    cases in that many processes. Shows a progress bar if ``progress``.
+    cases in that many processes. Shows a progress bar if ``progress``. ``seeds``: only the
+    cohort's patients with these seeds, in cohort order (the rest are not built).
     """
     plan = cohort_plan(n, seed, subtypes, healthy_fraction)
+    if seeds is not None:
+        wanted = {int(s) for s in seeds}
+        missing = wanted - {case_seed for case_seed, _ in plan}
+        if missing:
+            raise ValueError(f"no patient of this cohort has the seed(s) "
+                             f"{', '.join(map(str, sorted(missing)))}")
+        plan = [(case_seed, subtype) for case_seed, subtype in plan if case_seed in wanted]
+        n = len(plan)
     jobs = []
     for case_seed, subtype in plan:
         check_args(case_seed, subtype, phase, motion,
@@ -246,12 +255,13 @@ def patient_table(cases):
 
 
 def named_cohort(name: str, n: int | None = None, *, motion: str = "typical",
-                 progress: bool = False, n_jobs: int = COHORT_JOBS, cache: bool = True
-                 ) -> list[VirtualCase]:
+                 progress: bool = False, n_jobs: int = COHORT_JOBS, cache: bool = True,
+                 seeds=None) -> list[VirtualCase]:
     """The virtual patients of cohort ``name`` in :mod:`helpers.cohorts` (its seed and share
     of healthy patients; ``n``: default its usual size), checked first to share no patient
     with any other cohort. ``motion``: the breathing motion between each patient's scans;
-    ``cache=False``: build them without keeping them in memory (see :func:`make_cohort`)."""
+    ``cache=False``: build them without keeping them in memory; ``seeds``: only the patients
+    with these seeds (see :func:`make_cohort`)."""
     spec = cohorts.cohort(name)
     if spec.consecutive:
         raise ValueError(f"the {name!r} cohort is a list of consecutive seeds, not a drawn "
@@ -260,4 +270,4 @@ def named_cohort(name: str, n: int | None = None, *, motion: str = "typical",
     cohorts.check_disjoint(sizes={name: n})
     return make_cohort(n, spec.seed, healthy_fraction=spec.healthy_fraction, motion=motion,
                        appearance=spec.appearance, cache=cache, progress=progress,
-                       n_jobs=n_jobs)
+                       n_jobs=n_jobs, seeds=seeds)

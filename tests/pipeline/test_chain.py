@@ -76,6 +76,16 @@ def test_detect_lesion_and_classify_subtype_with_explicit_models(toy_pipeline):
     assert max(probs, key=probs.get) == "PDAC"
 
 
+def test_detect_lesion_with_its_map_gives_what_predict_gives(toy_pipeline):
+    case = toy_case(53, "PDAC")
+    score, lesion, probability = pipeline.detect_lesion(
+        case.plain, case.pancreas_plain, toy_pipeline.detector, with_map=True)
+    chained = toy_pipeline.predict(case.plain, case.pancreas_plain)
+    assert score == chained.score and np.array_equal(arr(lesion), arr(chained.lesion))
+    assert np.array_equal(arr(probability), arr(chained.probability))
+    assert probability.GetSpacing() == chained.probability.GetSpacing()
+
+
 # ------------------------------------------------------------------------- fitting
 def test_predict_before_fit_says_what_to_do():
     case = toy_case(54)

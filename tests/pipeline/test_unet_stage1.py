@@ -6,12 +6,17 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 import SimpleITK as sitk
 from toy_cases import image, toy_cohort
 
 from helpers.pipeline import unet_cache
 from helpers.pipeline.stage1 import PancreasNotFoundError
-from helpers.pipeline.stage2 import unet
+from helpers.pipeline.stage2 import unet, unet_training
+
+needs_torch = pytest.mark.skipif(not unet.available(), reason="PyTorch/MONAI not installed "
+                                 f"(optional extra): {unet.INSTALL_COMMAND}")
+TINY = unet.UNetSettings(channels=(4, 8, 16), epochs=14, batch_size=4, learning_rate=1e-2)
 
 
 def shifted_stage1(plain):
@@ -53,3 +58,40 @@ def test_the_crops_are_centred_on_stage1s_mask_and_carry_it_as_the_second_channe
     assert not np.array_equal(crops["pancreas"][0, 0], unet.crop(
         reference.astype(np.uint8), unet.crop_centre(reference), shape, 0))
     assert crops["y"][0, 0].sum() == label.sum() and crops["abnormal"].tolist() == [True]
+
+
+def stage1_like_crops(n: int, seed: int) -> dict:
+    """Stored boxes of a toy task (raw HU, as unet_cache.crop_arrays keeps them) whose pancreas
+    channel is a stage-1-like mask: the toy gland (rows 10-25) two rows off (12-27). Every
+    second patient has a bright 4-voxel lesion inside both."""
+    rng = np.random.default_rng(seed)
+    shape = tuple(s + 2 * TINY.shift_vox for s in unet.CROP_SHAPE)
+    hu = rng.normal(40, 20, (n, 1, *shape)).astype(np.float32)
+    pancreas = np.zeros((n, 1, *shape), np.uint8)
+    pancreas[:, 0, 8:20, 12:28, 12:44] = 1
+    y = np.zeros((n, 1, *shape), np.uint8)
+    for i in range(0, n, 2):
+        z, r, c = 10 + rng.integers(0, 6), 13 + rng.integers(0, 6), 16 + rng.integers(0, 20)
+        hu[i, 0, z:z + 4, r:r + 4, c:c + 4] += 160.0
+        y[i, 0, z:z + 4, r:r + 4, c:c + 4] = 1
+    return {"hu": hu, "pancreas": pancreas, "y": y, "abnormal": y.reshape(n, -1).any(1)}
+
+
+@needs_torch
+@pytest.mark.slow  # a tiny network trained for 14 epochs: about 15 s on 2 cores
+def test_trained_on_stage1_like_masks_it_finds_new_lesions_and_raises_no_false_alarm():
+    detector = unet_training.train_detector(stage1_like_crops(12, 0), stage1_like_crops(8, 1),
+                                            TINY, progress=False)
+    new = stage1_like_crops(12, 2)  # never seen, behind the same kind of mask
+    found = [detector.detect(new["hu"][n, 0], new["pancreas"][n, 0] > 0) for n in range(12)]
+    scores = np.array([score for score, _, _ in found])
+    lesion, healthy = new["abnormal"], ~new["abnormal"]
+    # it does find lesions (so "no false alarm" is not the silence of a network that finds
+    # nothing): every lesion scores above every healthy patient, and its map reaches the voxel
+    # threshold inside every true lesion
+    assert scores[lesion].min() > scores[healthy].max()
+    assert all(probability[new["y"][n, 0] > 0].max() >= detector.voxel_threshold
+               for n, (_, _, probability) in enumerate(found) if lesion[n])
+    # and no healthy patient reaches the threshold chosen on the validation patients
+    assert scores[healthy].max() < detector.operating_threshold
+    assert not any(mask.any() for n, (_, mask, _) in enumerate(found) if healthy[n])

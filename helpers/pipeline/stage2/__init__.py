@@ -24,8 +24,10 @@ from .labels import IMAGES, LABEL_SOURCES, lesion_labels
 from .table import TrainingData, training_data
 
 
-def detect_lesion(plain_ct: sitk.Image, pancreas_mask: sitk.Image, detector):
-    """Stage 2: ``(score, lesion_mask)`` for a plain CT and its pancreas mask.
+def detect_lesion(plain_ct: sitk.Image, pancreas_mask: sitk.Image, detector, *,
+                  with_map: bool = False):
+    """Stage 2: ``(score, lesion_mask)`` for a plain CT and its pancreas mask (with
+    ``with_map``: and the P(lesion) map, an image on the 3 mm working grid).
 
     ``score`` is the case-level abnormality (0..1); ``lesion_mask`` a uint8 image on the
     input's grid, empty when the score is below the detector's operating threshold (chosen
@@ -39,8 +41,9 @@ def detect_lesion(plain_ct: sitk.Image, pancreas_mask: sitk.Image, detector):
     """
     check_inputs(plain_ct, pancreas_mask)
     hu, gland, working = to_working(plain_ct, pancreas_mask)
-    score, lesion, _ = detector.detect(hu, gland)
-    return score, to_input_grid(as_image(lesion, working), plain_ct)
+    score, lesion, probability = detector.detect(hu, gland)
+    lesion = to_input_grid(as_image(lesion, working), plain_ct)
+    return (score, lesion, as_image(probability, working)) if with_map else (score, lesion)
 
 
 __all__ = ["IMAGES", "LABEL_SOURCES", "Detector", "EmptyPancreasError", "TrainingData",

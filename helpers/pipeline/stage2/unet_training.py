@@ -18,9 +18,10 @@ word for word).
 * :func:`train_epoch` and :func:`evaluate`: one pass; ``evaluate`` measures the validation
   loss, the lesion Dice (``monai.metrics.DiceMetric``) and the AUC of the case score;
 * :func:`fit_network`: AdamW for ``settings.epochs`` epochs, keeping the weights of the epoch
-  with the best **validation** AUC; :func:`train_detector`: the detector with its operating
-  threshold chosen on the validation patients (deterministic: ``monai.utils.set_determinism``,
-  deterministic algorithms, :data:`.unet.THREADS` threads; on a GPU if there is one).
+  with the best **validation** AUC (then lesion Dice); :func:`train_detector`: the detector
+  with its operating threshold chosen on the validation patients (deterministic:
+  ``monai.utils.set_determinism``, deterministic algorithms, :data:`.unet.THREADS` threads; on
+  a GPU if there is one).
 
 Prediction runs on the whole crop (:func:`.unet.predict_crops`): the input is one fixed box
 around the pancreas, the size the network trained on, so no sliding window is needed.
@@ -43,9 +44,6 @@ from . import unet
 from .boosted import TARGET_SPECIFICITY
 
 KEYS = ("hu", "pancreas", "label")  # the images of a patient's dictionary
-# A healthy patient has no lesion voxel to centre a crop on: RandCropByPosNegLabeld then takes
-# a pancreas voxel, as intended, and warns each time; the warning says nothing new here.
-warnings.filterwarnings("ignore", message="Num foregrounds 0", category=UserWarning)
 NEAR = ndi.generate_binary_structure(3, 1)[None]  # grows each crop of a batch on its own
 
 
@@ -140,12 +138,17 @@ def train_epoch(net, optimiser, loader, settings):
     """One pass over the training patients; returns the mean loss per patient."""
     net.train()
     total, count = 0.0, 0
-    for batch in loader:
-        optimiser.zero_grad()
-        loss = batch_loss(net, batch, settings.class_weight)[0]
-        loss.backward()
-        optimiser.step()
-        total, count = total + loss.item() * len(batch["image"]), count + len(batch["image"])
+    with warnings.catch_warnings():
+        # a healthy patient has no lesion voxel to centre a crop on: RandCropByPosNegLabeld
+        # then takes a pancreas voxel, as intended, and would warn about it every time
+        warnings.filterwarnings("ignore", message="Num foregrounds 0", category=UserWarning)
+        for batch in loader:
+            optimiser.zero_grad()
+            loss = batch_loss(net, batch, settings.class_weight)[0]
+            loss.backward()
+            optimiser.step()
+            total, count = (total + loss.item() * len(batch["image"]),
+                            count + len(batch["image"]))
     return total / count
 
 
@@ -181,8 +184,9 @@ def crop_scores(net, data, settings) -> np.ndarray:
 def fit_network(train, validation, settings, epochs=None, progress=True):
     """Train a new network on the ``train`` crops for ``epochs`` (default
     ``settings.epochs``); after each epoch :func:`evaluate` it on ``validation`` and keep the
-    weights of the epoch with the best validation AUC. Returns ``(net, history)``;
-    deterministic for ``settings.seed`` on the CPU (:func:`.unet.choose_device`)."""
+    weights of the epoch with the best validation AUC (of equal AUCs: the best lesion Dice).
+    Returns ``(net, history)``; deterministic for ``settings.seed`` on the CPU
+    (:func:`.unet.choose_device`)."""
     d = unet.deep()
     device = unet.choose_device()
     d.set_determinism(seed=settings.seed)
@@ -193,15 +197,17 @@ def fit_network(train, validation, settings, epochs=None, progress=True):
     training, checking = data_loaders(train, validation, settings)
     history = {"train_loss": [], "validation_loss": [], "validation_auc": [],
                "validation_dice": [], "seconds": 0.0}
-    best, start = (-1.0, 0, None), time.perf_counter()
+    best, start = ((-1.0, -1.0), 0, None), time.perf_counter()
     for epoch in tqdm(range(epochs or settings.epochs), desc=f"epochs on {device.type}",
                       disable=not progress):
         history["train_loss"].append(train_epoch(net, optimiser, training, settings))
         measured = evaluate(net, checking, settings)
         for name in ("loss", "auc", "dice"):
             history[f"validation_{name}"].append(measured[name])
-        if measured["auc"] > best[0]:
-            best = (measured["auc"], epoch, copy.deepcopy(net.state_dict()))
+        # AUC first; among equal AUCs the better outlines (an AUC of 1 reached early would
+        # otherwise keep weights that draw no lesion yet)
+        if (measured["auc"], measured["dice"]) > best[0]:
+            best = ((measured["auc"], measured["dice"]), epoch, copy.deepcopy(net.state_dict()))
     net.load_state_dict(best[2])
     history.update(best_epoch=best[1], seconds=time.perf_counter() - start)
     return net, history
