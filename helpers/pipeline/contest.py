@@ -152,7 +152,8 @@ def contest_summary(tables: dict) -> pd.DataFrame:
             "seconds": s["median_seconds"]}
     summary = pd.DataFrame(rows).T
     summary.index.names = ["cohort", "detector"]
-    return summary.infer_objects()
+    counts = ["patients", "lesions", "found_in_place", "false_alarms", "healthy"]
+    return summary.astype({name: np.int64 if name in counts else float for name in summary})
 
 
 def winners(summary: pd.DataFrame) -> pd.DataFrame:

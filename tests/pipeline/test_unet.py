@@ -135,6 +135,7 @@ def test_a_tiny_network_trains_in_seconds_its_loss_falls_and_its_validation_dice
 
 
 @needs_torch
+@pytest.mark.filterwarnings("ignore:Num foregrounds 0")  # the healthy patient: as intended
 def test_the_transforms_keep_the_lesion_in_positive_crops_and_give_the_network_its_shapes():
     crops = toy_crops(2)  # patient 0 has a lesion, patient 1 none
     chain = unet_training.training_transforms(unet.DEFAULT_SETTINGS)

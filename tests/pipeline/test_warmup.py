@@ -48,14 +48,17 @@ def test_warm_caches_builds_every_table_and_reports(toy_cache, monkeypatch):
     assert all(seconds >= 0 for _, seconds in done)
 
 
-def test_the_warm_up_trains_the_network_only_where_the_extra_is_installed(monkeypatch):
+def test_the_warm_up_trains_the_network_and_runs_the_contest_only_with_the_extra(monkeypatch):
     named = {}
     for installed in (False, True):
         monkeypatch.setattr(unet, "available", lambda installed=installed: installed)
         named[installed] = [name for name, _ in warmup.warmup_steps(progress=False)]
     network = [name for name in named[True] if "network" in name]
     assert len(network) == 1 and "notebook 08" in network[0]
-    assert named[False] == [name for name in named[True] if name not in network]
+    # the contest needs two detectors: without the network there is nothing to compare
+    contest = [name for name in named[True] if "contest" in name]
+    assert len(contest) == 1 and named[True].index(contest[0]) > named[True].index(network[0])
+    assert named[False] == [name for name in named[True] if name not in network + contest]
 
 
 # One process of the warm-up on toy cohorts (stage 1 a threshold, a small boosting model): it
