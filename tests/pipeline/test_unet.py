@@ -61,10 +61,25 @@ def test_crop_input_has_two_channels_scaled_to_the_window():
     hu = np.full((30, 101, 122), 1000.0, np.float32)
     gland = np.zeros(hu.shape, bool)
     gland[0:6, 40:60, 40:90] = True  # at the scan's edge: the crop is padded there
-    x = unet.crop_input(hu, gland)
+    x = unet.crop_input(hu, gland, gland_relative=False)
     assert x.shape == (2, *unet.CROP_SHAPE) and x.dtype == np.float32
     assert x[0].max() == 1.0 and x[0].min() == -1.0  # clipped bone inside, padding outside
     assert set(np.unique(x[1])) == {0.0, 1.0}
+
+
+def test_gland_relative_input_puts_the_glands_median_at_the_windows_centre():
+    rng = np.random.default_rng(0)
+    hu = rng.normal(40.0, 15.0, (30, 60, 90)).astype(np.float32)
+    gland = np.zeros(hu.shape, bool)
+    gland[10:20, 20:40, 20:70] = True
+    fatty = hu - 50.0  # the same gland, 50 HU lower everywhere
+    lean, fat = unet.crop_input(hu, gland), unet.crop_input(fatty, gland)
+    np.testing.assert_allclose(lean, fat, atol=1e-5)  # alike to the network
+    inside = lean[1] > 0.5
+    assert abs(float(np.median(lean[0][inside]))) < 1e-6  # GLAND_REFERENCE_HU: the centre
+    assert not np.allclose(unet.crop_input(hu, gland, gland_relative=False)[0],
+                           unet.crop_input(fatty, gland, gland_relative=False)[0])
+    assert unet.DEFAULT_SETTINGS.gland_relative
 
 
 def test_the_notebook_trains_with_the_helpers_code_word_for_word():
@@ -72,11 +87,12 @@ def test_the_notebook_trains_with_the_helpers_code_word_for_word():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     defined = {}
     for cell in nb.cells:
-        if cell.cell_type == "code" and cell.source.lstrip().startswith(("def ", "@")):
+        if cell.cell_type == "code" and cell.source.lstrip().startswith(("def ", "class ", "@")):
             for node in ast.parse(cell.source).body:
-                if isinstance(node, ast.FunctionDef):
+                if isinstance(node, ast.FunctionDef | ast.ClassDef):
                     defined[node.name] = ast.dump(node)
-    names = ("hu_window", "to_network", "training_transforms", "validation_transforms",
+    names = ("GlandRelatived", "hu_window", "to_network", "training_transforms",
+             "validation_transforms",
              "data_loaders", "validation_loader", "losses", "batch_loss", "train_epoch",
              "evaluate")
     for name in names:
@@ -157,12 +173,15 @@ def test_the_transforms_keep_the_lesion_in_positive_crops_and_give_the_network_i
 def test_the_validation_transforms_give_what_prediction_gives():
     """The whole-crop prediction (unet.crop_input) sees what the validation patients did."""
     crops, m = toy_crops(2), unet.DEFAULT_SETTINGS.shift_vox
-    out = unet_training.validation_transforms()(unet_training.patient_dicts(crops)[0])
     hu, gland = crops["hu"][0, 0], crops["pancreas"][0, 0].astype(bool)
     centre = tuple(s // 2 for s in hu.shape)
-    expected = unet.crop_input(hu, gland, centre)
-    assert np.allclose(out["image"].numpy(), expected, atol=1e-6)
-    assert np.array_equal(out["label"][0].numpy(), crops["y"][0, 0, m:-m, m:-m, m:-m])
+    for relative in (True, False):
+        settings = dataclasses.replace(unet.DEFAULT_SETTINGS, gland_relative=relative)
+        out = unet_training.validation_transforms(settings)(
+            unet_training.patient_dicts(crops)[0])
+        expected = unet.crop_input(hu, gland, centre, gland_relative=relative)
+        assert np.allclose(out["image"].numpy(), expected, atol=1e-5)
+        assert np.array_equal(out["label"][0].numpy(), crops["y"][0, 0, m:-m, m:-m, m:-m])
 
 
 @needs_torch

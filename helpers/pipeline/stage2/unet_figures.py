@@ -87,7 +87,7 @@ def show_curves(history: dict, live: dict | None = None):
 
 
 PANCREAS_COLOUR, LESION_COLOUR = OKABE_ITO["bluish green"], REFERENCE_COLOUR
-SHOWN = ("ScaleIntensityRanged", "RandCropByPosNegLabeld", "RandAffined",
+SHOWN = ("RandCropByPosNegLabeld", "GlandRelatived", "ScaleIntensityRanged", "RandAffined",
          "RandShiftIntensityd")  # the transforms that change the picture
 
 
@@ -115,10 +115,11 @@ def show_transforms(steps, spacing_mm: float = 3.0):
     low, high = HU_WINDOW
     fig, axes = plt.subplots(1, len(steps), figsize=(3.1 * len(steps), 3.0),
                              layout="constrained")
+    scaled = False  # from the window on, -1 .. 1 stands for low .. high HU
     for ax, (name, patient) in zip(axes, steps, strict=True):
         hu, gland, label = (np.asarray(patient[k])[0] for k in ("hu", "pancreas", "label"))
         z = int(np.argwhere(label > 0.5)[:, 0].mean()) if label.any() else hu.shape[0] // 2
-        scaled = name != "stored box"  # after the window: -1 .. 1 stands for low .. high HU
+        scaled = scaled or name == "ScaleIntensityRanged"
         image = radiological((hu[z] + 1) / 2 * (high - low) + low if scaled else hu[z])
         extent = (0, image.shape[1] * spacing_mm, image.shape[0] * spacing_mm, 0)
         shown = ax.imshow(image, cmap="gray", vmin=low, vmax=high, extent=extent)

@@ -3,13 +3,14 @@ word for word).
 
 * :func:`patient_dicts`: one dictionary per patient (``hu``, ``pancreas``, ``label``,
   ``abnormal``) of the cached crops (:func:`helpers.pipeline.unet_cache.cohort_crops`);
-* :func:`training_transforms`: MONAI dictionary transforms (``monai.transforms``): the HU
-  window (``ScaleIntensityRanged``), a crop centred on a lesion or a pancreas voxel at random
-  (``RandCropByPosNegLabeld``), a small rotation and scaling in the axial plane
+* :func:`training_transforms`: MONAI dictionary transforms (``monai.transforms``): a crop
+  centred on a lesion or a pancreas voxel at random (``RandCropByPosNegLabeld``), the gland's
+  median HU moved to a fixed value (:class:`GlandRelatived`, our own) and the HU window
+  (``ScaleIntensityRanged``), a small rotation and scaling in the axial plane
   (``RandAffined``; masks with nearest-neighbour interpolation, never flipped left-right: the
   pancreas is not symmetric) and a random HU shift (``RandShiftIntensityd``: the gland's fat
-  content varies between patients); :func:`validation_transforms`: the window and the
-  centre crop only;
+  content varies between patients); :func:`validation_transforms`: the centre crop and the
+  window only;
 * :func:`data_loaders`: a ``monai.data.Dataset`` of the training patients (transformed anew
   each epoch) and a ``CacheDataset`` of the validation patients (transformed once), each with
   a ``monai.data.DataLoader`` (seeded, no worker processes);
@@ -54,12 +55,25 @@ def patient_dicts(data) -> list[dict]:
              "abnormal": np.float32(data["abnormal"][n])} for n in range(len(data["hu"]))]
 
 
-def hu_window():
-    """The HU window :data:`.unet.HU_WINDOW` mapped to -1..1 (fat and bone clipped), and
-    every image as float32."""
+class GlandRelatived:
+    """A dictionary transform of our own (any callable that takes and returns the patient's
+    dictionary can sit in a ``Compose``): ``hu`` moved so that its median inside
+    ``pancreas``, in this box, becomes :data:`.unet.GLAND_REFERENCE_HU`
+    (:func:`.unet.gland_relative_hu`, as :func:`.unet.crop_input` does at prediction)."""
+
+    def __call__(self, patient: dict) -> dict:
+        hu = np.asarray(patient["hu"], np.float32)
+        return {**patient, "hu": unet.gland_relative_hu(hu, np.asarray(patient["pancreas"]))}
+
+
+def hu_window(settings):
+    """The gland's median HU moved to :data:`.unet.GLAND_REFERENCE_HU` (with
+    ``settings.gland_relative``), then the HU window :data:`.unet.HU_WINDOW` mapped to -1..1
+    (fat and bone clipped), and every image as float32."""
     t = unet.deep().transforms
     low, high = unet.HU_WINDOW
-    return [t.ScaleIntensityRanged(keys="hu", a_min=low, a_max=high, b_min=-1.0, b_max=1.0,
+    return [*([GlandRelatived()] if settings.gland_relative else []),
+            t.ScaleIntensityRanged(keys="hu", a_min=low, a_max=high, b_min=-1.0, b_max=1.0,
                                    clip=True),
             t.EnsureTyped(keys=KEYS, dtype=np.float32)]
 
@@ -77,10 +91,10 @@ def training_transforms(settings):
     """What each training patient goes through, anew every epoch."""
     t = unet.deep().transforms
     return t.Compose([
-        *hu_window(),
         t.RandCropByPosNegLabeld(keys=KEYS, label_key="label", spatial_size=unet.CROP_SHAPE,
                                  pos=1, neg=1, num_samples=1, image_key="pancreas",
                                  image_threshold=0.5),  # negatives: a pancreas voxel
+        *hu_window(settings),  # after the crop: the gland's median within the crop
         t.RandAffined(keys=KEYS, prob=0.5, rotate_range=(settings.rotate_rad, 0, 0),
                       scale_range=settings.scale, mode=("bilinear", "nearest", "nearest"),
                       padding_mode="border"),  # axial rotation; masks stay 0/1
@@ -88,11 +102,11 @@ def training_transforms(settings):
         *to_network()])
 
 
-def validation_transforms():
-    """The validation patients: the window and the centre crop, nothing random."""
+def validation_transforms(settings):
+    """The validation patients: the centre crop and the window, nothing random."""
     t = unet.deep().transforms
-    return t.Compose([*hu_window(), t.CenterSpatialCropd(keys=KEYS, roi_size=unet.CROP_SHAPE),
-                      *to_network()])
+    return t.Compose([t.CenterSpatialCropd(keys=KEYS, roi_size=unet.CROP_SHAPE),
+                      *hu_window(settings), *to_network()])
 
 
 def data_loaders(train, validation, settings):
@@ -109,7 +123,7 @@ def data_loaders(train, validation, settings):
 def validation_loader(validation, settings):
     """The validation patients in order, transformed once and kept (``CacheDataset``)."""
     d = unet.deep()
-    checking = d.data.CacheDataset(patient_dicts(validation), validation_transforms(),
+    checking = d.data.CacheDataset(patient_dicts(validation), validation_transforms(settings),
                                    num_workers=0, progress=False)
     return d.data.DataLoader(checking, batch_size=settings.batch_size, num_workers=0)
 
