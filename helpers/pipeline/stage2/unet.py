@@ -177,7 +177,7 @@ class UNetSettings:
     training_pancreas: str = "stage1"
     # The HU moved so that the gland's median is GLAND_REFERENCE_HU before the window (a fatty
     # gland and a lean one then look alike). Chosen on the validation and "foreign validation"
-    # cohorts only (benchmarks/unet_sweep.py on the branch unet-sweep, 3 seeds each): validation
+    # cohorts only (a sweep of 22 trainings; 3 seeds each for this choice): validation
     # AUC 0.837 / 0.823 / 0.825 against 0.722 / 0.775 / 0.731 without, foreign validation
     # 0.664 / 0.642 / 0.671 against 0.585 / 0.642 / 0.593. Stronger HU shifts, scaling, noise,
     # blur, 40 or 48 epochs and a lighter classification loss moved these within the spread
