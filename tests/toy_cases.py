@@ -23,6 +23,7 @@ import pytest
 import SimpleITK as sitk
 
 from helpers.pipeline import stage2
+from helpers.pipeline.stage1 import PancreasNotFoundError
 
 SHAPE = (16, 30, 36)
 DELTA = {"cyst": 35.0, "PDAC": -35.0}
@@ -140,3 +141,18 @@ def kinds(folder) -> list[str]:
         found.append("table" if "y" in names else "maps" if "values" in names else
                      "masks" if "bits" in names else "rows")
     return sorted(found)
+
+
+def shifted_stage1(plain, method=None):
+    """A stand-in for stage 1: the toy case's gland, two voxels off to one side and without its
+    tail (a stage-1 mask is never the reference), and no pancreas in a scan marked by its
+    origin."""
+    if plain.GetOrigin()[0] == 99.0:
+        raise PancreasNotFoundError("no pancreas here")
+    hu = sitk.GetArrayFromImage(plain)
+    gland = np.roll(hu > -40, 2, axis=2)
+    gland[:3] = False
+    gland[:, :, 26:] = False
+    out = image(gland.astype(np.uint8))
+    out.CopyInformation(plain)
+    return out

@@ -6,25 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from toy_cases import image, toy_cohort
+from toy_cases import shifted_stage1, toy_cohort
 
 from helpers.pipeline import stage1_cache
-from helpers.pipeline.stage1 import PancreasNotFoundError
-
-
-def shifted_stage1(plain, method=None):
-    """A stand-in for stage 1: the toy case's gland, two voxels off to one side and without its
-    tail (a stage-1 mask is never the reference), and no pancreas in a scan marked by its
-    origin."""
-    if plain.GetOrigin()[0] == 99.0:
-        raise PancreasNotFoundError("no pancreas here")
-    hu = sitk.GetArrayFromImage(plain)
-    gland = np.roll(hu > -40, 2, axis=2)
-    gland[:3] = False
-    gland[:, :, 26:] = False
-    out = image(gland.astype(np.uint8))
-    out.CopyInformation(plain)
-    return out
 
 
 @pytest.fixture

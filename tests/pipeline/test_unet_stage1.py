@@ -8,30 +8,14 @@ import dataclasses
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from toy_cases import image, toy_cohort
+from toy_cases import shifted_stage1, toy_cohort
 
 from helpers.pipeline import unet_cache
-from helpers.pipeline.stage1 import PancreasNotFoundError
 from helpers.pipeline.stage2 import unet, unet_training
 
 needs_torch = pytest.mark.skipif(not unet.available(), reason="PyTorch/MONAI not installed "
                                  f"(optional extra): {unet.INSTALL_COMMAND}")
 TINY = unet.UNetSettings(channels=(4, 8, 16), epochs=14, batch_size=4, learning_rate=1e-2)
-
-
-def shifted_stage1(plain):
-    """A stand-in for stage 1: the toy case's gland, two voxels off to one side and without its
-    tail (a stage-1 mask is never the reference), and no pancreas in a scan marked by its
-    origin."""
-    if plain.GetOrigin()[0] == 99.0:
-        raise PancreasNotFoundError("no pancreas here")
-    hu = sitk.GetArrayFromImage(plain)
-    gland = np.roll(hu > -40, 2, axis=2)
-    gland[:3] = False
-    gland[:, :, 26:] = False
-    out = image(gland.astype(np.uint8))
-    out.CopyInformation(plain)
-    return out
 
 
 def test_the_crops_key_names_the_mask_source_and_stage1s_settings():
