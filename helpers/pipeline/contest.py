@@ -26,7 +26,7 @@ from .. import cache
 from ..simulate import CASE_VERSION, foreign, named_cohort
 from . import detectors, evaluation, training_cache
 from .chain import Pipeline
-from .default import DEFAULT_STAGE3_OUTLINES, DEFAULT_TRAINING_PANCREAS, default_pipeline
+from .default import default_detector_fingerprint, default_pipeline
 from .stage1 import DEFAULT_METHOD, PancreasNotFoundError, stage1_settings
 from .stage1_cache import as_image, prediction_masks
 
@@ -73,10 +73,7 @@ def fingerprint(detector: str, seed: int = 0) -> dict | None:
     default one its training data and fit settings, for another its registry entry's
     ``fingerprint`` (None when it has none: its results are then not cached)."""
     if detector == detectors.DEFAULT:
-        pipeline = Pipeline(seed=seed, training_pancreas=DEFAULT_TRAINING_PANCREAS,
-                            stage3_outlines=DEFAULT_STAGE3_OUTLINES)
-        return {"training": training_cache.table_key(training_cache.training_key(
-                    pipeline, "typical", True)), "fit": training_cache.detector_settings(seed)}
+        return default_detector_fingerprint(seed)
     made = detectors.get(detector).fingerprint
     return None if made is None else made(seed)
 

@@ -17,7 +17,14 @@ import numpy as np
 
 from . import detectors
 from .chain import Pipeline
-from .training_cache import cached_detected_rows, cached_out_of_fold_maps, cached_training_table
+from .training_cache import (
+    cached_detected_rows,
+    cached_out_of_fold_maps,
+    cached_training_table,
+    detector_settings,
+    table_key,
+    training_key,
+)
 
 # The default pipeline's stage 3 also learns from stage 2's outlines of the training lesions:
 # on the validation cohort's lesions as stage 2 outlined them, balanced accuracy 0.66 -> 0.80
@@ -26,6 +33,9 @@ from .training_cache import cached_detected_rows, cached_out_of_fold_maps, cache
 DEFAULT_STAGE3_OUTLINES = "labels+stage2"
 # The default pipeline's stage 2 trains on the masks stage 1 finds, as it is used when chained.
 DEFAULT_TRAINING_PANCREAS = "stage1"
+# The settings the default pipeline is fitted with (make_pipeline's keywords).
+DEFAULT_SETTINGS = {"training_pancreas": DEFAULT_TRAINING_PANCREAS,
+                    "stage3_outlines": DEFAULT_STAGE3_OUTLINES}
 # Stage 2's choices (gradient boosting over hand-made features, notebook 05; the small neural
 # network of notebook 08, ...) are the registry of helpers.pipeline.detectors.
 
@@ -83,9 +93,17 @@ def fitted_default(seed: int, detector: str) -> Pipeline:
     3)."""
     build = detectors.get(detector).build
     if build is None:  # the default pipeline's own stage 2 (detectors.DEFAULT)
-        return make_pipeline(seed, training_pancreas=DEFAULT_TRAINING_PANCREAS,
-                             stage3_outlines=DEFAULT_STAGE3_OUTLINES)
+        return make_pipeline(seed, **DEFAULT_SETTINGS)
     return dataclasses.replace(fitted_default(seed, detectors.DEFAULT), detector=build(seed))
+
+
+def default_detector_fingerprint(seed: int = 0) -> dict:
+    """What decides the default pipeline's own stage 2 (:data:`DEFAULT_SETTINGS`, fitted by
+    :func:`make_pipeline`): its training table's key and its fit settings, for caches of
+    results computed with it (:mod:`.contest`)."""
+    pipeline = Pipeline(seed=seed, **DEFAULT_SETTINGS)
+    return {"training": table_key(training_key(pipeline, "typical", True)),
+            "fit": detector_settings(seed)}
 
 
 default_pipeline.cache_clear = fitted_default.cache_clear  # refit from scratch (benchmarks)

@@ -15,15 +15,14 @@ from .. import cache
 from ..registration import study
 from . import contest, detectors, reader_model, reader_study
 from .chain import Pipeline
-from .default import DEFAULT_STAGE3_OUTLINES, DEFAULT_TRAINING_PANCREAS, make_pipeline
+from .default import DEFAULT_SETTINGS, make_pipeline
 from .training_cache import cached_training_table
 
 # The pipelines notebooks 05-07 refit (05: the four label sources / images; 07: the default);
 # warming one caches its training table and its out-of-fold maps.
 NOTEBOOK_PIPELINES = ({"label_source": "registered"}, {"label_source": "exact"},
                       {"label_source": "copied"}, {"image": "contrast"},
-                      {"training_pancreas": DEFAULT_TRAINING_PANCREAS,
-                       "stage3_outlines": DEFAULT_STAGE3_OUTLINES})
+                      DEFAULT_SETTINGS)
 # Notebook 05 section 8 compares the labels of the training cohort's patients under hard
 # breathing motion (the plain scan is the same at every motion level, so "exact" needs none).
 HARD_MOTION_LABELS = ("registered", "copied")
